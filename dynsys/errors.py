@@ -1,0 +1,53 @@
+"""Errors raised by dynsys.
+
+Every error a user can cause is a :class:`DynsysError` with a one-line message that names the
+offending field and, where there is a finite set, the allowed values.  The command line turns
+:class:`InputError` into exit status 2 and any other :class:`DynsysError` into exit status 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DynsysError(Exception):
+    """Base class of every error dynsys raises on purpose."""
+
+
+class InputError(DynsysError, ValueError):
+    """Bad input: an unknown name, a value out of range, a shape that does not fit."""
+
+
+class DivergenceError(DynsysError, FloatingPointError):
+    """A trajectory left the finite numbers.
+
+    Attributes name where: the method, the step index ``step`` (the first state that is not
+    finite is ``s(step)``), its time ``t``, and the batch index ``trajectory`` (None when the
+    simulation was not batched).
+    """
+
+    def __init__(self, method: str, step: int, t: float, trajectory: int | None, hint: str):
+        self.method, self.step, self.t, self.trajectory, self.hint = (
+            method,
+            step,
+            t,
+            trajectory,
+            hint,
+        )
+        where = "" if trajectory is None else f" in trajectory {trajectory}"
+        super().__init__(
+            f"{method} left the finite numbers at step {step} (t = {t:.6g}){where}; {hint}"
+        )
+
+
+class SolverError(DynsysError, RuntimeError):
+    """scipy's solve_ivp did not reach the end of the interval."""
+
+
+def unknown_name(field: str, name: str, known: Iterable[str]) -> InputError:
+    """An :class:`InputError` for ``name`` not among ``known``, with the closest match."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return InputError(f"unknown {field} {name!r}{hint}; known: {', '.join(known)}")

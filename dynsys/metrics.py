@@ -1,0 +1,75 @@
+"""How far a trajectory is from a reference: error metrics and energy drift."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .trajectory import Trajectory
+
+
+@dataclass(frozen=True)
+class ErrorMetrics:
+    """Errors of y against y_ref over every time, state and batch member.
+
+    max_abs_error = max |y - y_ref|;  rmse = sqrt(mean (y - y_ref)^2);
+    rel_l2 = ||y - y_ref||_2 / ||y_ref||_2;  final_abs_error = max |y(t_end) - y_ref(t_end)|.
+    With ``per_trajectory=True`` each field is an array over the batch instead.
+    """
+
+    max_abs_error: float | np.ndarray
+    rmse: float | np.ndarray
+    rel_l2: float | np.ndarray
+    final_abs_error: float | np.ndarray
+
+    def to_dict(self) -> dict:
+        return {k: np.asarray(v).tolist() for k, v in asdict(self).items()}
+
+
+def error_metrics(y, y_ref, *, per_trajectory: bool = False) -> ErrorMetrics:
+    """Compare arrays of shape (..., time, n); reduce over everything or over (time, n)."""
+    y, y_ref = np.asarray(y, dtype=np.float64), np.asarray(y_ref, dtype=np.float64)
+    if y.shape != y_ref.shape:
+        raise InputError(f"cannot compare shapes {y.shape} and {y_ref.shape}")
+    axes = (-2, -1) if per_trajectory else None
+    err = y - y_ref
+    final = np.abs(err[..., -1, :])
+    ref_norm = np.sqrt(np.sum(y_ref**2, axis=axes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.sqrt(np.sum(err**2, axis=axes)) / ref_norm
+    return ErrorMetrics(
+        max_abs_error=_out(np.max(np.abs(err), axis=axes)),
+        rmse=_out(np.sqrt(np.mean(err**2, axis=axes))),
+        rel_l2=_out(rel),
+        final_abs_error=_out(np.max(final, axis=-1 if per_trajectory else None)),
+    )
+
+
+def trajectory_errors(traj: Trajectory, ref: Trajectory | np.ndarray, **kw) -> ErrorMetrics:
+    """:func:`error_metrics` of ``traj.states`` against a reference on the same grid."""
+    if isinstance(ref, Trajectory):
+        if ref.t.shape != traj.t.shape or not np.allclose(ref.t, traj.t, rtol=0, atol=1e-9):
+            raise InputError("the trajectory and its reference are not on the same time grid")
+        ref = ref.states
+    return error_metrics(traj.states, ref, **kw)
+
+
+def energy_drift(traj: Trajectory) -> float:
+    """max |E(t) - E(t0)| over the run: zero for an exact solution of a conservative system."""
+    energy = traj.energy()
+    return float(np.max(np.abs(energy - energy[..., :1])))
+
+
+def observed_order(dt, error) -> float | None:
+    """Least-squares slope of log(error) against log(dt); None with fewer than two errors > 0."""
+    dt, error = np.asarray(dt, dtype=np.float64), np.asarray(error, dtype=np.float64)
+    ok = (error > 0) & np.isfinite(error)
+    if ok.sum() < 2:
+        return None
+    return float(np.polyfit(np.log(dt[ok]), np.log(error[ok]), 1)[0])
+
+
+def _out(value):
+    return float(value) if np.ndim(value) == 0 else value

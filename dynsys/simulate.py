@@ -1,0 +1,198 @@
+"""Recurrences, and the one time loop every stepper goes through.
+
+A :class:`Recurrence` binds a system, a stepper and a step h:
+s(n+1) = f(s(n), x(n+1); θ) with t_n = t0 + n h.  :meth:`Recurrence.run` is the only time loop in
+dynsys, so a compiled kernel can replace it without touching the steppers' maths.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import checks
+from .errors import DivergenceError, InputError
+from .steppers import REFERENCE_METHOD, Stepper, default_method, get_stepper
+from .systems.base import System
+from .trajectory import Trajectory, params_over_time
+
+_BLOCK_BYTES = 4 * 2**20  # saved rows are gathered in blocks of about this size
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """The recurrence s(n+1) = f(s(n), x(n+1); θ) of ``stepper`` applied to ``system`` with step h.
+
+    The input x(n+1) of the step from n to n+1 is the drive sampled at t_n + c h for each node c
+    of the stepper (see :mod:`dynsys.steppers`): for explicit Euler, x(n+1) = x(t_n).
+    """
+
+    system: System
+    stepper: Stepper
+    h: float
+    t0: float = 0.0
+
+    def time(self, n: int) -> float:
+        """t_n = t0 + n h."""
+        return self.t0 + n * self.h
+
+    def inputs(self, n_steps: int, start: int = 0) -> np.ndarray | None:
+        """The inputs x(n+1) of steps n = start..start+n_steps-1: shape (n_steps, nodes, ...)."""
+        if not self.system.driven:
+            return None
+        t = self.t0 + np.arange(start, start + n_steps)[:, None] * self.h
+        return self._drive(t + self.h * np.asarray(self.stepper.nodes))
+
+    def drive(self, n: int) -> np.ndarray | None:
+        """The input of the step from n to n+1 alone: shape (nodes, ...)."""
+        if not self.system.driven:
+            return None
+        return self._drive(self.time(n) + self.h * np.asarray(self.stepper.nodes))
+
+    def _drive(self, times: np.ndarray) -> np.ndarray:
+        p = self.system.params
+        batched = any(v.ndim for v in p.values())
+        return self.system.forcing(times[..., None] if batched else times, p)
+
+    def step(self, n: int, s: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """s(n+1) = f(s(n), x(n+1)); x defaults to the system's own drive."""
+        if x is None:
+            x = self.drive(n)
+        return self.stepper.step(self.system, self.time(n), self.h, s, x, self.system.params)
+
+    def run(self, s0: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        """Step from s0 = s(kept[0] = 0) and return s(n) for n in ``kept``: (..., len(kept), n).
+
+        Raises :class:`DivergenceError` naming the first step whose state is not finite; its
+        ``partial_states`` holds the finite rows before it.
+        """
+        out = np.empty((*s0.shape[:-1], len(kept), *s0.shape[-1:]))
+        out[..., 0, :] = s0
+        rows = int(np.clip(_BLOCK_BYTES // max(s0.nbytes, 1), 1, 1024))
+        buf = np.empty((rows, *s0.shape))
+        s, n = s0, 0
+        with np.errstate(all="ignore"):
+            for start in range(1, len(kept), rows):
+                stop = min(start + rows, len(kept))
+                block_s, block_n = s, n
+                for r in range(start, stop):
+                    while n < kept[r]:
+                        s = self.step(n, s)
+                        n += 1
+                    buf[r - start] = s
+                block = buf[: stop - start]
+                if not np.isfinite(block).all():
+                    raise self._divergence(block_s, block_n, out, start, block, kept)
+                out[..., start:stop, :] = np.moveaxis(block, 0, -2)
+        return out
+
+    def _divergence(self, s, n, out, start, block, kept) -> DivergenceError:
+        """Replay from the last checked state to find the first step that is not finite."""
+        with np.errstate(all="ignore"):
+            while np.isfinite(s).all():
+                s = self.step(n, s)
+                n += 1
+        bad = ~np.isfinite(s).reshape(-1, s.shape[-1]).all(axis=-1)
+        which = int(np.argmax(bad)) if s.ndim > 1 else None
+        ok_rows = start + int(np.argmin(np.isfinite(block).reshape(len(block), -1).all(axis=1)))
+        hint = (
+            "the map escapes to infinity from this initial state"
+            if self.system.kind == "map"
+            else "try a smaller dt or a more stable method (semi_implicit_euler, rk4)"
+        )
+        err = DivergenceError(self.stepper.name, n, self.time(n), which, hint)
+        err.partial_states = out[..., :ok_rows, :]
+        err.partial_times = self.time(kept[:ok_rows])
+        return err
+
+
+def kept_steps(n_steps: int, save_every: int) -> np.ndarray:
+    """Steps 0, k, 2k, ... and always the last one."""
+    kept = np.arange(0, n_steps + 1, save_every)
+    return kept if kept[-1] == n_steps else np.append(kept, n_steps)
+
+
+def drive_on(system: System, t: np.ndarray, batch_shape: tuple[int, ...]) -> np.ndarray | None:
+    """The drive x(t) on the grid t, shape batch_shape + (time,); None if undriven."""
+    if not system.driven:
+        return None
+    x = system.forcing(t, params_over_time(system.params))
+    return np.broadcast_to(x, batch_shape + t.shape)
+
+
+def simulate(
+    system: System,
+    s0: Any,
+    *,
+    t_span: tuple[float, float],
+    dt: float | None = None,
+    method: str | None = None,
+    save_every: int = 1,
+    memory_limit: int | None = None,
+) -> Trajectory:
+    """Run ``method`` on ``system`` from s(t0) = s0 with step dt over t_span = (t0, t_end).
+
+    The grid is t_n = t0 + n dt, n = 0..N, N = floor((t_end - t0) / dt) (to rounding), so it ends
+    at t_end when the span is a whole number of steps.  ``s0`` of shape (n,) gives states of
+    shape (time, n); (batch, n), or parameters of shape (batch,), give (batch, time, n), all
+    stepped at once.  ``save_every=k`` keeps steps 0, k, 2k, ... and the last.  ``method`` is a
+    stepper name (default 'euler', and 'map' for discrete maps, whose dt is 1) or 'solve_ivp'
+    (the reference solver on the same grid).  ``memory_limit`` (bytes, default half the memory
+    available) refuses a result too large before allocating it.
+
+    Raises :class:`~dynsys.errors.DivergenceError` when a state leaves the finite numbers.
+    """
+    method = default_method(system) if method is None else method
+    t0, t_end = checks.time_span(t_span)
+    if system.kind == "map":
+        if dt is not None and checks.finite_number("dt", dt) != 1:
+            raise InputError(f"dt of a discrete map must be 1, got {dt!r}")
+        dt = 1.0
+    elif dt is None:
+        raise InputError("dt is required for an ODE: give the step size, e.g. dt=0.01")
+    dt = checks.positive_number("dt", dt)
+    save_every = checks.integer("save_every", save_every)
+    start = checks.initial_state(system, s0)
+    n_steps = checks.step_count(t0, t_end, dt)
+    kept = kept_steps(n_steps, save_every)
+    t = t0 + kept * dt
+    n_values = start.size * len(kept) * (1 + system.driven / system.n_states)
+    checks.fits_in_memory(
+        8 * int(n_values),
+        memory_limit,
+        f"{len(kept)} saved steps of {start.size // system.n_states or 1} trajectories",
+        f"keep every k-th step (save_every/--save-every; k={_suggest(n_values, memory_limit)} "
+        "would fit) or shorten the run",
+    )
+    if method == REFERENCE_METHOD:
+        from .reference import reference
+
+        return reference(system, start, t)
+    recurrence = Recurrence(system, get_stepper(method, system), dt, t0)
+    began = time.perf_counter()
+    try:
+        states = recurrence.run(start, kept)
+    except DivergenceError as err:
+        err.partial = Trajectory(
+            err.partial_times, err.partial_states, None, system, method, dt, save_every
+        )
+        raise
+    wall = time.perf_counter() - began
+    return Trajectory(
+        t=t,
+        states=states,
+        x=drive_on(system, t, start.shape[:-1]),
+        system=system,
+        method=method,
+        dt=dt,
+        save_every=save_every,
+        info={"wall_s": wall, "n_steps": n_steps},
+    )
+
+
+def _suggest(n_values: float, limit: int | None) -> int:
+    limit = checks.available_memory() // 2 if limit is None else limit
+    return max(2, int(np.ceil(8 * n_values / max(limit, 1))))

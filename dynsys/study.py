@@ -1,0 +1,233 @@
+"""Studies built on simulate and reference: method comparison and convergence order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import checks
+from .errors import DivergenceError, InputError
+from .metrics import ErrorMetrics, energy_drift, error_metrics, observed_order
+from .reference import reference
+from .simulate import kept_steps, simulate
+from .steppers import METHODS, REFERENCE_METHOD, get_stepper
+from .systems.base import System
+from .trajectory import Trajectory
+
+DEFAULT_METHODS = ("euler", "semi_implicit_euler", "heun", "rk4")
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """One method's errors against the reference (and the exact solution), and its wall time.
+
+    ``diverged`` holds the error raised when the method left the finite numbers; the metrics
+    are then None.
+    """
+
+    method: str
+    errors: ErrorMetrics | None
+    exact_errors: ErrorMetrics | None
+    energy_drift: float | None
+    wall_s: float
+    diverged: DivergenceError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = ("max_abs_error", "rmse", "rel_l2", "final_abs_error")
+        out: dict[str, Any] = self.errors.to_dict() if self.errors else dict.fromkeys(keys)
+        out["wall_s"] = self.wall_s
+        if self.exact_errors is not None:
+            out["exact"] = self.exact_errors.to_dict()
+        if self.energy_drift is not None:
+            out["energy_drift"] = self.energy_drift
+        if self.diverged is not None:
+            d = self.diverged
+            out["diverged"] = {
+                "step": d.step,
+                "t": d.t,
+                "trajectory": d.trajectory,
+                "message": str(d),
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every method of a comparison run on the same grid, against one solve_ivp reference."""
+
+    system: System
+    s0: np.ndarray
+    t_span: tuple[float, float]
+    dt: float
+    reference: Trajectory
+    reference_exact_errors: ErrorMetrics | None
+    methods: dict[str, MethodResult]
+    trajectories: dict[str, Trajectory] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        info = self.reference.info
+        ref: dict[str, Any] = {
+            "method": info["method"],
+            "rtol": info["rtol"],
+            "atol": info["atol"],
+            "nfev": info["nfev"],
+        }
+        if self.reference_exact_errors is not None:
+            ref["exact"] = self.reference_exact_errors.to_dict()
+        return {
+            "system": self.system.name,
+            "params": self.system.param_values(),
+            "s0": self.s0.tolist(),
+            "dt": self.dt,
+            "t0": self.t_span[0],
+            "t_end": self.t_span[1],
+            "reference": ref,
+            "methods": {name: r.to_dict() for name, r in self.methods.items()},
+        }
+
+
+def compare(
+    system: System,
+    s0: Any,
+    *,
+    t_span: tuple[float, float],
+    dt: float,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    reference_method: str = "DOP853",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> Comparison:
+    """Run each method on the grid t0 + n dt and measure it against a tight solve_ivp reference
+    (and the exact solution where the system has one)."""
+    _require_ode(system, "compare")
+    methods = _method_list(methods, system)
+    t0, t_end = checks.time_span(t_span)
+    dt = checks.positive_number("dt", dt)
+    start = checks.initial_state(system, s0)
+    t = t0 + kept_steps(checks.step_count(t0, t_end, dt), 1) * dt
+    ref = reference(system, start, t, method=reference_method, rtol=rtol, atol=atol)
+    exact = system.exact(t, start, t0, system.params) if system.exact is not None else None
+    results, trajectories = {}, {}
+    for name in methods:
+        began = time.perf_counter()
+        try:
+            traj = simulate(system, start, t_span=(t0, t_end), dt=dt, method=name)
+        except DivergenceError as err:
+            wall = time.perf_counter() - began
+            results[name] = MethodResult(name, None, None, None, wall, diverged=err)
+            continue
+        wall = time.perf_counter() - began
+        trajectories[name] = traj
+        results[name] = MethodResult(
+            name,
+            error_metrics(traj.states, ref.states),
+            None if exact is None else error_metrics(traj.states, exact),
+            energy_drift(traj) if system.energy is not None else None,
+            wall,
+        )
+    return Comparison(
+        system=system,
+        s0=start,
+        t_span=(t0, t_end),
+        dt=dt,
+        reference=ref,
+        reference_exact_errors=None if exact is None else error_metrics(ref.states, exact),
+        methods=results,
+        trajectories=trajectories,
+    )
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Errors of one method over step sizes dt, dt/2, ..., and the observed order.
+
+    ``error[i]`` is the max abs error over the grid of step ``dt[i]`` against the exact solution
+    (``against == "exact"``) or a tight solve_ivp reference (``"reference"``);
+    ``observed_order`` is the least-squares slope of log error against log dt.
+    """
+
+    system: System
+    method: str
+    dt: np.ndarray
+    error: np.ndarray
+    observed_order: float | None
+    expected_order: int
+    against: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system.name,
+            "params": self.system.param_values(),
+            "method": self.method,
+            "dt": self.dt.tolist(),
+            "error": self.error.tolist(),
+            "observed_order": self.observed_order,
+            "expected_order": self.expected_order,
+            "against": self.against,
+        }
+
+
+def convergence(
+    system: System,
+    s0: Any,
+    *,
+    method: str = "euler",
+    t_span: tuple[float, float],
+    dt: float = 0.1,
+    levels: int = 6,
+) -> Convergence:
+    """Halve dt ``levels`` times and fit the observed order of ``method``."""
+    _require_ode(system, "a convergence study")
+    if method == REFERENCE_METHOD:
+        raise InputError("method must be a stepper for a convergence study, not solve_ivp")
+    stepper = get_stepper(method, system)
+    t0, t_end = checks.time_span(t_span)
+    dt = checks.positive_number("dt", dt)
+    levels = checks.integer("levels", levels, minimum=1)
+    start = checks.initial_state(system, s0)
+    ratio = (t_end - t0) / dt
+    if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
+        raise InputError(
+            f"t_end - t0 = {t_end - t0:g} must be a whole number of steps dt = {dt:g} "
+            "for a convergence study"
+        )
+    steps = [dt / 2**i for i in range(levels + 1)]
+    finest = t0 + np.arange(round(ratio) * 2**levels + 1) * steps[-1]
+    if system.exact is not None:
+        truth, against = system.exact(finest, start, t0, system.params), "exact"
+    else:
+        truth, against = reference(system, start, finest).states, "reference"
+    errors = []
+    for i, h in enumerate(steps):
+        traj = simulate(system, start, t_span=(t0, t_end), dt=h, method=method)
+        on_grid = truth[..., :: 2 ** (levels - i), :]
+        errors.append(error_metrics(traj.states, on_grid).max_abs_error)
+    return Convergence(
+        system=system,
+        method=method,
+        dt=np.array(steps),
+        error=np.array(errors),
+        observed_order=observed_order(steps, errors),
+        expected_order=stepper.order,
+        against=against,
+    )
+
+
+def _require_ode(system: System, what: str) -> None:
+    if system.kind == "map":
+        raise InputError(f"{system.name} is a discrete map; {what} needs an ODE")
+
+
+def _method_list(methods: Sequence[str], system: System) -> list[str]:
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if not methods:
+        raise InputError(f"methods must name at least one of: {', '.join(METHODS)}")
+    for name in methods:
+        if name != REFERENCE_METHOD:
+            get_stepper(name, system)
+    return list(dict.fromkeys(methods))

@@ -1,0 +1,190 @@
+"""What a system is: ds/dt = g(t, s, x; θ), or a map s(n+1) = f(n, s(n); θ).
+
+A system is a class whose methods are pure functions of their arguments: the state ``s`` with
+shape ``(..., n)``, the drive sample ``x`` with shape ``(...)`` (None for an undriven system),
+and the parameters ``p``, a dict of float64 arrays that broadcast against the batch ``...``.
+An instance binds parameter values (validated, with defaults); it holds no other state.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..errors import InputError, unknown_name
+
+Domain = Literal["real", "positive", "nonnegative"]
+Params = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named parameter with its default, a one-line description and its domain."""
+
+    name: str
+    default: float
+    description: str
+    domain: Domain = "real"
+
+    def validate(self, value: Any, system: str) -> np.ndarray:
+        """Return ``value`` as a float64 array (0-d or 1-d), or raise a one-line InputError."""
+        field = f"parameter {self.name!r} of {system}"
+        try:
+            arr = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{field} must be a number, got {value!r}") from None
+        if arr.ndim > 1:
+            raise InputError(f"{field} must be a number or a 1-d array (one per batch member)")
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{field} must be a finite number, got {value!r}")
+        if self.domain == "positive" and not np.all(arr > 0):
+            raise InputError(f"{field} must be > 0, got {value!r}")
+        if self.domain == "nonnegative" and not np.all(arr >= 0):
+            raise InputError(f"{field} must be >= 0, got {value!r}")
+        arr.setflags(write=False)
+        return arr
+
+
+class System:
+    """Base class of continuous systems ds/dt = g(t, s, x; θ) with an optional drive x(t).
+
+    Subclasses set the class attributes and implement :meth:`rhs`; they may also provide
+    ``forcing(t, p)`` (the drive x(t); its presence makes the system driven),
+    ``exact(t, s0, t0, p)``, ``jacobian(t, s, p)`` and ``energy(s, p)``.  The class docstring
+    holds the equations in a literal block introduced by ``Equations::``.
+    """
+
+    name: ClassVar[str]
+    states: ClassVar[tuple[str, ...]]
+    parameters: ClassVar[tuple[Parameter, ...]]
+    default_s0: ClassVar[tuple[float, ...]]
+    """An initial state that shows the system's typical behaviour."""
+    kind: ClassVar[Literal["ode", "map"]] = "ode"
+    split: ClassVar[int | None] = None
+    """Number of leading "position" states; semi-implicit Euler updates the rest first."""
+
+    forcing: Any = None
+    exact: Any = None
+    jacobian: Any = None
+    energy: Any = None
+
+    def __init__(self, **params: Any):
+        spec = {p.name: p for p in self.parameters}
+        for key in params:
+            if key not in spec:
+                raise unknown_name(f"parameter of {self.name}", key, spec)
+        self.params: Params = {
+            name: p.validate(params.get(name, p.default), self.name) for name, p in spec.items()
+        }
+        sizes = {v.shape[0] for v in self.params.values() if v.ndim == 1}
+        if len(sizes) > 1:
+            raise InputError(
+                f"array parameters of {self.name} must have one length, got {sorted(sizes)}"
+            )
+
+    # -- the maths -------------------------------------------------------------------------
+    def rhs(self, t: float, s: np.ndarray, x: np.ndarray | None, p: Params) -> np.ndarray:
+        """The vector field g(t, s, x; θ), shape (..., n)."""
+        raise NotImplementedError
+
+    # -- derived facts ---------------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def driven(self) -> bool:
+        return self.forcing is not None
+
+    @property
+    def n_positions(self) -> int:
+        """States [0, n_positions) are positions q, the rest velocities p (for symplectic steps)."""
+        return self.n_states // 2 if self.split is None else self.split
+
+    @property
+    def batch_size(self) -> int | None:
+        """Length of the array parameters, or None when every parameter is a scalar."""
+        sizes = [v.shape[0] for v in self.params.values() if v.ndim == 1]
+        return sizes[0] if sizes else None
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the docstring."""
+        return inspect.cleandoc(cls.__doc__ or "").splitlines()[0]
+
+    @classmethod
+    def equations(cls) -> list[str]:
+        """The lines of the ``Equations::`` literal block of the class docstring."""
+        lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+        try:
+            start = lines.index("Equations::") + 1
+        except ValueError:
+            return []
+        block: list[str] = []
+        for line in lines[start:]:
+            if line and not line.startswith(" "):
+                break
+            block.append(line.strip())
+        return [line for line in block if line]
+
+    def with_params(self, **params: Any) -> System:
+        """A copy with some parameter values replaced."""
+        merged = {name: v for name, v in self.params.items()} | params
+        return type(self)(**merged)
+
+    def param_values(self) -> dict[str, float | list[float]]:
+        """The bound parameter values as plain Python numbers (for JSON and printing)."""
+        return {k: v.tolist() for k, v in self.params.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """Everything a user wants to know about the system, JSON-ready."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "summary": self.summary(),
+            "states": list(self.states),
+            "default_s0": list(self.default_s0),
+            "parameters": [
+                {
+                    "name": p.name,
+                    "default": p.default,
+                    "domain": p.domain,
+                    "description": p.description,
+                }
+                for p in self.parameters
+            ],
+            "equations": self.equations(),
+            "driven": self.driven,
+            "exact": self.exact is not None,
+            "jacobian": self.jacobian is not None,
+            "energy": self.energy is not None,
+        }
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        return f"{type(self).__name__}({values})"
+
+
+class DiscreteMap(System):
+    """Base class of maps s(n+1) = f(n, s(n); θ), which are recurrences already."""
+
+    kind: ClassVar[Literal["ode", "map"]] = "map"
+
+    def next(self, n: float, s: np.ndarray, p: Params) -> np.ndarray:
+        """The map f(n, s; θ), shape (..., n)."""
+        raise NotImplementedError
+
+
+def jacobian_matrix(rows: list[list], s: np.ndarray, p: Params) -> np.ndarray:
+    """Stack rows of entries (numbers or arrays that broadcast against the batch of ``s`` and
+    ``p``) into a Jacobian of shape (..., n, n)."""
+    batch = np.broadcast_shapes(s.shape[:-1], *(v.shape for v in p.values()))
+    flat = [np.broadcast_to(np.asarray(e, dtype=np.float64), batch) for row in rows for e in row]
+    return np.stack(flat, axis=-1).reshape((*batch, len(rows), len(rows)))
+
+
+def _short(v: np.ndarray) -> str:
+    return f"{float(v):g}" if v.ndim == 0 else f"array(shape={v.shape})"

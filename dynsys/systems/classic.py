@@ -1,0 +1,216 @@
+"""Classic continuous systems: decay, pendulum, Van der Pol, Duffing, Lotka-Volterra, Lorenz."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Parameter, Params, System, jacobian_matrix
+
+
+class ExponentialDecay(System):
+    """Exponential decay ds/dt = -rate s, the simplest test of a stepper.
+
+    Equations::
+
+        ds/dt = -rate s
+
+    Exact solution s(t) = s0 exp(-rate (t - t0)).
+    """
+
+    name = "exponential_decay"
+    states = ("s",)
+    default_s0 = (1.0,)
+    parameters = (Parameter("rate", 1.0, "decay rate (negative for growth)"),)
+
+    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+        return -p["rate"][..., None] * s
+
+    def exact(self, t, s0, t0: float, p: Params) -> np.ndarray:
+        tau = np.asarray(t, dtype=np.float64) - t0
+        rate = p["rate"][..., None]
+        return (np.asarray(s0)[..., 0, None] * np.exp(-rate * tau))[..., None]
+
+    def jacobian(self, t, s, p: Params) -> np.ndarray:
+        return jacobian_matrix([[-p["rate"]]], s, p)
+
+
+class Pendulum(System):
+    """Nonlinear pendulum, optionally damped: theta'' = -(g/length) sin(theta) - damping theta'.
+
+    Equations::
+
+        dtheta/dt = omega
+        domega/dt = -(g/length) sin(theta) - damping omega
+
+    Energy per unit mass and squared length: E = omega^2 / 2 + (g/length) (1 - cos(theta)).
+    """
+
+    name = "pendulum"
+    states = ("theta", "omega")
+    default_s0 = (1.0, 0.0)
+    parameters = (
+        Parameter("g", 9.81, "gravitational acceleration", "positive"),
+        Parameter("length", 1.0, "length of the rod", "positive"),
+        Parameter("damping", 0.0, "damping rate", "nonnegative"),
+    )
+
+    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+        theta, omega = s[..., 0], s[..., 1]
+        return np.stack(
+            (omega, -p["g"] / p["length"] * np.sin(theta) - p["damping"] * omega), axis=-1
+        )
+
+    def jacobian(self, t, s, p: Params) -> np.ndarray:
+        theta = s[..., 0]
+        return jacobian_matrix(
+            [[0.0, 1.0], [-p["g"] / p["length"] * np.cos(theta), -p["damping"]]], s, p
+        )
+
+    def energy(self, s, p: Params) -> np.ndarray:
+        return 0.5 * s[..., 1] ** 2 + p["g"] / p["length"] * (1 - np.cos(s[..., 0]))
+
+
+class VanDerPol(System):
+    """Van der Pol oscillator x'' - mu (1 - x^2) x' + x = 0, with a stable limit cycle for mu > 0.
+
+    Equations::
+
+        dx/dt = y
+        dy/dt = mu (1 - x^2) y - x
+    """
+
+    name = "van_der_pol"
+    states = ("x", "y")
+    default_s0 = (2.0, 0.0)
+    parameters = (Parameter("mu", 1.0, "nonlinear damping strength"),)
+
+    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+        pos, vel = s[..., 0], s[..., 1]
+        return np.stack((vel, p["mu"] * (1 - pos**2) * vel - pos), axis=-1)
+
+    def jacobian(self, t, s, p: Params) -> np.ndarray:
+        pos, vel = s[..., 0], s[..., 1]
+        mu = p["mu"]
+        return jacobian_matrix([[0.0, 1.0], [-2 * mu * pos * vel - 1, mu * (1 - pos**2)]], s, p)
+
+
+class Duffing(System):
+    """Driven Duffing oscillator s'' + delta s' + alpha s + beta s^3 = gamma cos(omega t).
+
+    Equations::
+
+        ds/dt = v
+        dv/dt = x - delta v - alpha s - beta s^3,   with the drive x(t) = gamma cos(omega t)
+
+    The defaults are the classic chaotic double well.  Energy (conserved when delta = gamma = 0):
+    E = v^2/2 + alpha s^2/2 + beta s^4/4.
+    """
+
+    name = "duffing"
+    states = ("s", "v")
+    default_s0 = (1.0, 0.0)
+    parameters = (
+        Parameter("delta", 0.2, "damping", "nonnegative"),
+        Parameter("alpha", -1.0, "linear stiffness"),
+        Parameter("beta", 1.0, "cubic stiffness"),
+        Parameter("gamma", 0.3, "forcing amplitude"),
+        Parameter("omega", 1.2, "forcing angular frequency", "nonnegative"),
+    )
+
+    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+        pos, vel = s[..., 0], s[..., 1]
+        return np.stack((vel, x - p["delta"] * vel - p["alpha"] * pos - p["beta"] * pos**3), -1)
+
+    def forcing(self, t, p: Params) -> np.ndarray:
+        """x(t) = gamma cos(omega t)."""
+        return p["gamma"] * np.cos(p["omega"] * t)
+
+    def jacobian(self, t, s, p: Params) -> np.ndarray:
+        pos = s[..., 0]
+        return jacobian_matrix(
+            [[0.0, 1.0], [-p["alpha"] - 3 * p["beta"] * pos**2, -p["delta"]]], s, p
+        )
+
+    def energy(self, s, p: Params) -> np.ndarray:
+        pos, vel = s[..., 0], s[..., 1]
+        return 0.5 * vel**2 + 0.5 * p["alpha"] * pos**2 + 0.25 * p["beta"] * pos**4
+
+
+class LotkaVolterra(System):
+    """Lotka-Volterra predator-prey model.
+
+    Equations::
+
+        dx/dt = alpha x - beta x y
+        dy/dt = delta x y - gamma y
+
+    x is the prey, y the predator.  The conserved quantity, returned as the energy, is
+    V = delta x - gamma ln x + beta y - alpha ln y.
+    """
+
+    name = "lotka_volterra"
+    states = ("x", "y")
+    default_s0 = (10.0, 5.0)
+    parameters = (
+        Parameter("alpha", 1.5, "prey growth rate", "positive"),
+        Parameter("beta", 1.0, "predation rate", "positive"),
+        Parameter("gamma", 3.0, "predator death rate", "positive"),
+        Parameter("delta", 1.0, "predator growth per prey eaten", "positive"),
+    )
+
+    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+        prey, pred = s[..., 0], s[..., 1]
+        return np.stack(
+            (
+                p["alpha"] * prey - p["beta"] * prey * pred,
+                p["delta"] * prey * pred - p["gamma"] * pred,
+            ),
+            axis=-1,
+        )
+
+    def jacobian(self, t, s, p: Params) -> np.ndarray:
+        prey, pred = s[..., 0], s[..., 1]
+        a, b, g, d = p["alpha"], p["beta"], p["gamma"], p["delta"]
+        return jacobian_matrix([[a - b * pred, -b * prey], [d * pred, d * prey - g]], s, p)
+
+    def energy(self, s, p: Params) -> np.ndarray:
+        prey, pred = s[..., 0], s[..., 1]
+        return (
+            p["delta"] * prey
+            - p["gamma"] * np.log(prey)
+            + p["beta"] * pred
+            - p["alpha"] * np.log(pred)
+        )
+
+
+class Lorenz(System):
+    """Lorenz system, chaotic at the classic sigma = 10, rho = 28, beta = 8/3.
+
+    Equations::
+
+        dx/dt = sigma (y - x)
+        dy/dt = x (rho - z) - y
+        dz/dt = x y - beta z
+    """
+
+    name = "lorenz"
+    states = ("x", "y", "z")
+    default_s0 = (1.0, 1.0, 1.0)
+    parameters = (
+        Parameter("sigma", 10.0, "Prandtl number"),
+        Parameter("rho", 28.0, "Rayleigh number"),
+        Parameter("beta", 8.0 / 3.0, "geometric factor"),
+    )
+
+    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+        a, b, c = s[..., 0], s[..., 1], s[..., 2]
+        return np.stack(
+            (p["sigma"] * (b - a), a * (p["rho"] - c) - b, a * b - p["beta"] * c), axis=-1
+        )
+
+    def jacobian(self, t, s, p: Params) -> np.ndarray:
+        a, b, c = s[..., 0], s[..., 1], s[..., 2]
+        sig = p["sigma"]
+        return jacobian_matrix(
+            [[-sig, sig, 0.0], [p["rho"] - c, -1.0, -a], [b, a, -p["beta"]]], s, p
+        )
