@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import checks
+from ._malloc import tune_allocator
 from .errors import DivergenceError, InputError
 from .steppers import REFERENCE_METHOD, Stepper, default_method, get_stepper
 from .systems.base import System
@@ -69,6 +70,7 @@ class Recurrence:
         Raises :class:`DivergenceError` naming the first step whose state is not finite; its
         ``partial_states`` holds the finite rows before it.
         """
+        tune_allocator()
         out = np.empty((*s0.shape[:-1], len(kept), *s0.shape[-1:]))
         out[..., 0, :] = s0
         rows = int(np.clip(_BLOCK_BYTES // max(s0.nbytes, 1), 1, 1024))
