@@ -1,0 +1,53 @@
+"""The ``dynsys`` command line: a thin layer over the library.
+
+Exit status: 0 on success, 1 when a computation fails (a trajectory left the finite numbers,
+solve_ivp gave up), 2 for bad input (an unknown name, a value out of range, a bad file).
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..errors import DynsysError, InputError
+
+
+class BadInput(click.ClickException):
+    """A one-line error for bad input, exit status 2 (click's own usage errors are 2 too)."""
+
+    exit_code = 2
+
+
+class DynsysGroup(click.Group):
+    """Turns library errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as err:
+            raise BadInput(str(err)) from None
+        except DynsysError as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(
+    cls=DynsysGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="dynsys")
+def main() -> None:
+    """dynsys: ordinary differential equations as discrete recurrences.
+
+    Simulate a system with a stepper (Euler and better), batched over initial states and
+    parameters, and compare it with scipy's solve_ivp and the exact solution.
+
+    \b
+    Start here:
+      dynsys systems
+      dynsys compare driven_oscillator --dt 0.01 --t-end 50
+    """
+
+
+from . import commands  # noqa: E402,F401  (registers the commands on main)
+
+__all__ = ["BadInput", "main"]

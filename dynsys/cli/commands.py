@@ -1,0 +1,237 @@
+"""The commands: systems, simulate, compare, convergence."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+
+from .. import steppers
+from ..errors import InputError
+from ..output import FORMATS, write_trajectory
+from ..simulate import simulate
+from ..study import DEFAULT_METHODS, compare, convergence
+from ..systems import SYSTEMS, system_class
+from . import main
+from .options import build, dt_option, json_option, parse_methods, resolve_dt, system_options
+from .tables import number, table
+
+METHOD_HELP = "One of: " + ", ".join(steppers.METHODS) + " (map for discrete maps)."
+
+
+def _echo_json(doc: dict) -> None:
+    click.echo(json.dumps(doc, indent=2))
+
+
+@main.command("systems")
+@click.argument("name", required=False)
+@json_option
+def systems_command(name: str | None, as_json: bool) -> None:
+    """List the systems, or show one: its states, parameters and equations.
+
+    \b
+    Examples:
+      dynsys systems
+      dynsys systems driven_oscillator
+      dynsys systems lorenz --json
+    """
+    if name is None:
+        docs = [cls().describe() for cls in SYSTEMS.values()]
+        if as_json:
+            _echo_json({"systems": docs})
+            return
+        rows = [(d["name"], d["kind"], ",".join(d["states"]), d["summary"]) for d in docs]
+        click.echo(table(("system", "kind", "states", "description"), rows))
+        return
+    doc = system_class(name)().describe()
+    if as_json:
+        _echo_json(doc)
+        return
+    click.echo(f"{doc['name']} ({doc['kind']}): {doc['summary']}\n")
+    click.echo("equations:")
+    for line in doc["equations"]:
+        click.echo(f"  {line}")
+    click.echo(f"\nstates: {', '.join(doc['states'])}   default s0: {doc['default_s0']}")
+    click.echo("parameters:")
+    click.echo(
+        table(
+            ("name", "default", "domain", "description"),
+            [
+                (p["name"], f"{p['default']:g}", p["domain"], p["description"])
+                for p in doc["parameters"]
+            ],
+        )
+    )
+    has = [k for k in ("driven", "exact", "jacobian", "energy") if doc[k]]
+    click.echo(f"\nprovides: {', '.join(has) if has else 'the vector field only'}")
+
+
+@main.command("simulate")
+@system_options
+@click.option("--method", default=None, help=METHOD_HELP + " Default: euler.")
+@dt_option()
+@click.option("--save-every", type=int, default=1, show_default=True, help="Keep every k-th step.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the trajectory: " + ", ".join(FORMATS) + " by suffix.",
+)
+def simulate_command(system_name, params, s0, t0, t_end, method, dt, save_every, out) -> None:
+    """Simulate SYSTEM with a stepper (or solve_ivp) and print a summary or write a file.
+
+    \b
+    Examples:
+      dynsys simulate driven_oscillator --method euler --dt 0.01 --t-end 50
+      dynsys simulate driven_oscillator -p k=4 --s0 1,0 --method rk4 --out traj.csv
+      dynsys simulate lorenz --method rk4 --s0 1,1,1 --s0 1,1,1.001 --out lorenz.npz
+      dynsys simulate logistic_map -p r=3.2,3.5,3.9 --t-end 100 --out logistic.json
+    """
+    system, start = build(system_name, params, s0)
+    traj = simulate(
+        system,
+        start,
+        t_span=(t0, t_end),
+        dt=resolve_dt(system, dt),
+        method=method,
+        save_every=save_every,
+    )
+    if out:
+        path = write_trajectory(traj, out)
+        click.echo(f"wrote {len(traj.t)} steps of {system.name} ({traj.method}) to {path}")
+        return
+    click.echo(_summary(traj))
+
+
+def _summary(traj) -> str:
+    system = traj.system
+    params = ", ".join(f"{k}={v}" for k, v in system.param_values().items())
+    batch = f", batch of {traj.batch_size}" if traj.batched else ""
+    dt = "" if traj.dt is None else f", dt={traj.dt:g}"
+    lines = [
+        f"{system.name} ({params}): {traj.method}{dt}, {len(traj.t)} kept steps "
+        f"on [{traj.t[0]:g}, {traj.t[-1]:g}]{batch}",
+    ]
+    states = traj.states if traj.batched else traj.states[None]
+    rows = [
+        (
+            name,
+            number(float(np.min(states[..., i]))),
+            number(float(np.max(states[..., i]))),
+            number(float(states[0, -1, i])),
+        )
+        for i, name in enumerate(traj.state_names)
+    ]
+    lines.append(
+        table(("state", "min", "max", "final" + (" (first)" if traj.batched else "")), rows)
+    )
+    if system.exact is not None:
+        err = float(np.max(np.abs(traj.states - traj.exact())))
+        lines.append(f"max abs error against the exact solution: {err:.3e}")
+    return "\n".join(lines)
+
+
+@main.command("compare")
+@system_options
+@click.option(
+    "--methods",
+    default=",".join(DEFAULT_METHODS),
+    show_default=True,
+    help="Comma-separated methods. " + METHOD_HELP,
+)
+@dt_option(0.01)
+@click.option("--rtol", type=float, default=1e-10, show_default=True, help="Reference rtol.")
+@click.option("--atol", type=float, default=1e-12, show_default=True, help="Reference atol.")
+@json_option
+def compare_command(system_name, params, s0, t0, t_end, methods, dt, rtol, atol, as_json) -> None:
+    """Compare steppers on SYSTEM against a tight solve_ivp (DOP853) reference.
+
+    Errors are over every kept step and state; with an exact solution, its errors too.
+
+    \b
+    Examples:
+      dynsys compare driven_oscillator --dt 0.01 --t-end 50
+      dynsys compare van_der_pol -p mu=2 --methods euler,rk4 --dt 0.001 --json
+    """
+    system, start = build(system_name, params, s0)
+    result = compare(
+        system,
+        start,
+        t_span=(t0, t_end),
+        dt=dt,
+        methods=parse_methods(methods),
+        rtol=rtol,
+        atol=atol,
+    )
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    info = result.reference.info
+    nfev = info["nfev"] if np.ndim(info["nfev"]) == 0 else sum(info["nfev"])
+    click.echo(
+        f"{system.name} ({', '.join(f'{k}={v}' for k, v in system.param_values().items())}), "
+        f"dt={dt:g}, t in [{t0:g}, {t_end:g}]; reference solve_ivp {info['method']} "
+        f"rtol={info['rtol']:g} atol={info['atol']:g}, {nfev} evaluations"
+    )
+    has_exact = result.reference_exact_errors is not None
+    has_energy = system.energy is not None
+    headers = ["method", "max abs err", "rmse", "rel L2", "final err"]
+    headers += ["vs exact"] if has_exact else []
+    headers += ["energy drift"] if has_energy else []
+    headers += ["wall s"]
+    rows = []
+    for name, r in result.methods.items():
+        if r.diverged is not None:
+            cells = [name, f"diverged at step {r.diverged.step} (t={r.diverged.t:.4g})"]
+            rows.append(cells + [""] * (len(headers) - 3) + [f"{r.wall_s:.3f}"])
+            continue
+        e = r.errors
+        cells = [name, *map(number, (e.max_abs_error, e.rmse, e.rel_l2, e.final_abs_error))]
+        cells += [number(r.exact_errors.max_abs_error)] if has_exact else []
+        cells += [number(r.energy_drift)] if has_energy else []
+        rows.append([*cells, f"{r.wall_s:.3f}"])
+    click.echo(table(headers, rows))
+    if has_exact:
+        click.echo(
+            "reference against the exact solution: max abs error "
+            f"{result.reference_exact_errors.max_abs_error:.3e}"
+        )
+
+
+@main.command("convergence")
+@system_options
+@click.option("--method", default="euler", show_default=True, help=METHOD_HELP)
+@dt_option(0.1, "Largest step size.")
+@click.option("--levels", type=int, default=6, show_default=True, help="How often to halve dt.")
+@json_option
+def convergence_command(system_name, params, s0, t0, t_end, method, dt, levels, as_json) -> None:
+    """Measure the observed order of a stepper: halve dt LEVELS times and fit the slope.
+
+    The error is the max abs error over the grid against the exact solution where the system
+    has one, else against a tight solve_ivp reference.
+
+    \b
+    Examples:
+      dynsys convergence driven_oscillator --method rk4 --dt 0.1 --levels 5 --t-end 10
+      dynsys convergence van_der_pol --method heun --t-end 10 --json
+    """
+    if method not in steppers.STEPPERS:
+        raise InputError(
+            f"--method must be a stepper for a convergence study, one of: "
+            f"{', '.join(m for m in steppers.STEPPERS if m != 'map')}; got {method!r}"
+        )
+    system, start = build(system_name, params, s0)
+    result = convergence(system, start, method=method, t_span=(t0, t_end), dt=dt, levels=levels)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    rows = []
+    for i, (h, err) in enumerate(zip(result.dt, result.error, strict=True)):
+        rate = "" if i == 0 else f"{np.log2(result.error[i - 1] / err):.3f}"
+        rows.append((f"{h:.6g}", number(err), rate))
+    click.echo(
+        f"{system.name}, {method} on [{t0:g}, {t_end:g}], error against the {result.against}"
+    )
+    click.echo(table(("dt", "max abs error", "order"), rows))
+    order = "-" if result.observed_order is None else f"{result.observed_order:.3f}"
+    click.echo(f"observed order {order} (expected {result.expected_order})")
