@@ -159,16 +159,18 @@ def simulate(
     save_every = checks.integer("save_every", save_every)
     start = checks.initial_state(system, s0)
     n_steps = checks.step_count(t0, t_end, dt)
-    kept = kept_steps(n_steps, save_every)
-    t = t0 + kept * dt
-    n_values = start.size * len(kept) * (1 + system.driven / system.n_states)
+    n_kept = n_steps // save_every + 1 + (n_steps % save_every != 0)
+    n_traj = start.size // system.n_states
+    n_values = start.size * n_kept * (1 + system.driven / system.n_states)
     checks.fits_in_memory(
         8 * int(n_values),
         memory_limit,
-        f"{len(kept)} saved steps of {start.size // system.n_states or 1} trajectories",
+        f"{n_kept} saved steps of {n_traj} trajector{'y' if n_traj == 1 else 'ies'}",
         f"keep every k-th step (save_every/--save-every; k={_suggest(n_values, memory_limit)} "
         "would fit) or shorten the run",
     )
+    kept = kept_steps(n_steps, save_every)
+    t = t0 + kept * dt
     if method == REFERENCE_METHOD:
         from .reference import reference
 
@@ -198,3 +200,4 @@ def simulate(
 def _suggest(n_values: float, limit: int | None) -> int:
     limit = checks.available_memory() // 2 if limit is None else limit
     return max(2, int(np.ceil(8 * n_values / max(limit, 1))))
+
