@@ -38,6 +38,8 @@ class Parameter:
             raise InputError(f"{field} must be a number, got {value!r}") from None
         if arr.ndim > 1:
             raise InputError(f"{field} must be a number or a 1-d array (one per batch member)")
+        if arr.ndim == 1 and arr.size == 0:
+            raise InputError(f"{field} must not be an empty array (one value per batch member)")
         if not np.all(np.isfinite(arr)):
             raise InputError(f"{field} must be a finite number, got {value!r}")
         if self.domain == "positive" and not np.all(arr > 0):
