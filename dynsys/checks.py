@@ -116,8 +116,8 @@ def fits_in_memory(n_bytes: int, limit: int | None, what: str, advice: str) -> N
 
 
 def _size(n_bytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n_bytes < 1024 or unit == "TiB":
-            return f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1024
-    raise AssertionError  # pragma: no cover
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    i = 0
+    while n_bytes >= 1024 and i < len(units) - 1:
+        n_bytes, i = n_bytes / 1024, i + 1
+    return f"{n_bytes:.1f} {units[i]}"

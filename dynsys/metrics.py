@@ -36,12 +36,13 @@ def error_metrics(y, y_ref, *, per_trajectory: bool = False) -> ErrorMetrics:
     axes = (-2, -1) if per_trajectory else None
     err = y - y_ref
     final = np.abs(err[..., -1, :])
-    ref_norm = np.sqrt(np.sum(y_ref**2, axis=axes))
+    err_norm = _l2(err, axes)
+    count = err.size if axes is None else err.shape[-2] * err.shape[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.sqrt(np.sum(err**2, axis=axes)) / ref_norm
+        rel = err_norm / _l2(y_ref, axes)
     return ErrorMetrics(
         max_abs_error=_out(np.max(np.abs(err), axis=axes)),
-        rmse=_out(np.sqrt(np.mean(err**2, axis=axes))),
+        rmse=_out(err_norm / np.sqrt(count)),
         rel_l2=_out(rel),
         final_abs_error=_out(np.max(final, axis=-1 if per_trajectory else None)),
     )
@@ -58,8 +59,9 @@ def trajectory_errors(traj: Trajectory, ref: Trajectory | np.ndarray, **kw) -> E
 
 def energy_drift(traj: Trajectory) -> float:
     """max |E(t) - E(t0)| over the run: zero for an exact solution of a conservative system."""
-    energy = traj.energy()
-    return float(np.max(np.abs(energy - energy[..., :1])))
+    with np.errstate(over="ignore"):  # a diverging method's energy may overflow: drift inf
+        energy = traj.energy()
+        return float(np.max(np.abs(energy - energy[..., :1])))
 
 
 def observed_order(dt, error) -> float | None:
@@ -69,6 +71,14 @@ def observed_order(dt, error) -> float | None:
     if ok.sum() < 2:
         return None
     return float(np.polyfit(np.log(dt[ok]), np.log(error[ok]), 1)[0])
+
+
+def _l2(a: np.ndarray, axes) -> np.ndarray:
+    """sqrt(sum a^2) over ``axes``, scaled by max |a| so that squares of finite values (a
+    diverging method can reach 1e200) do not overflow."""
+    scale = np.max(np.abs(a), axis=axes, keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    return np.sqrt(np.sum((a / scale) ** 2, axis=axes)) * np.squeeze(scale, axis=axes)
 
 
 def _out(value):

@@ -91,6 +91,11 @@ def _solve(system, p, s0, t, method, rtol, atol):
     forcing = system.forcing
 
     def fun(tt, y):
+        if not np.all(np.isfinite(y)):  # LSODA would otherwise retry forever
+            raise SolverError(
+                f"solve_ivp ({method}) stopped at t = {tt:.6g} before t_end = {t[-1]:g}: "
+                "the state is not finite"
+            )
         s = y.reshape(shape)
         x = forcing(tt, p) if forcing is not None else None
         return system.rhs(tt, s, x, p).reshape(-1)
@@ -103,9 +108,17 @@ def _solve(system, p, s0, t, method, rtol, atol):
             return block_diag(*blocks)
 
     options = {"jac": jac} if jac is not None else {}
-    sol = solve_ivp(
-        fun, (t[0], t[-1]), s0.reshape(-1), method=method, t_eval=t, rtol=rtol, atol=atol, **options
-    )
+    with np.errstate(all="ignore"):  # an overflow shows as a failed solve, not a warning
+        sol = solve_ivp(
+            fun,
+            (t[0], t[-1]),
+            s0.reshape(-1),
+            method=method,
+            t_eval=t,
+            rtol=rtol,
+            atol=atol,
+            **options,
+        )
     if sol.status != 0 or sol.y.shape[1] != len(t):
         raise SolverError(
             f"solve_ivp ({method}) stopped at t = {sol.t[-1] if sol.t.size else t[0]:.6g} "

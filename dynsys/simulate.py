@@ -100,6 +100,7 @@ class Recurrence:
         bad = ~np.isfinite(s).reshape(-1, s.shape[-1]).all(axis=-1)
         which = int(np.argmax(bad)) if s.ndim > 1 else None
         ok_rows = start + int(np.argmin(np.isfinite(block).reshape(len(block), -1).all(axis=1)))
+        out[..., start:ok_rows, :] = np.moveaxis(block[: ok_rows - start], 0, -2)
         hint = (
             "the map escapes to infinity from this initial state"
             if self.system.kind == "map"
@@ -162,12 +163,13 @@ def simulate(
     n_kept = n_steps // save_every + 1 + (n_steps % save_every != 0)
     n_traj = start.size // system.n_states
     n_values = start.size * n_kept * (1 + system.driven / system.n_states)
+    limit = checks.available_memory() // 2 if memory_limit is None else memory_limit
+    k = _suggest(n_steps, 8 * n_values / n_kept, limit)
     checks.fits_in_memory(
         8 * int(n_values),
-        memory_limit,
+        limit,
         f"{n_kept} saved steps of {n_traj} trajector{'y' if n_traj == 1 else 'ies'}",
-        f"keep every k-th step (save_every/--save-every; k={_suggest(n_values, memory_limit)} "
-        "would fit) or shorten the run",
+        f"keep every k-th step (save_every/--save-every; k={k} would fit) or shorten the run",
     )
     kept = kept_steps(n_steps, save_every)
     t = t0 + kept * dt
@@ -197,7 +199,7 @@ def simulate(
     )
 
 
-def _suggest(n_values: float, limit: int | None) -> int:
-    limit = checks.available_memory() // 2 if limit is None else limit
-    return max(2, int(np.ceil(8 * n_values / max(limit, 1))))
-
+def _suggest(n_steps: int, row_bytes: float, limit: int) -> int:
+    """The smallest save_every k >= 2 whose saved steps, of row_bytes each, fit in limit."""
+    rows = int(limit // row_bytes) - 1  # saved steps after step 0 that fit
+    return max(2, -(-n_steps // max(rows, 1)))
