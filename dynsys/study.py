@@ -16,6 +16,7 @@ from .reference import reference
 from .simulate import kept_steps, simulate
 from .steppers import METHODS, REFERENCE_METHOD, get_stepper
 from .systems.base import System
+from .tables import number, table
 from .trajectory import Trajectory
 
 DEFAULT_METHODS = ("euler", "semi_implicit_euler", "heun", "rk4")
@@ -88,6 +89,43 @@ class Comparison:
             "reference": ref,
             "methods": {name: r.to_dict() for name, r in self.methods.items()},
         }
+
+    def table(self) -> str:
+        """The comparison as a text table, with a header line naming the reference."""
+        info, system = self.reference.info, self.system
+        nfev = info["nfev"] if np.ndim(info["nfev"]) == 0 else sum(info["nfev"])
+        t0, t_end = self.t_span
+        header = (
+            f"{system.name} ({_params(system)}), dt={self.dt:g}, t in [{t0:g}, {t_end:g}]; "
+            f"reference solve_ivp {info['method']} rtol={info['rtol']:g} "
+            f"atol={info['atol']:g}, {nfev} evaluations"
+        )
+        has_exact = self.reference_exact_errors is not None
+        has_energy = system.energy is not None
+        headers = ["method", "max abs err", "rmse", "rel L2", "final err"]
+        headers += ["vs exact"] if has_exact else []
+        headers += ["energy drift"] if has_energy else []
+        headers += ["wall s"]
+        rows = []
+        for name, r in self.methods.items():
+            if r.diverged is not None:
+                cells = [name, f"diverged at step {r.diverged.step} (t={r.diverged.t:.4g})"]
+                rows.append(cells + [""] * (len(headers) - 3) + [f"{r.wall_s:.3f}"])
+                continue
+            e = r.errors
+            cells = [name, *map(number, (e.max_abs_error, e.rmse, e.rel_l2, e.final_abs_error))]
+            cells += [number(r.exact_errors.max_abs_error)] if has_exact else []
+            cells += [number(r.energy_drift)] if has_energy else []
+            rows.append([*cells, f"{r.wall_s:.3f}"])
+        lines = [header, table(headers, rows)]
+        if has_exact:
+            lines.append(
+                "reference against the exact solution: max abs error "
+                f"{self.reference_exact_errors.max_abs_error:.3e}"
+            )
+        return "\n".join(lines)
+
+    __str__ = table
 
 
 def compare(
@@ -170,6 +208,24 @@ class Convergence:
             "against": self.against,
         }
 
+    def table(self) -> str:
+        """Errors per step size, the order between successive halvings, and the fitted order."""
+        rows = []
+        for i, (h, err) in enumerate(zip(self.dt, self.error, strict=True)):
+            rate = "" if i == 0 else f"{np.log2(self.error[i - 1] / err):.3f}"
+            rows.append((f"{h:.6g}", number(err), rate))
+        order = "-" if self.observed_order is None else f"{self.observed_order:.3f}"
+        return "\n".join(
+            [
+                f"{self.system.name} ({_params(self.system)}), {self.method}, "
+                f"error against the {self.against}",
+                table(("dt", "max abs error", "order"), rows),
+                f"observed order {order} (expected {self.expected_order})",
+            ]
+        )
+
+    __str__ = table
+
 
 def convergence(
     system: System,
@@ -231,3 +287,7 @@ def _method_list(methods: Sequence[str], system: System) -> list[str]:
         if name != REFERENCE_METHOD:
             get_stepper(name, system)
     return list(dict.fromkeys(methods))
+
+
+def _params(system: System) -> str:
+    return ", ".join(f"{k}={v}" for k, v in system.param_values().items())

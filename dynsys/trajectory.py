@@ -30,6 +30,15 @@ class Trajectory:
     save_every: int = 1
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        batch = f"batch={self.batch_size}, " if self.batched else ""
+        dt = "" if self.dt is None else f", dt={self.dt:g}"
+        return (
+            f"Trajectory({self.system!r}, method={self.method!r}{dt}, {batch}"
+            f"{len(self.t)} times on [{self.t[0]:g}, {self.t[-1]:g}], "
+            f"states={self.state_names})"
+        )
+
     @property
     def state_names(self) -> tuple[str, ...]:
         return self.system.states

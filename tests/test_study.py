@@ -224,3 +224,26 @@ def test_convergence_bad_input(osc, kwargs, match):
 def test_convergence_refuses_a_map():
     with pytest.raises(InputError, match="discrete map"):
         convergence(get_system("henon_map"), [0.0, 0.0], method="map", t_span=(0, 10), dt=1.0)
+
+
+def test_comparison_and_convergence_print_as_tables():
+    system = get_system("exponential_decay")
+    result = compare(system, [1.0], t_span=(0, 1), dt=0.1, methods=["euler", "rk4"])
+    text = str(result)
+    assert text == result.table()
+    lines = text.splitlines()
+    assert lines[1].split()[:3] == ["method", "max", "abs"]
+    euler = next(line for line in lines if line.startswith("euler"))
+    assert f"{result.methods['euler'].errors.max_abs_error:.3e}" in euler
+    assert lines[-1].startswith("reference against the exact solution")
+    conv = convergence(system, [1.0], method="heun", t_span=(0, 1), dt=0.1, levels=2)
+    assert str(conv).splitlines()[-1] == f"observed order {conv.observed_order:.3f} (expected 2)"
+
+
+def test_trajectory_repr_is_short():
+    system = get_system("lorenz")
+    traj = simulate(system, [[1, 1, 1], [1, 1, 2]], t_span=(0, 1), dt=0.01, method="rk4")
+    assert repr(traj) == (
+        "Trajectory(Lorenz(sigma=10, rho=28, beta=2.66667), method='rk4', dt=0.01, batch=2, "
+        "101 times on [0, 1], states=('x', 'y', 'z'))"
+    )

@@ -13,9 +13,9 @@ from ..output import FORMATS, write_trajectory
 from ..simulate import simulate
 from ..study import DEFAULT_METHODS, compare, convergence
 from ..systems import SYSTEMS, system_class
+from ..tables import number, table
 from . import main
 from .options import build, dt_option, json_option, parse_methods, resolve_dt, system_options
-from .tables import number, table
 
 METHOD_HELP = "One of: " + ", ".join(steppers.METHODS) + " (map for discrete maps)."
 
@@ -166,36 +166,7 @@ def compare_command(system_name, params, s0, t0, t_end, methods, dt, rtol, atol,
     if as_json:
         _echo_json(result.to_dict())
         return
-    info = result.reference.info
-    nfev = info["nfev"] if np.ndim(info["nfev"]) == 0 else sum(info["nfev"])
-    click.echo(
-        f"{system.name} ({', '.join(f'{k}={v}' for k, v in system.param_values().items())}), "
-        f"dt={dt:g}, t in [{t0:g}, {t_end:g}]; reference solve_ivp {info['method']} "
-        f"rtol={info['rtol']:g} atol={info['atol']:g}, {nfev} evaluations"
-    )
-    has_exact = result.reference_exact_errors is not None
-    has_energy = system.energy is not None
-    headers = ["method", "max abs err", "rmse", "rel L2", "final err"]
-    headers += ["vs exact"] if has_exact else []
-    headers += ["energy drift"] if has_energy else []
-    headers += ["wall s"]
-    rows = []
-    for name, r in result.methods.items():
-        if r.diverged is not None:
-            cells = [name, f"diverged at step {r.diverged.step} (t={r.diverged.t:.4g})"]
-            rows.append(cells + [""] * (len(headers) - 3) + [f"{r.wall_s:.3f}"])
-            continue
-        e = r.errors
-        cells = [name, *map(number, (e.max_abs_error, e.rmse, e.rel_l2, e.final_abs_error))]
-        cells += [number(r.exact_errors.max_abs_error)] if has_exact else []
-        cells += [number(r.energy_drift)] if has_energy else []
-        rows.append([*cells, f"{r.wall_s:.3f}"])
-    click.echo(table(headers, rows))
-    if has_exact:
-        click.echo(
-            "reference against the exact solution: max abs error "
-            f"{result.reference_exact_errors.max_abs_error:.3e}"
-        )
+    click.echo(result.table())
 
 
 @main.command("convergence")
@@ -225,13 +196,4 @@ def convergence_command(system_name, params, s0, t0, t_end, method, dt, levels, 
     if as_json:
         _echo_json(result.to_dict())
         return
-    rows = []
-    for i, (h, err) in enumerate(zip(result.dt, result.error, strict=True)):
-        rate = "" if i == 0 else f"{np.log2(result.error[i - 1] / err):.3f}"
-        rows.append((f"{h:.6g}", number(err), rate))
-    click.echo(
-        f"{system.name}, {method} on [{t0:g}, {t_end:g}], error against the {result.against}"
-    )
-    click.echo(table(("dt", "max abs error", "order"), rows))
-    order = "-" if result.observed_order is None else f"{result.observed_order:.3f}"
-    click.echo(f"observed order {order} (expected {result.expected_order})")
+    click.echo(result.table())
