@@ -24,7 +24,8 @@ class DivergenceError(DynsysError, FloatingPointError):
 
     Attributes name where: the method, the step index ``step`` (the first state that is not
     finite is ``s(step)``), its time ``t``, and the batch index ``trajectory`` (None when the
-    simulation was not batched).
+    simulation was not batched).  ``partial`` is the Trajectory of the finite kept steps before
+    it (set by :func:`dynsys.simulate`; ``partial_times`` and ``partial_states`` are its arrays).
     """
 
     def __init__(self, method: str, step: int, t: float, trajectory: int | None, hint: str):
@@ -35,6 +36,7 @@ class DivergenceError(DynsysError, FloatingPointError):
             trajectory,
             hint,
         )
+        self.partial = self.partial_times = self.partial_states = None
         where = "" if trajectory is None else f" in trajectory {trajectory}"
         super().__init__(
             f"{method} left the finite numbers at step {step} (t = {t:.6g}){where}; {hint}"
