@@ -11,7 +11,6 @@ from scipy.linalg import block_diag
 
 from . import checks
 from .errors import InputError, SolverError, unknown_name
-from .simulate import drive_on
 from .systems.base import Params, System
 from .trajectory import Trajectory
 
@@ -72,7 +71,6 @@ def reference(
     return Trajectory(
         t=t,
         states=states,
-        x=drive_on(system, t, start.shape[:-1]),
         system=system,
         method="solve_ivp",
         dt=None,

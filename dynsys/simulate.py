@@ -8,7 +8,7 @@ dynsys, so a compiled kernel can replace it without touching the steppers' maths
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from ._malloc import tune_allocator
 from .errors import DivergenceError, InputError
 from .steppers import REFERENCE_METHOD, Stepper, default_method, get_stepper
 from .systems.base import System
-from .trajectory import Trajectory, params_over_time
+from .trajectory import Trajectory
 
 _BLOCK_BYTES = 4 * 2**20  # saved rows are gathered in blocks of about this size
 
@@ -35,6 +35,13 @@ class Recurrence:
     stepper: Stepper
     h: float
     t0: float = 0.0
+    _offsets: np.ndarray = field(init=False, repr=False)
+    _batched: bool = field(init=False, repr=False)
+
+    def __post_init__(self):
+        offsets = self.h * np.asarray(self.stepper.nodes, dtype=np.float64)  # c h for each node
+        object.__setattr__(self, "_offsets", offsets)
+        object.__setattr__(self, "_batched", any(v.ndim for v in self.system.params.values()))
 
     def time(self, n: int) -> float:
         """t_n = t0 + n h."""
@@ -45,18 +52,17 @@ class Recurrence:
         if not self.system.driven:
             return None
         t = self.t0 + np.arange(start, start + n_steps)[:, None] * self.h
-        return self._drive(t + self.h * np.asarray(self.stepper.nodes))
+        return self._drive(t + self._offsets)
 
     def drive(self, n: int) -> np.ndarray | None:
         """The input of the step from n to n+1 alone: shape (nodes, ...)."""
         if not self.system.driven:
             return None
-        return self._drive(self.time(n) + self.h * np.asarray(self.stepper.nodes))
+        return self._drive(self.time(n) + self._offsets)
 
     def _drive(self, times: np.ndarray) -> np.ndarray:
         p = self.system.params
-        batched = any(v.ndim for v in p.values())
-        return self.system.forcing(times[..., None] if batched else times, p)
+        return self.system.forcing(times[..., None] if self._batched else times, p)
 
     def step(self, n: int, s: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """s(n+1) = f(s(n), x(n+1)); x defaults to the system's own drive."""
@@ -118,14 +124,6 @@ def kept_steps(n_steps: int, save_every: int) -> np.ndarray:
     return kept if kept[-1] == n_steps else np.append(kept, n_steps)
 
 
-def drive_on(system: System, t: np.ndarray, batch_shape: tuple[int, ...]) -> np.ndarray | None:
-    """The drive x(t) on the grid t, shape batch_shape + (time,); None if undriven."""
-    if not system.driven:
-        return None
-    x = system.forcing(t, params_over_time(system.params))
-    return np.broadcast_to(x, batch_shape + t.shape)
-
-
 def simulate(
     system: System,
     s0: Any,
@@ -183,14 +181,13 @@ def simulate(
         states = recurrence.run(start, kept)
     except DivergenceError as err:
         err.partial = Trajectory(
-            err.partial_times, err.partial_states, None, system, method, dt, save_every
+            err.partial_times, err.partial_states, system, method, dt, save_every
         )
         raise
     wall = time.perf_counter() - began
     return Trajectory(
         t=t,
         states=states,
-        x=drive_on(system, t, start.shape[:-1]),
         system=system,
         method=method,
         dt=dt,

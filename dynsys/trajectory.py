@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -16,14 +17,14 @@ class Trajectory:
 
     ``t`` has shape (time,); ``states`` has shape (time, n) for one initial state and
     (batch, time, n) for a batch; ``x`` is the drive x(t) on the same grid with shape
-    ``states.shape[:-1]`` (None for an undriven system).  ``method`` is a stepper name or
+    ``states.shape[:-1]`` (None for an undriven system), computed when first asked for, since
+    it is a function of t and the parameters.  ``method`` is a stepper name or
     ``"solve_ivp"``; ``dt`` is the step (None for solve_ivp); ``info`` holds what the method
     reports (for solve_ivp: the scipy method, rtol, atol, nfev and status per trajectory).
     """
 
     t: np.ndarray
     states: np.ndarray
-    x: np.ndarray | None
     system: System
     method: str
     dt: float | None
@@ -38,6 +39,14 @@ class Trajectory:
             f"{len(self.t)} times on [{self.t[0]:g}, {self.t[-1]:g}], "
             f"states={self.state_names})"
         )
+
+    @cached_property
+    def x(self) -> np.ndarray | None:
+        """The drive x(t) on the grid, shape ``states.shape[:-1]``; None when undriven."""
+        if not self.system.driven:
+            return None
+        drive = self.system.forcing(self.t, params_over_time(self.system.params))
+        return np.broadcast_to(drive, self.states.shape[:-1])
 
     @property
     def state_names(self) -> tuple[str, ...]:

@@ -128,7 +128,7 @@ def test_energy_drift_is_zero_for_the_exact_unforced_oscillator():
     t = np.linspace(0.0, 50.0, 2001)
     s0 = np.array([1.0, -0.5])
     exact = system.exact(t, s0, 0.0, system.params)
-    traj = Trajectory(t, exact, None, system, "exact", None)
+    traj = Trajectory(t, exact, system, "exact", None)
     energy = traj.energy()
     assert energy[0] == pytest.approx(0.5 * 2.0 * 0.25 + 0.5 * 3.0 * 1.0)
     assert energy_drift(traj) < 1e-12
