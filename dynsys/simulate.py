@@ -77,27 +77,30 @@ class Recurrence:
         ``partial_states`` holds the finite rows before it.
         """
         tune_allocator()
-        out = np.empty((*s0.shape[:-1], len(kept), *s0.shape[-1:]))
-        out[..., 0, :] = s0
-        rows = int(np.clip(_BLOCK_BYTES // max(s0.nbytes, 1), 1, 1024))
-        buf = np.empty((rows, *s0.shape))
+        # time-major storage: each kept step is one contiguous slab, written in order; the
+        # result is its (..., time, n) view, so nothing is copied or transposed afterwards
+        out = np.empty((len(kept), *s0.shape))
+        out[0] = s0
         s, n = s0, 0
         with np.errstate(all="ignore"):
-            for start in range(1, len(kept), rows):
-                stop = min(start + rows, len(kept))
+            for start in range(1, len(kept), self._rows_per_check(s0)):
+                stop = min(start + self._rows_per_check(s0), len(kept))
                 block_s, block_n = s, n
                 for r in range(start, stop):
                     while n < kept[r]:
                         s = self.step(n, s)
                         n += 1
-                    buf[r - start] = s
-                block = buf[: stop - start]
-                if not np.isfinite(block).all():
-                    raise self._divergence(block_s, block_n, out, start, block, kept)
-                out[..., start:stop, :] = np.moveaxis(block, 0, -2)
-        return out
+                    out[r] = s
+                if not np.isfinite(out[start:stop]).all():
+                    raise self._divergence(block_s, block_n, out, start, kept)
+        return np.moveaxis(out, 0, -2)
 
-    def _divergence(self, s, n, out, start, block, kept) -> DivergenceError:
+    @staticmethod
+    def _rows_per_check(s0: np.ndarray) -> int:
+        """Kept steps between two finiteness checks: about _BLOCK_BYTES of states."""
+        return int(np.clip(_BLOCK_BYTES // max(s0.nbytes, 1), 1, 1024))
+
+    def _divergence(self, s, n, out, start, kept) -> DivergenceError:
         """Replay from the last checked state to find the first step that is not finite."""
         with np.errstate(all="ignore"):
             while np.isfinite(s).all():
@@ -105,15 +108,15 @@ class Recurrence:
                 n += 1
         bad = ~np.isfinite(s).reshape(-1, s.shape[-1]).all(axis=-1)
         which = int(np.argmax(bad)) if s.ndim > 1 else None
-        ok_rows = start + int(np.argmin(np.isfinite(block).reshape(len(block), -1).all(axis=1)))
-        out[..., start:ok_rows, :] = np.moveaxis(block[: ok_rows - start], 0, -2)
+        finite_rows = np.isfinite(out[start:]).reshape(len(out) - start, -1).all(axis=1)
+        ok_rows = start + int(np.argmin(finite_rows))
         hint = (
             "the map escapes to infinity from this initial state"
             if self.system.kind == "map"
             else "try a smaller dt or a more stable method (semi_implicit_euler, rk4)"
         )
         err = DivergenceError(self.stepper.name, n, self.time(n), which, hint)
-        err.partial_states = out[..., :ok_rows, :]
+        err.partial_states = np.moveaxis(out[:ok_rows], 0, -2)
         err.partial_times = self.time(kept[:ok_rows])
         return err
 
