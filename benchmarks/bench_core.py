@@ -1,0 +1,827 @@
+"""Speed floors of dynsys's batched steppers against scipy's solve_ivp.
+
+Three floors, measured on the driven oscillator (which has an exact solution) with random
+initial states and random parameters per trajectory:
+
+1. throughput: RK4 on 10,000 oscillators x 10,000 steps (h = 0.01) is at least 100x faster
+   than solve_ivp (RK45, rtol 1e-6, atol 1e-9) called once per trajectory, with a smaller error
+   against the exact solution; plus throughput for batch sizes 1 .. 100,000;
+2. time to accuracy: 1,000 oscillators to max error <= 1e-3 at t = 100; the fastest dynsys
+   stepper at its largest sufficient h is no slower than one stacked solve_ivp call (RK45 at its
+   loosest sufficient rtol); DOP853 is reported too;
+3. memory: the peak RSS of the throughput run above the interpreter's baseline stays within 2x
+   of the states it returns, and save_every=10 reduces both.
+
+Usage::
+
+    python benchmarks/bench_core.py [--quick] [--repeats N] [--json FILE]
+
+Runs that must not share a process (peak memory, the allocator tuning switched off) run in
+fresh subprocesses of this script (``--worker SPEC``).  See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import scipy
+from scipy.integrate import solve_ivp
+
+import dynsys
+from dynsys import DivergenceError, System
+from dynsys._malloc import tune_allocator
+
+H = 0.01  # the step of the throughput floor
+SEED = 20240601
+TARGET = 1e-3  # max error at t = T_END of the time-to-accuracy floor
+T_END = 100.0  # end of the time-to-accuracy run
+SPEEDUP_FLOOR = 100.0
+MEMORY_FACTOR = 2.0
+LONG_RUN_S = 10.0  # a search run longer than this is not repeated for timing
+REFINE_TOL = 0.02  # the h search narrows N to within 2% ...
+REFINE_MAX_S = 2.0  # ... when a run takes less than this
+TUNING_REPEATS = 5  # fresh-process runs each way of the short allocator-tuning cases
+METHODS = ("euler", "semi_implicit_euler", "midpoint", "heun", "rk4")
+IVP = {"method": "RK45", "rtol": 1e-6, "atol": 1e-9}  # the per-trajectory solve_ivp settings
+ATOL_PER_RTOL = 1e-3  # stacked solve_ivp: atol = rtol * ATOL_PER_RTOL
+RTOLS = tuple(10.0**-k for k in range(3, 13))
+PARAM_RANGES = {"k": (0.5, 2.0), "A": (0.0, 1.0), "c": (0.0, 0.2), "omega": (0.5, 1.5)}
+S0_RANGE = (-1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The problem sizes of one run of the benchmark (full or quick)."""
+
+    batch: int  # throughput floor: oscillators
+    steps: int  # throughput floor: steps of h = H
+    ivp_sample: int  # per-trajectory solve_ivp calls timed, scaled linearly to ``batch``
+    ivp_repeats: int  # times the sample is timed (each takes ~10 s in the full run)
+    size_runs: tuple[tuple[int, int, int], ...]  # (batch, steps, save_every) of the size table
+    tuning_runs: tuple[tuple[int, int, int], ...]  # (batch, steps, save_every), tuning on/off
+    tta_batch: int  # time-to-accuracy floor: oscillators
+    search_budget_s: float  # skip an h search run predicted to take longer than this
+    verdicts: bool  # whether the sizes are the floors' own
+
+
+FULL = Sizes(
+    batch=10_000,
+    steps=10_000,
+    ivp_sample=200,
+    ivp_repeats=2,
+    size_runs=(
+        (1, 10_000, 1),
+        (100, 10_000, 1),
+        (1_000, 10_000, 1),
+        (10_000, 2_000, 1),
+        (100_000, 500, 10),
+    ),
+    tuning_runs=((1_000, 10_000, 10_000), (10_000, 2_000, 2_000), (100_000, 200, 200)),
+    tta_batch=1_000,
+    search_budget_s=10.0,
+    verdicts=True,
+)
+QUICK = Sizes(
+    batch=1_000,
+    steps=1_000,
+    ivp_sample=10,
+    ivp_repeats=1,
+    size_runs=((1, 500, 1), (100, 500, 1), (1_000, 500, 1), (10_000, 100, 1)),
+    tuning_runs=((10_000, 100, 100),),
+    tta_batch=100,
+    search_budget_s=0.3,
+    verdicts=False,
+)
+
+
+# -- inputs and measurement helpers ------------------------------------------------------------
+
+
+def oscillators(batch: int, seed: int = SEED) -> tuple[System, np.ndarray]:
+    """``batch`` driven oscillators with random parameters (m = 1) and initial states."""
+    rng = np.random.default_rng(seed)
+    params = {name: rng.uniform(lo, hi, batch) for name, (lo, hi) in PARAM_RANGES.items()}
+    s0 = rng.uniform(*S0_RANGE, size=(batch, 2))
+    return dynsys.get_system("driven_oscillator", **params), s0
+
+
+def subset(system: System, n: int) -> System:
+    """The first ``n`` members of a batched system."""
+    return system.with_params(**rows_of(system, slice(0, n)))
+
+
+def rows_of(system: System, rows: slice) -> dict[str, np.ndarray]:
+    """The parameters of the batch members ``rows`` (scalar parameters as they are)."""
+    return {k: v[rows] if v.ndim else v for k, v in system.params.items()}
+
+
+def wall_times(
+    fn: Callable[..., Any], repeats: int, *args: Any, **kwargs: Any
+) -> tuple[list[float], Any]:
+    """The wall times of ``repeats`` calls ``fn(*args, **kwargs)``, and what the last returned."""
+    times, result = [], None
+    for _ in range(repeats):
+        result = None  # let the previous result go before the next run
+        began = time.perf_counter()
+        result = fn(*args, **kwargs)
+        times.append(time.perf_counter() - began)
+    return times, result
+
+
+def max_error(system: System, s0: np.ndarray, t: np.ndarray, states: np.ndarray) -> float:
+    """max |states - exact| over trajectories, times and components, in chunks of trajectories."""
+    chunk = max(1, 5_000_000 // len(t))
+    worst = 0.0
+    for i in range(0, len(s0), chunk):
+        rows = slice(i, i + chunk)
+        exact = system.exact(t, s0[rows], t[0], rows_of(system, rows))
+        worst = max(worst, float(np.abs(states[rows] - exact).max()))
+    return worst
+
+
+def maxrss_bytes() -> int:
+    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def simulate_rk4(system: System, s0: np.ndarray, steps: int, save_every: int = 1):
+    """RK4 with h = H over ``steps`` steps from t = 0."""
+    return dynsys.simulate(
+        system, s0, t_span=(0.0, steps * H), dt=H, method="rk4", save_every=save_every
+    )
+
+
+def time_rk4(
+    system: System, s0: np.ndarray, steps: int, save_every: int, repeats: int
+) -> tuple[list[float], list[float]]:
+    """Wall times of ``repeats`` RK4 simulate calls, and of their time loops alone."""
+    times, loops = [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        traj = simulate_rk4(system, s0, steps, save_every)
+        times.append(time.perf_counter() - began)
+        loops.append(traj.info["wall_s"])
+        del traj  # freed outside the timing, before the next run allocates
+    return times, loops
+
+
+# -- the worker: one RK4 case in a fresh process -----------------------------------------------
+
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One RK4 run on a fresh batch: its times, its peak RSS above the baseline, its error."""
+    system, s0 = oscillators(spec["batch"])
+    baseline = maxrss_bytes()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    began = time.perf_counter()
+    traj = simulate_rk4(system, s0, spec["steps"], spec["save_every"])
+    seconds = time.perf_counter() - began
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    peak = maxrss_bytes()
+    error = max_error(system, s0, traj.t, traj.states) if spec["error"] else None
+    return {
+        **spec,
+        "tuning_active": tune_allocator(),
+        "seconds": seconds,
+        "loop_seconds": traj.info["wall_s"],
+        "page_faults": faults,
+        "baseline_rss": baseline,
+        "peak_rss": peak,
+        "states_bytes": traj.states.nbytes,
+        "error": error,
+    }
+
+
+def run_worker(
+    batch: int, steps: int, *, save_every: int = 1, error: bool = False, tuning: bool = True
+) -> dict[str, Any]:
+    """Run :func:`worker` in a fresh interpreter, with DYNSYS_MALLOC_TUNING set by ``tuning``."""
+    spec = {"batch": batch, "steps": steps, "save_every": save_every, "error": error}
+    env = {**os.environ, "DYNSYS_MALLOC_TUNING": "1" if tuning else "0"}
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {spec} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several single-run workers as one record: all their times; the largest memory growth."""
+    worst = max(runs, key=lambda r: r["peak_rss"] - r["baseline_rss"])
+    return {
+        **worst,
+        "error": runs[0]["error"],
+        "times_s": [r["seconds"] for r in runs],
+        "page_faults": statistics.median(r["page_faults"] for r in runs),
+        "loop_times_s": [r["loop_seconds"] for r in runs],
+        "runs": len(runs),
+    }
+
+
+def tuned_and_untuned(
+    batch: int, steps: int, repeats: int, *, save_every: int = 1, error: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``repeats`` fresh-process runs with the allocator tuning on and as many with it off,
+    alternated so that a change in the background load hits both alike."""
+    on, off = [], []
+    for i in range(repeats):
+        first = error and i == 0
+        on.append(run_worker(batch, steps, save_every=save_every, error=first, tuning=True))
+        off.append(run_worker(batch, steps, save_every=save_every, tuning=False))
+    return merged(on), merged(off)
+
+
+# -- floor 1: throughput -----------------------------------------------------------------------
+
+
+def plain_solve_ivp(system: System, s0: np.ndarray, t: np.ndarray, i: int) -> np.ndarray:
+    """Trajectory i the way a careful scipy user writes it: a scalar rhs, t_eval = the grid."""
+    p = {k: float(v[i] if v.ndim else v) for k, v in system.params.items()}
+    m, k, a, c, omega = p["m"], p["k"], p["A"], p["c"], p["omega"]
+
+    def rhs(tt: float, y: np.ndarray) -> tuple[float, float]:
+        return y[1], (a * math.cos(omega * tt) - k * y[0] - c * y[1]) / m
+
+    sol = solve_ivp(rhs, (t[0], t[-1]), s0[i], t_eval=t, **IVP)
+    return sol.y.T
+
+
+def time_per_trajectory_ivp(
+    system: System, s0: np.ndarray, t: np.ndarray, sample: int, repeats: int
+) -> dict[str, Any]:
+    """Seconds per trajectory and max error of the plain and the dynsys.reference solve_ivp."""
+    part = subset(system, sample)
+    plain_all, plain = wall_times(
+        lambda: [plain_solve_ivp(part, s0, t, i) for i in range(sample)], repeats
+    )
+    ref_all, ref = wall_times(dynsys.reference, repeats, part, s0[:sample], t, **IVP)
+    plain_s, ref_s = statistics.median(plain_all), statistics.median(ref_all)
+    return {
+        "sample": sample,
+        "repeats": repeats,
+        "plain_per_traj_s": plain_s / sample,
+        "plain_times_s": plain_all,
+        "plain_error": max_error(part, s0[:sample], t, np.stack(plain)),
+        "reference_per_traj_s": ref_s / sample,
+        "reference_times_s": ref_all,
+        "reference_error": max_error(part, s0[:sample], t, ref.states),
+    }
+
+
+def throughput_by_size(sizes: Sizes, repeats: int) -> list[dict[str, Any]]:
+    """RK4 oscillator-steps per second for each (batch, steps, save_every) of the size table."""
+    rows = []
+    for batch, steps, save_every in sizes.size_runs:
+        system, s0 = oscillators(batch)
+        times, loops = time_rk4(system, s0, steps, save_every, repeats)
+        rows.append(
+            {
+                "batch": batch,
+                "steps": steps,
+                "save_every": save_every,
+                "seconds": statistics.median(times),
+                "loop_seconds": statistics.median(loops),
+                "per_s": batch * steps / statistics.median(times),
+            }
+        )
+    return rows
+
+
+# -- floor 2: time to accuracy -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the time-to-accuracy search: N steps, max error at T_END, wall seconds."""
+
+    n: int
+    error: float
+    seconds: float
+
+
+def step_grid(limit: int = 2**27) -> list[int]:
+    """Step counts N = 100 * 2^(j/2) over [0, T_END] (h = 1, 0.71, 0.5, ...)."""
+    grid, j = [], 0
+    while (n := round(100 * 2 ** (j / 2))) <= limit:
+        grid.append(n)
+        j += 1
+    return grid
+
+
+def final_error(system: System, s0: np.ndarray, exact_end: np.ndarray, method: str, n: int):
+    """(max error at T_END, seconds) of ``method`` with N = n steps, keeping steps 0 and N."""
+    began = time.perf_counter()
+    try:
+        traj = dynsys.simulate(
+            system, s0, t_span=(0.0, T_END), dt=T_END / n, method=method, save_every=n
+        )
+    except DivergenceError:
+        return math.inf, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    return float(np.abs(traj.states[:, -1] - exact_end).max()), seconds
+
+
+def search_stepper(
+    method: str, system: System, s0: np.ndarray, exact_end: np.ndarray, sizes: Sizes, repeats: int
+) -> dict[str, Any]:
+    """The largest h = T_END / N reaching TARGET, and the median time of a run at that h.
+
+    N runs up the grid of :func:`step_grid` until the error is reached; a run predicted
+    (linearly from the last one) to take over the search budget is not made.  The last
+    bracket is then narrowed by :func:`bisect_steps`.
+    """
+    fail: Run | None = None
+    passed: Run | None = None
+    for n in step_grid():
+        if fail and fail.seconds * n / fail.n > sizes.search_budget_s:
+            break
+        run = Run(n, *final_error(system, s0, exact_end, method, n))
+        if run.error <= TARGET:
+            passed = run
+            break
+        fail = run
+    if passed is None:
+        return {"method": method, "reached": False, "n": fail.n, "error": fail.error}
+    if fail is not None:
+        passed = bisect_steps(system, s0, exact_end, method, fail, passed)
+    times = [passed.seconds]
+    if passed.seconds < LONG_RUN_S:
+        times = [final_error(system, s0, exact_end, method, passed.n)[1] for _ in range(repeats)]
+    return {
+        "method": method,
+        "reached": True,
+        "n": passed.n,
+        "h": T_END / passed.n,
+        "error": passed.error,
+        "n_fails": fail.n if fail else None,
+        "seconds": statistics.median(times),
+        "runs": len(times),
+    }
+
+
+def bisect_steps(
+    system: System, s0: np.ndarray, exact_end: np.ndarray, method: str, fail: Run, passed: Run
+) -> Run:
+    """Narrow [fail.n, passed.n] to within REFINE_TOL of passed.n, if its runs are short."""
+    while passed.n - fail.n > REFINE_TOL * passed.n and passed.seconds < REFINE_MAX_S:
+        n = (fail.n + passed.n) // 2
+        run = Run(n, *final_error(system, s0, exact_end, method, n))
+        if run.error <= TARGET:
+            passed = run
+        else:
+            fail = run
+    return passed
+
+
+def stacked_solve_ivp(
+    system: System, s0: np.ndarray, method: str, rtol: float
+) -> tuple[np.ndarray, int]:
+    """One solve_ivp call on all oscillators stacked as [s..., v...]; the states at T_END."""
+    n = len(s0)
+    m, k, a, c, omega = (system.params[p] for p in ("m", "k", "A", "c", "omega"))
+
+    def rhs(t: float, y: np.ndarray) -> np.ndarray:
+        s, v = y[:n], y[n:]
+        return np.concatenate((v, (a * np.cos(omega * t) - k * s - c * v) / m))
+
+    y0 = np.concatenate((s0[:, 0], s0[:, 1]))
+    sol = solve_ivp(
+        rhs,
+        (0.0, T_END),
+        y0,
+        method=method,
+        rtol=rtol,
+        atol=rtol * ATOL_PER_RTOL,
+        t_eval=[T_END],
+    )
+    if sol.status != 0:
+        raise RuntimeError(f"solve_ivp {method} rtol={rtol:g}: {sol.message}")
+    return np.stack((sol.y[:n, -1], sol.y[n:, -1]), axis=-1), int(sol.nfev)
+
+
+def search_stacked(
+    method: str, system: System, s0: np.ndarray, exact_end: np.ndarray, repeats: int
+) -> dict[str, Any]:
+    """The loosest rtol = 10^-k reaching TARGET, and the median time of a call at that rtol."""
+    tried = []
+    for rtol in RTOLS:
+        began = time.perf_counter()
+        end, nfev = stacked_solve_ivp(system, s0, method, rtol)
+        seconds = time.perf_counter() - began
+        error = float(np.abs(end - exact_end).max())
+        tried.append({"rtol": rtol, "error": error, "seconds": seconds, "nfev": nfev})
+        if error <= TARGET:
+            times, _ = wall_times(stacked_solve_ivp, repeats, system, s0, method, rtol)
+            seconds = statistics.median(times)
+            return {"method": method, "reached": True, **tried[-1], "seconds": seconds}
+    return {"method": method, "reached": False, **tried[-1], "tried": tried}
+
+
+def time_to_accuracy(sizes: Sizes, repeats: int) -> dict[str, Any]:
+    """Floor 2: every stepper's largest sufficient h, and solve_ivp stacked RK45 and DOP853."""
+    system, s0 = oscillators(sizes.tta_batch)
+    exact_end = system.exact(np.array([0.0, T_END]), s0, 0.0, system.params)[:, -1]
+    steppers = [search_stepper(m, system, s0, exact_end, sizes, repeats) for m in METHODS]
+    ivps = [search_stacked(m, system, s0, exact_end, repeats) for m in ("RK45", "DOP853")]
+    return {
+        "batch": sizes.tta_batch,
+        "budget_s": sizes.search_budget_s,
+        "steppers": steppers,
+        "solve_ivp": ivps,
+    }
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """CPU, memory, versions, load, and whether dynsys tunes glibc's allocator here."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or cpu
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "dynsys": f"{dynsys.__version__} ({source_version()})",
+        "malloc_tuning_active": tune_allocator(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def source_version() -> str:
+    """The git commit of the dynsys checkout, with '+dirty' for uncommitted changes to it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dynsys.__file__)))
+    try:
+        commit = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "dynsys"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {commit}{'+dirty' if dirty else ''}"
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a plain-text table: the first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for j, row in enumerate(cells):
+        rest = (c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
+        print("  ".join([row[0].ljust(widths[0]), *rest]).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.3f} GB"
+
+
+def secs(values: Sequence[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
+def report_machine(info: dict[str, Any], sizes: Sizes, repeats: int) -> None:
+    print("dynsys core benchmark" + ("" if sizes.verdicts else " (--quick: not the floors' sizes)"))
+    for key, value in info.items():
+        print(f"  {key}: {value}")
+    print(f"  timing: median of {repeats} runs unless said otherwise")
+
+
+def report_throughput(sizes: Sizes, tuned: dict[str, Any], ivp: dict[str, Any]) -> dict[str, Any]:
+    """Print floor 1 and return its figures."""
+    dyn_s = statistics.median(tuned["times_s"])
+    plain_s = ivp["plain_per_traj_s"] * sizes.batch
+    ref_s = ivp["reference_per_traj_s"] * sizes.batch
+    best = min(plain_s, ref_s)
+    speedup = best / dyn_s
+    best_ivp_error = min(ivp["plain_error"], ivp["reference_error"])
+    ok = speedup >= SPEEDUP_FLOOR and tuned["error"] < best_ivp_error
+    n = ivp["sample"]
+    table(
+        f"Floor 1: throughput, {sizes.batch} oscillators x {sizes.steps} steps "
+        f"(h = {H}, t in [0, {sizes.steps * H:g}])",
+        ["solver", "seconds", "runs (s)", "x dynsys", "max |err| vs exact"],
+        [
+            [
+                "dynsys rk4 (batched simulate)",
+                f"{dyn_s:.2f}",
+                secs(tuned["times_s"]),
+                "1",
+                f"{tuned['error']:.2e} (all)",
+            ],
+            [
+                "  of which the time loop",
+                f"{statistics.median(tuned['loop_times_s']):.2f}",
+                secs(tuned["loop_times_s"]),
+                "",
+                "",
+            ],
+            [
+                f"solve_ivp RK45 plain rhs, {n} calls x {sizes.batch // n}",
+                f"{plain_s:.1f}",
+                secs(np.array(ivp["plain_times_s"]) * sizes.batch / n),
+                f"{plain_s / dyn_s:.1f}",
+                f"{ivp['plain_error']:.2e} ({n})",
+            ],
+            [
+                f"dynsys.reference RK45, {n} traj. x {sizes.batch // n}",
+                f"{ref_s:.1f}",
+                secs(np.array(ivp["reference_times_s"]) * sizes.batch / n),
+                f"{ref_s / dyn_s:.1f}",
+                f"{ivp['reference_error']:.2e} ({n})",
+            ],
+        ],
+    )
+    print(
+        f"  solve_ivp: rtol={IVP['rtol']:g}, atol={IVP['atol']:g}, t_eval = the {sizes.steps + 1} "
+        f"grid times; {n} trajectories timed {ivp['repeats']}x (median), scaled to {sizes.batch}"
+    )
+    print(
+        f"  -> speedup vs the faster solve_ivp: {speedup:.1f}x (floor {SPEEDUP_FLOOR:g}x), "
+        f"error {tuned['error']:.1e} vs {best_ivp_error:.1e}: {verdict(ok)}"
+        + ("" if speedup >= SPEEDUP_FLOOR else f" (short by {SPEEDUP_FLOOR / speedup:.1f}x)")
+    )
+    return {
+        "speedup": speedup,
+        "pass": ok,
+        "dynsys_s": dyn_s,
+        "ivp_plain_s": plain_s,
+        "summary": f"{speedup:.1f}x faster than solve_ivp (floor {SPEEDUP_FLOOR:g}x)",
+    }
+
+
+def report_sizes(rows: list[dict[str, Any]]) -> None:
+    table(
+        "RK4 throughput by batch size (oscillator-steps/s = batch * steps / simulate seconds)",
+        ["batch", "steps", "save_every", "simulate s", "loop s", "osc-steps/s", "us/step"],
+        [
+            [
+                r["batch"],
+                r["steps"],
+                r["save_every"],
+                f"{r['seconds']:.3f}",
+                f"{r['loop_seconds']:.3f}",
+                f"{r['per_s']:.3g}",
+                f"{r['seconds'] / r['steps'] * 1e6:.1f}",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def report_tuning(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Print the time loop with the allocator tuning on and off, and its page faults."""
+    rows = []
+    for on, off in pairs:
+        t_on = statistics.median(on["loop_times_s"])
+        t_off = statistics.median(off["loop_times_s"])
+        paired = zip(off["loop_times_s"], on["loop_times_s"], strict=True)
+        ratio = statistics.median(b / a for b, a in paired)
+        rows.append(
+            [
+                on["batch"],
+                on["steps"],
+                on["save_every"],
+                on["runs"],
+                f"{t_on:.3f}",
+                f"{t_off:.3f}",
+                f"{ratio:.3f}",
+                f"{on['page_faults'] / on['steps']:.1f}",
+                f"{off['page_faults'] / off['steps']:.1f}",
+                f"{(on['peak_rss'] - on['baseline_rss']) / 1e9:.3f}",
+                f"{(off['peak_rss'] - off['baseline_rss']) / 1e9:.3f}",
+            ]
+        )
+    header = ["batch", "steps", "save_every", "runs", "loop s on", "loop s off", "off/on"]
+    table(
+        "Allocator tuning: RK4 time loop with DYNSYS_MALLOC_TUNING=1 (on) vs 0 (off)",
+        [*header, "faults/step on", "off", "GB on", "GB off"],
+        rows,
+    )
+    print(
+        "  runs = fresh processes each way, on and off alternated; loop s = median "
+        "info['wall_s']; off/on = median of the\n  ratios of neighbouring runs (which share "
+        "the background load); faults = minor page faults during simulate\n  (median run); "
+        "GB = largest peak RSS above the baseline after imports and inputs"
+    )
+
+
+def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
+    """Print floor 2 and return its figures."""
+    rows = []
+    for r in tta["steppers"]:
+        if r["reached"]:
+            rows.append(
+                [
+                    f"dynsys {r['method']}",
+                    f"h={r['h']:.4g} (N={r['n']}; N={r['n_fails']} misses)",
+                    f"{r['error']:.2e}",
+                    f"{r['seconds']:.3f}",
+                    r["runs"],
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    f"dynsys {r['method']}",
+                    f"not reached by N={r['n']}",
+                    f"{r['error']:.2e}",
+                    "-",
+                    "-",
+                ]
+            )
+    for r in tta["solve_ivp"]:
+        rows.append(
+            [
+                f"solve_ivp {r['method']} stacked",
+                f"rtol={r['rtol']:.0e} (nfev={r['nfev']})",
+                f"{r['error']:.2e}",
+                f"{r['seconds']:.3f}" if r["reached"] else "-",
+                "" if r["reached"] else "not reached",
+            ]
+        )
+    table(
+        f"Floor 2: time to max error <= {TARGET:g} at t = {T_END:g}, {tta['batch']} oscillators",
+        ["solver", "setting", "max |err(100)|", "seconds", "runs"],
+        rows,
+    )
+    print(
+        f"  h = {T_END:g}/N, N up the grid 100*2^(j/2) to the first N reaching the target, then "
+        f"bisected to {REFINE_TOL:.0%} when a run takes < {REFINE_MAX_S:g} s; no run predicted "
+        f"over {tta['budget_s']:g} s is made\n"
+        f"  simulate(save_every=N) keeps steps 0 and N; solve_ivp on the {2 * tta['batch']} "
+        f"stacked states: atol = rtol*{ATOL_PER_RTOL:g}, t_eval=[{T_END:g}]"
+    )
+    reached = [r for r in tta["steppers"] if r["reached"]]
+    rk45 = tta["solve_ivp"][0]
+    if not reached or not rk45["reached"]:
+        print("  -> no comparison possible: FAIL")
+        return {"pass": False, "summary": "target not reached"}
+    best = min(reached, key=lambda r: r["seconds"])
+    ok = best["seconds"] <= rk45["seconds"]
+    print(
+        f"  -> fastest dynsys: {best['method']} h={best['h']:.4g}, {best['seconds']:.3f} s vs "
+        f"RK45 stacked {rk45['seconds']:.3f} s (ratio {rk45['seconds'] / best['seconds']:.2f}x): "
+        f"{verdict(ok)}" + ("" if verdicts else " (quick sizes)")
+    )
+    ratio = rk45["seconds"] / best["seconds"]
+    return {
+        "pass": ok,
+        "best": best,
+        "ratio": ratio,
+        "summary": f"{best['method']} takes {1 / ratio:.2f}x the time of RK45 stacked (floor 1x)",
+    }
+
+
+def report_memory(full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any]) -> dict:
+    """Print floor 3 and return its figures."""
+    rows = []
+    for label, w in (
+        ("save_every=1", full),
+        (f"save_every={thin['save_every']}", thin),
+        ("save_every=1, tuning off", off),
+    ):
+        grown = w["peak_rss"] - w["baseline_rss"]
+        rows.append(
+            [
+                label,
+                gb(w["baseline_rss"]),
+                gb(w["peak_rss"]),
+                gb(grown),
+                gb(w["states_bytes"]),
+                f"{grown / w['states_bytes']:.3f}",
+            ]
+        )
+    table(
+        f"Floor 3: peak RSS of RK4 on {full['batch']} x {full['steps']} steps (fresh processes)",
+        ["case", "baseline", "peak", "peak-baseline", "states", "ratio"],
+        rows,
+    )
+    grown_full = full["peak_rss"] - full["baseline_rss"]
+    grown_thin = thin["peak_rss"] - thin["baseline_rss"]
+    ok = (
+        grown_full <= MEMORY_FACTOR * full["states_bytes"]
+        and grown_thin < grown_full
+        and thin["states_bytes"] < full["states_bytes"]
+    )
+    print(
+        f"  ratio = (peak - baseline) / states; floor: ratio <= {MEMORY_FACTOR:g} for save_every=1 "
+        f"and save_every={thin['save_every']} lower in both: {verdict(ok)}"
+    )
+    ratio = grown_full / full["states_bytes"]
+    return {
+        "pass": ok,
+        "ratio": ratio,
+        "summary": f"peak {ratio:.3f}x the returned states (floor {MEMORY_FACTOR:g}x)",
+    }
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
+    """Measure everything, print the tables, and return all the figures."""
+    info = machine()
+    report_machine(info, sizes, repeats)
+    t = np.arange(sizes.steps + 1) * H
+    system, s0 = oscillators(sizes.batch)
+
+    tuned, untuned = tuned_and_untuned(sizes.batch, sizes.steps, repeats, error=True)
+    thin = run_worker(sizes.batch, sizes.steps, save_every=10)
+    ivp = time_per_trajectory_ivp(system, s0, t, sizes.ivp_sample, sizes.ivp_repeats)
+    floor1 = report_throughput(sizes, tuned, ivp)
+
+    by_size = throughput_by_size(sizes, repeats)
+    report_sizes(by_size)
+
+    pairs = [
+        tuned_and_untuned(b, n, max(repeats, TUNING_REPEATS), save_every=k)
+        for b, n, k in sizes.tuning_runs
+    ]
+    report_tuning([*pairs, (tuned, untuned)])
+
+    tta = time_to_accuracy(sizes, repeats)
+    floor2 = report_tta(tta, sizes.verdicts)
+
+    floor3 = report_memory(tuned, thin, untuned)
+
+    print("\nSummary" + ("" if sizes.verdicts else " (--quick: sizes are not the floors')"))
+    for name, floor in (("throughput", floor1), ("time to accuracy", floor2), ("memory", floor3)):
+        print(f"  {name}: {verdict(floor['pass'])}: {floor['summary']}")
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"  load average at the end: {info['load_average_at_end']}")
+    return {
+        "machine": info,
+        "sizes": asdict(sizes),
+        "repeats": repeats,
+        "throughput": {"dynsys": tuned, "dynsys_untuned": untuned, "solve_ivp": ivp, **floor1},
+        "by_size": by_size,
+        "tuning": [{"tuned": on, "untuned": off} for on, off in pairs],
+        "time_to_accuracy": {**tta, **floor2},
+        "memory": {"save_every_1": tuned, "save_every_10": thin, **floor3},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (default 3)")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    began = time.perf_counter()
+    results = run(QUICK if args.quick else FULL, args.repeats)
+    results["total_seconds"] = time.perf_counter() - began
+    print(f"\ntotal: {results['total_seconds']:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=float)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
