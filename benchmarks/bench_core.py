@@ -54,7 +54,7 @@ LONG_RUN_S = 10.0  # a search run longer than this is not repeated for timing
 REFINE_TOL = 0.02  # the h search narrows N to within 2% ...
 REFINE_MAX_S = 2.0  # ... when a run takes less than this
 TUNING_REPEATS = 5  # fresh-process runs each way of the short allocator-tuning cases
-METHODS = ("euler", "semi_implicit_euler", "midpoint", "heun", "rk4")
+METHODS = tuple(name for name, s in dynsys.STEPPERS.items() if s.kind == "ode")
 IVP = {"method": "RK45", "rtol": 1e-6, "atol": 1e-9}  # the per-trajectory solve_ivp settings
 ATOL_PER_RTOL = 1e-3  # stacked solve_ivp: atol = rtol * ATOL_PER_RTOL
 RTOLS = tuple(10.0**-k for k in range(3, 13))
@@ -758,6 +758,16 @@ def report_memory(full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any
 # -- main --------------------------------------------------------------------------------------
 
 
+def run_accuracy_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
+    """Floor 2 alone (``--only accuracy``): a few minutes instead of the whole benchmark."""
+    info = machine()
+    report_machine(info, sizes, repeats)
+    tta = time_to_accuracy(sizes, repeats)
+    floor2 = report_tta(tta, sizes.verdicts)
+    print(f"\nSummary\n  time to accuracy: {verdict(floor2['pass'])}: {floor2['summary']}")
+    return {"machine": info, "time_to_accuracy": {**tta, **floor2}}
+
+
 def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
     """Measure everything, print the tables, and return all the figures."""
     info = machine()
@@ -806,6 +816,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (default 3)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
+    parser.add_argument(
+        "--only", choices=("accuracy",), help="run one floor alone: accuracy (time to accuracy)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -814,7 +827,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     began = time.perf_counter()
-    results = run(QUICK if args.quick else FULL, args.repeats)
+    measure = run_accuracy_only if args.only == "accuracy" else run
+    results = measure(QUICK if args.quick else FULL, args.repeats)
     results["total_seconds"] = time.perf_counter() - began
     print(f"\ntotal: {results['total_seconds']:.0f} s")
     if args.json:

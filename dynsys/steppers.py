@@ -7,8 +7,9 @@ returns s(n+1).  Nothing is kept between calls.
 Which drive samples feed the step from n to n+1: a stepper reads the drive at the times
 t_n + c h for each of its ``nodes`` c, in order, and ``x`` has shape ``(len(nodes), ...)``.
 Explicit Euler and semi-implicit Euler have nodes (0,): the step from n to n+1 reads x(t_n),
-the drive at the *start* of the step.  Heun reads (0, 1); RK4 reads (0, 1/2, 1).  In RNN
-notation, s(n+1) = f(s(n), x(n+1)) with x(n+1) = (x(t_n + c h) for c in nodes).
+the drive at the *start* of the step.  Heun reads (0, 1); RK4 reads (0, 1/2, 1); dopri5 reads
+(0, 1/5, 3/10, 4/5, 8/9, 1).  In RNN notation, s(n+1) = f(s(n), x(n+1)) with
+x(n+1) = (x(t_n + c h) for c in nodes).
 Discrete maps read no drive (nodes ()).
 """
 
@@ -131,6 +132,22 @@ STEPPERS: dict[str, Stepper] = {
             a=((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)),
             b=(1 / 6, 1 / 3, 1 / 3, 1 / 6),
             c=(0.0, 0.5, 0.5, 1.0),
+        ),
+        ExplicitRungeKutta(
+            "dopri5",
+            5,
+            (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0),
+            "Dormand-Prince fifth order (RK45's propagating solution) at a fixed step",
+            a=(
+                (),
+                (1 / 5,),
+                (3 / 40, 9 / 40),
+                (44 / 45, -56 / 15, 32 / 9),
+                (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+                (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+            ),
+            b=(35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+            c=(0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0),
         ),
         MapIteration("map", 0, (), "iteration of a discrete map", kind="map"),
     )

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from dynsys import STEPPERS, SYSTEMS, InputError, Recurrence, convergence, get_system, simulate
 from dynsys.steppers import ExplicitRungeKutta
 
-ODE_METHODS = ["euler", "semi_implicit_euler", "heun", "midpoint", "rk4"]
+ODE_METHODS = ["euler", "semi_implicit_euler", "heun", "midpoint", "rk4", "dopri5"]
 RUNGE_KUTTA = [name for name, s in STEPPERS.items() if isinstance(s, ExplicitRungeKutta)]
 ODES = sorted(name for name in SYSTEMS if SYSTEMS[name].kind == "ode")
 MAPS = sorted(name for name in SYSTEMS if SYSTEMS[name].kind == "map")
@@ -160,7 +160,7 @@ def test_rooted_trees_are_counted_right():
 
 
 def test_runge_kutta_steppers_are_the_expected_ones():
-    assert set(RUNGE_KUTTA) == {"euler", "midpoint", "heun", "rk4"}
+    assert set(RUNGE_KUTTA) == {"euler", "midpoint", "heun", "rk4", "dopri5"}
 
 
 @pytest.mark.parametrize("name", RUNGE_KUTTA)
@@ -203,6 +203,7 @@ def test_declared_orders_and_nodes():
         "heun": (2, (0.0, 1.0)),
         "midpoint": (2, (0.0, 0.5)),
         "rk4": (4, (0.0, 0.5, 1.0)),
+        "dopri5": (5, (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0)),
         "map": (0, ()),
     }
     assert {name: (s.order, s.nodes) for name, s in STEPPERS.items()} == expected
@@ -216,22 +217,29 @@ CONVERGENCE_SYSTEMS = {
 }
 
 
+# (largest dt, halvings): dopri5's errors reach round-off below dt = 0.025
+STUDY = {"dopri5": (0.2, 3)}
+
+
 @pytest.mark.parametrize("method", ODE_METHODS)
 @pytest.mark.parametrize("case", list(CONVERGENCE_SYSTEMS))
 def test_observed_order(case, method):
     """dt = 0.1 ... 0.00625 over t in [0, 10]; measured slopes (resonance / damped / decay):
     euler 1.058 / 1.039 / 1.014, semi_implicit_euler 0.988 / 1.005 / 1.014, heun 2.002 / 1.992 /
     2.025, midpoint 2.003 / 2.005 / 2.025, rk4 4.004 / 4.003 / 4.027; the smallest rk4 error is
-    4.7e-12, far above round-off."""
+    4.7e-12, far above round-off.  dopri5, dt = 0.2 ... 0.025: 5.023 / 4.992 / 5.137 (on the
+    decay the sixth-order term still weighs at these steps, hence its wider tolerance)."""
     name, params, s0 = CONVERGENCE_SYSTEMS[case]
     system = get_system(name, **params)
-    study = convergence(system, s0, method=method, t_span=(0.0, 10.0), dt=0.1, levels=4)
+    dt, levels = STUDY.get(method, (0.1, 4))
+    study = convergence(system, s0, method=method, t_span=(0.0, 10.0), dt=dt, levels=levels)
     assert study.against == "exact"
     assert study.expected_order == STEPPERS[method].order
-    assert_allclose(study.dt, 0.1 / 2.0 ** np.arange(5))
+    assert_allclose(study.dt, dt / 2.0 ** np.arange(levels + 1))
     assert np.all(np.diff(study.error) < 0)
     assert study.error.min() > 1e-12
-    assert abs(study.observed_order - STEPPERS[method].order) < 0.1
+    tolerance = 0.2 if (case, method) == ("exponential-decay", "dopri5") else 0.1
+    assert abs(study.observed_order - STEPPERS[method].order) < tolerance
 
 
 # -- energy of the harmonic oscillator ----------------------------------------------------------
