@@ -50,6 +50,7 @@ class SolverError(DynsysError, RuntimeError):
 def unknown_name(field: str, name: str, known: Iterable[str]) -> InputError:
     """An :class:`InputError` for ``name`` not among ``known``, with the closest match."""
     known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    hint = f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
     return InputError(f"unknown {field} {name!r}{hint}; known: {', '.join(known)}")

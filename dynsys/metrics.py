@@ -25,7 +25,8 @@ class ErrorMetrics:
     final_abs_error: float | np.ndarray
 
     def to_dict(self) -> dict:
-        return {k: np.asarray(v).tolist() for k, v in asdict(self).items()}
+        """Plain numbers, JSON-ready; a non-finite value (an overflowing method) becomes None."""
+        return {k: finite_or_none(np.asarray(v).tolist()) for k, v in asdict(self).items()}
 
 
 def error_metrics(y, y_ref, *, per_trajectory: bool = False) -> ErrorMetrics:
@@ -34,18 +35,18 @@ def error_metrics(y, y_ref, *, per_trajectory: bool = False) -> ErrorMetrics:
     if y.shape != y_ref.shape:
         raise InputError(f"cannot compare shapes {y.shape} and {y_ref.shape}")
     axes = (-2, -1) if per_trajectory else None
-    err = y - y_ref
-    final = np.abs(err[..., -1, :])
-    err_norm = _l2(err, axes)
-    count = err.size if axes is None else err.shape[-2] * err.shape[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = err_norm / _l2(y_ref, axes)
-    return ErrorMetrics(
-        max_abs_error=_out(np.max(np.abs(err), axis=axes)),
-        rmse=_out(err_norm / np.sqrt(count)),
-        rel_l2=_out(rel),
-        final_abs_error=_out(np.max(final, axis=-1 if per_trajectory else None)),
-    )
+    count = y.size if axes is None else y.shape[-2] * y.shape[-1]
+    with np.errstate(all="ignore"):  # inf in, inf or nan out (None in to_dict), no warning
+        err = y - y_ref
+        err_norm = _l2(err, axes)
+        return ErrorMetrics(
+            max_abs_error=_out(np.max(np.abs(err), axis=axes)),
+            rmse=_out(err_norm / np.sqrt(count)),
+            rel_l2=_out(err_norm / _l2(y_ref, axes)),
+            final_abs_error=_out(
+                np.max(np.abs(err[..., -1, :]), axis=-1 if per_trajectory else None)
+            ),
+        )
 
 
 def trajectory_errors(traj: Trajectory, ref: Trajectory | np.ndarray, **kw) -> ErrorMetrics:
@@ -79,6 +80,13 @@ def _l2(a: np.ndarray, axes) -> np.ndarray:
     scale = np.max(np.abs(a), axis=axes, keepdims=True)
     scale = np.where(scale > 0, scale, 1.0)
     return np.sqrt(np.sum((a / scale) ** 2, axis=axes)) * np.squeeze(scale, axis=axes)
+
+
+def finite_or_none(value):
+    """A number, or a list of them, with inf and nan replaced by None (strict JSON has neither)."""
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    return value if value is None or np.isfinite(value) else None
 
 
 def _out(value):

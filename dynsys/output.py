@@ -79,7 +79,9 @@ def write_trajectory(traj: Trajectory, path: str | os.PathLike) -> Path:
     suffix = Path(path).suffix.lower()
     writers = {".csv": _write_csv, ".npz": _write_npz, ".json": _write_json}
     if suffix not in writers:
-        raise InputError(f"--out must end in one of {', '.join(FORMATS)}, got {str(path)!r}")
+        raise InputError(
+            f"output file name must end in one of {', '.join(FORMATS)}, got {str(path)!r}"
+        )
     return atomic_write(path, lambda f: writers[suffix](traj, f))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import checks
 from .errors import DivergenceError, InputError
-from .metrics import ErrorMetrics, energy_drift, error_metrics, observed_order
+from .metrics import ErrorMetrics, energy_drift, error_metrics, finite_or_none, observed_order
 from .reference import reference
 from .simulate import kept_steps, simulate
 from .steppers import METHODS, REFERENCE_METHOD, get_stepper
@@ -44,7 +44,7 @@ class MethodResult:
         if self.exact_errors is not None:
             out["exact"] = self.exact_errors.to_dict()
         if self.energy_drift is not None:
-            out["energy_drift"] = self.energy_drift
+            out["energy_drift"] = finite_or_none(self.energy_drift)
         if self.diverged is not None:
             d = self.diverged
             out["diverged"] = {

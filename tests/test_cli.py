@@ -213,6 +213,7 @@ def test_convergence_table():
 BAD_INPUT = [
     (["simulate", "driven_oscilator"], "did you mean 'driven_oscillator'"),
     (["simulate", "driven_oscillator", "--method", "rk5"], "unknown method 'rk5'"),
+    (["simulate", "driven_oscillator", "--method", "RK4"], "did you mean 'rk4'"),
     (["simulate", "driven_oscillator", "-p", "q=1"], "unknown parameter of driven_oscillator"),
     (["simulate", "driven_oscillator", "-p", "k=abc"], "parameter 'k' must be a number"),
     (["simulate", "driven_oscillator", "-p", "k=nan"], "must be a finite number"),
@@ -225,7 +226,7 @@ BAD_INPUT = [
     (["simulate", "driven_oscillator", "--s0", "1,2,3"], "s0 must have 2 values (s, v)"),
     (["simulate", "driven_oscillator", "--s0", "1,x"], "s0"),
     (["simulate", "driven_oscillator", "--save-every", "0"], "save_every must be"),
-    (["simulate", "driven_oscillator", "--out", "traj.txt"], "--out must end in one of"),
+    (["simulate", "driven_oscillator", "--out", "traj.txt"], "must end in one of .csv"),
     (["simulate", "driven_oscillator", "--out", "no/such/dir/t.csv"], "does not exist"),
     (["simulate", "driven_oscillator", "--dt", "1e-9", "--t-end", "1e5"], "save_every"),
     (["simulate", "logistic_map", "--method", "euler"], "discrete map"),

@@ -166,3 +166,11 @@ def test_an_energy_that_overflows_gives_an_infinite_drift_without_a_warning():
     traj = simulate(system, [1.0, 0.0], t_span=(0, 1250), dt=2.5)
     assert np.all(np.isfinite(traj.states)) and np.max(np.abs(traj.states)) > 1e200
     assert energy_drift(traj) == math.inf
+
+
+def test_to_dict_turns_non_finite_values_into_none():
+    y_ref = np.zeros((3, 1))
+    y = np.array([[1.0], [np.inf], [2.0]])
+    doc = error_metrics(y, y_ref).to_dict()
+    assert doc["max_abs_error"] is None and doc["final_abs_error"] == 2.0
+    assert json.loads(json.dumps(doc, allow_nan=False)) == doc
