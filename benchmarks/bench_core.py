@@ -45,6 +45,7 @@ from dynsys import DivergenceError, System
 from dynsys._malloc import tune_allocator
 
 H = 0.01  # the step of the throughput floor
+SHARED_FREQUENCY_ENV = "DYNSYS_BENCH_SHARED_FREQUENCY"
 SEED = 20240601
 TARGET = 1e-3  # max error at t = T_END of the time-to-accuracy floor
 T_END = 100.0  # end of the time-to-accuracy run
@@ -111,9 +112,14 @@ QUICK = Sizes(
 
 
 def oscillators(batch: int, seed: int = SEED) -> tuple[System, np.ndarray]:
-    """``batch`` driven oscillators with random parameters (m = 1) and initial states."""
+    """``batch`` driven oscillators with random parameters (m = 1) and initial states.
+
+    With ``--shared-frequency`` (passed to workers as SHARED_FREQUENCY_ENV) every oscillator is
+    driven at omega = 1, so the drive costs one cosine per node for the whole batch."""
     rng = np.random.default_rng(seed)
     params = {name: rng.uniform(lo, hi, batch) for name, (lo, hi) in PARAM_RANGES.items()}
+    if os.environ.get(SHARED_FREQUENCY_ENV) == "1":
+        params["omega"] = 1.0
     s0 = rng.uniform(*S0_RANGE, size=(batch, 2))
     return dynsys.get_system("driven_oscillator", **params), s0
 
@@ -817,6 +823,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (default 3)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     parser.add_argument(
+        "--shared-frequency",
+        action="store_true",
+        help="drive every oscillator at omega = 1 (random k, A, c and initial states still)",
+    )
+    parser.add_argument(
         "--only", choices=("accuracy",), help="run one floor alone: accuracy (time to accuracy)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -826,6 +837,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    if args.shared_frequency:
+        os.environ[SHARED_FREQUENCY_ENV] = "1"  # workers inherit it
+        print("driven at one shared frequency, omega = 1")
     began = time.perf_counter()
     measure = run_accuracy_only if args.only == "accuracy" else run
     results = measure(QUICK if args.quick else FULL, args.repeats)
