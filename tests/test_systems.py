@@ -531,3 +531,9 @@ def test_unforced_undamped_duffing_energy_is_conserved():
     states = along_tight_solution(system, [1.0, 0.3], 20.0)
     energy = system.energy(states, system.params)
     assert np.max(np.abs(energy - energy[0])) < 1e-8 * max(1.0, abs(float(energy[0])))
+
+
+@pytest.mark.parametrize("value", [True, False, [True, False]])
+def test_boolean_parameters_are_refused(value):
+    with pytest.raises(InputError, match="parameter 'k' of driven_oscillator must be a number"):
+        get_system("driven_oscillator", k=value)

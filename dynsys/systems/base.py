@@ -32,6 +32,8 @@ class Parameter:
     def validate(self, value: Any, system: str) -> np.ndarray:
         """Return ``value`` as a float64 array (0-d or 1-d), or raise a one-line InputError."""
         field = f"parameter {self.name!r} of {system}"
+        if np.asarray(value).dtype == np.bool_:
+            raise InputError(f"{field} must be a number, got {value!r}")
         try:
             arr = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
