@@ -27,20 +27,22 @@ _BLOCK_BYTES = 4 * 2**20  # saved rows are gathered in blocks of about this size
 class Recurrence:
     """The recurrence s(n+1) = f(s(n), x(n+1); θ) of ``stepper`` applied to ``system`` with step h.
 
-    The input x(n+1) of the step from n to n+1 is the drive sampled at t_n + c h for each node c
-    of the stepper (see :mod:`dynsys.steppers`): for explicit Euler, x(n+1) = x(t_n).
+    The input x(n+1) of the step from n to n+1 is the drive sampled at t0 + (n + c) h, that is
+    t_n + c h, for each node c of the stepper (see :mod:`dynsys.steppers`): for explicit Euler,
+    x(n+1) = x(t_n).  Written (n + c) h, a sample that two steps share (RK4's and Heun's c = 1
+    is the next step's c = 0) is the same number in both, so the time loop evaluates it once.
     """
 
     system: System
     stepper: Stepper
     h: float
     t0: float = 0.0
-    _offsets: np.ndarray = field(init=False, repr=False)
+    _nodes: np.ndarray = field(init=False, repr=False)
     _batched: bool = field(init=False, repr=False)
 
     def __post_init__(self):
-        offsets = self.h * np.asarray(self.stepper.nodes, dtype=np.float64)  # c h for each node
-        object.__setattr__(self, "_offsets", offsets)
+        nodes = np.asarray(self.stepper.nodes, dtype=np.float64)
+        object.__setattr__(self, "_nodes", nodes)
         object.__setattr__(self, "_batched", any(v.ndim for v in self.system.params.values()))
 
     def time(self, n: int) -> float:
@@ -51,14 +53,23 @@ class Recurrence:
         """The inputs x(n+1) of steps n = start..start+n_steps-1: shape (n_steps, nodes, ...)."""
         if not self.system.driven:
             return None
-        t = self.t0 + np.arange(start, start + n_steps)[:, None] * self.h
-        return self._drive(t + self._offsets)
+        n = np.arange(start, start + n_steps)[:, None]
+        return self._drive(self.t0 + (n + self._nodes) * self.h)
 
     def drive(self, n: int) -> np.ndarray | None:
         """The input of the step from n to n+1 alone: shape (nodes, ...)."""
         if not self.system.driven:
             return None
-        return self._drive(self.time(n) + self._offsets)
+        return self._drive(self.t0 + (n + self._nodes) * self.h)
+
+    def _next_inputs(self, n: int, previous) -> list[np.ndarray] | np.ndarray | None:
+        """drive(n), reusing the sample at c = 1 of the previous step's inputs as c = 0."""
+        if not self.system.driven:
+            return None
+        nodes = self._nodes
+        if previous is None or len(nodes) < 2 or nodes[0] != 0 or nodes[-1] != 1:
+            return self.drive(n)
+        return [previous[-1], *self._drive(self.t0 + (n + nodes[1:]) * self.h)]
 
     def _drive(self, times: np.ndarray) -> np.ndarray:
         p = self.system.params
@@ -81,14 +92,16 @@ class Recurrence:
         # result is its (..., time, n) view, so nothing is copied or transposed afterwards
         out = np.empty((len(kept), *s0.shape))
         out[0] = s0
-        s, n = s0, 0
+        s, n, p = s0, 0, self.system.params
         with np.errstate(all="ignore"):
             for start in range(1, len(kept), self._rows_per_check(s0)):
                 stop = min(start + self._rows_per_check(s0), len(kept))
                 block_s, block_n = s, n
+                x = None
                 for r in range(start, stop):
                     while n < kept[r]:
-                        s = self.step(n, s)
+                        x = self._next_inputs(n, x)
+                        s = self.stepper.step(self.system, self.time(n), self.h, s, x, p)
                         n += 1
                     out[r] = s
                 if not np.isfinite(out[start:stop]).all():
