@@ -92,7 +92,7 @@ class Recurrence:
         # result is its (..., time, n) view, so nothing is copied or transposed afterwards
         out = np.empty((len(kept), *s0.shape))
         out[0] = s0
-        s, n, p = s0, 0, self.system.params
+        s, n = s0, 0
         with np.errstate(all="ignore"):
             for start in range(1, len(kept), self._rows_per_check(s0)):
                 stop = min(start + self._rows_per_check(s0), len(kept))
@@ -101,7 +101,7 @@ class Recurrence:
                 for r in range(start, stop):
                     while n < kept[r]:
                         x = self._next_inputs(n, x)
-                        s = self.stepper.step(self.system, self.time(n), self.h, s, x, p)
+                        s = self.step(n, s, x)
                         n += 1
                     out[r] = s
                 if not np.isfinite(out[start:stop]).all():
