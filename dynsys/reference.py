@@ -80,7 +80,7 @@ def reference(
 
 def _member(p: Params, i: int) -> Params:
     """The parameters of batch member i, as scalars."""
-    return {k: v[i] if v.ndim else v for k, v in p.items()}
+    return Params({k: v[i] if v.ndim else v for k, v in p.items()})
 
 
 def _solve(system, p, s0, t, method, rtol, atol):

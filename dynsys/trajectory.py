@@ -82,4 +82,4 @@ class Trajectory:
 
 def params_over_time(p: Params) -> Params:
     """Parameters of shape (batch,) as (batch, 1), so that they broadcast over a time axis."""
-    return {k: v[..., None] if v.ndim else v for k, v in p.items()}
+    return Params({k: v[..., None] if v.ndim else v for k, v in p.items()})

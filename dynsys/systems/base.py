@@ -2,8 +2,14 @@
 
 A system is a class whose methods are pure functions of their arguments: the state ``s`` with
 shape ``(..., n)``, the drive sample ``x`` with shape ``(...)`` (None for an undriven system),
-and the parameters ``p``, a dict of float64 arrays that broadcast against the batch ``...``.
-An instance binds parameter values (validated, with defaults); it holds no other state.
+and the parameters ``p``, a :class:`Params` mapping of float64 arrays that broadcast against the
+batch ``...``.  An instance binds parameter values (validated, with defaults); it holds no other
+state.
+
+The vector field is written once, component by component, as a static method
+``vector_field(t, s, x, p) -> tuple`` whose ``s`` unpacks into the states (``pos, vel = s``) and
+whose ``p`` is read by attribute (``p.k``).  Plain arithmetic and numpy's ufuncs make it work on
+whole batches of numpy arrays and, compiled, on single numbers (see :mod:`dynsys.kernels`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,22 @@ import numpy as np
 from ..errors import InputError, unknown_name
 
 Domain = Literal["real", "positive", "nonnegative"]
-Params = dict[str, np.ndarray]
+
+
+class Params(dict[str, np.ndarray]):
+    """Parameter values by name, readable as items or attributes: ``p["k"]`` or ``p.k``.
+
+    Attribute access lets a system's ``vector_field`` and ``forcing`` read like the equations
+    and run unchanged on a compiled backend, where ``p`` is a named tuple of numbers.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 @dataclass(frozen=True)
@@ -55,10 +76,11 @@ class Parameter:
 class System:
     """Base class of continuous systems ds/dt = g(t, s, x; θ) with an optional drive x(t).
 
-    Subclasses set the class attributes and implement :meth:`rhs`; they may also provide
-    ``forcing(t, p)`` (the drive x(t); its presence makes the system driven),
-    ``exact(t, s0, t0, p)``, ``jacobian(t, s, p)`` and ``energy(s, p)``.  The class docstring
-    holds the equations in a literal block introduced by ``Equations::``.
+    Subclasses set the class attributes and implement the static method ``vector_field`` (or,
+    numpy only, :meth:`rhs` itself); they may also provide a static ``forcing(t, p)`` (the drive
+    x(t); its presence makes the system driven), ``exact(t, s0, t0, p)``, ``jacobian(t, s, p)``
+    and ``energy(s, p)``.  The class docstring holds the equations in a literal block introduced
+    by ``Equations::``.
     """
 
     name: ClassVar[str]
@@ -80,9 +102,9 @@ class System:
         for key in params:
             if key not in spec:
                 raise unknown_name(f"parameter of {self.name}", key, spec)
-        self.params: Params = {
-            name: p.validate(params.get(name, p.default), self.name) for name, p in spec.items()
-        }
+        self.params = Params(
+            {name: p.validate(params.get(name, p.default), self.name) for name, p in spec.items()}
+        )
         sizes = {v.shape[0] for v in self.params.values() if v.ndim == 1}
         if len(sizes) > 1:
             raise InputError(
@@ -90,9 +112,20 @@ class System:
             )
 
     # -- the maths -------------------------------------------------------------------------
+    vector_field: Any = None
+    """g(t, s, x; θ) by components: a static method ``(t, s, x, p) -> tuple`` of n components."""
+
     def rhs(self, t: float, s: np.ndarray, x: np.ndarray | None, p: Params) -> np.ndarray:
-        """The vector field g(t, s, x; θ), shape (..., n)."""
-        raise NotImplementedError
+        """The vector field g(t, s, x; θ), shape (..., n): ``vector_field`` stacked."""
+        if self.vector_field is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither vector_field nor rhs")
+        components = tuple(s[..., i] for i in range(s.shape[-1]))  # arrays, even when 0-d
+        parts = self.vector_field(t, components, x, as_params(p))
+        shape = np.broadcast_shapes(*(np.shape(part) for part in parts))
+        out = np.empty((*shape, len(parts)))
+        for i, part in enumerate(parts):
+            out[..., i] = part
+        return out
 
     # -- derived facts ---------------------------------------------------------------------
     @property
@@ -180,6 +213,11 @@ class DiscreteMap(System):
     def next(self, n: float, s: np.ndarray, p: Params) -> np.ndarray:
         """The map f(n, s; θ), shape (..., n)."""
         raise NotImplementedError
+
+
+def as_params(p: dict[str, np.ndarray]) -> Params:
+    """``p`` as a :class:`Params` (attribute access), without copying one that already is."""
+    return p if isinstance(p, Params) else Params(p)
 
 
 def jacobian_matrix(rows: list[list], s: np.ndarray, p: Params) -> np.ndarray:

@@ -22,8 +22,10 @@ class ExponentialDecay(System):
     default_s0 = (1.0,)
     parameters = (Parameter("rate", 1.0, "decay rate (negative for growth)"),)
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
-        return -p["rate"][..., None] * s
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
+        (y,) = s
+        return (-p.rate * y,)
 
     def exact(self, t, s0, t0: float, p: Params) -> np.ndarray:
         tau = np.asarray(t, dtype=np.float64) - t0
@@ -54,11 +56,10 @@ class Pendulum(System):
         Parameter("damping", 0.0, "damping rate", "nonnegative"),
     )
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
-        theta, omega = s[..., 0], s[..., 1]
-        return np.stack(
-            (omega, -p["g"] / p["length"] * np.sin(theta) - p["damping"] * omega), axis=-1
-        )
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
+        theta, omega = s
+        return omega, -p.g / p.length * np.sin(theta) - p.damping * omega
 
     def jacobian(self, t, s, p: Params) -> np.ndarray:
         theta = s[..., 0]
@@ -84,9 +85,10 @@ class VanDerPol(System):
     default_s0 = (2.0, 0.0)
     parameters = (Parameter("mu", 1.0, "nonlinear damping strength"),)
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
-        pos, vel = s[..., 0], s[..., 1]
-        return np.stack((vel, p["mu"] * (1 - pos**2) * vel - pos), axis=-1)
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
+        pos, vel = s
+        return vel, p.mu * (1 - pos**2) * vel - pos
 
     def jacobian(self, t, s, p: Params) -> np.ndarray:
         pos, vel = s[..., 0], s[..., 1]
@@ -117,13 +119,15 @@ class Duffing(System):
         Parameter("omega", 1.2, "forcing angular frequency", "nonnegative"),
     )
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
-        pos, vel = s[..., 0], s[..., 1]
-        return np.stack((vel, x - p["delta"] * vel - p["alpha"] * pos - p["beta"] * pos**3), -1)
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
+        pos, vel = s
+        return vel, x - p.delta * vel - p.alpha * pos - p.beta * pos**3
 
-    def forcing(self, t, p: Params) -> np.ndarray:
+    @staticmethod
+    def forcing(t, p: Params):
         """x(t) = gamma cos(omega t)."""
-        return p["gamma"] * np.cos(p["omega"] * t)
+        return p.gamma * np.cos(p.omega * t)
 
     def jacobian(self, t, s, p: Params) -> np.ndarray:
         pos = s[..., 0]
@@ -158,15 +162,10 @@ class LotkaVolterra(System):
         Parameter("delta", 1.0, "predator growth per prey eaten", "positive"),
     )
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
-        prey, pred = s[..., 0], s[..., 1]
-        return np.stack(
-            (
-                p["alpha"] * prey - p["beta"] * prey * pred,
-                p["delta"] * prey * pred - p["gamma"] * pred,
-            ),
-            axis=-1,
-        )
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
+        prey, pred = s
+        return p.alpha * prey - p.beta * prey * pred, p.delta * prey * pred - p.gamma * pred
 
     def jacobian(self, t, s, p: Params) -> np.ndarray:
         prey, pred = s[..., 0], s[..., 1]
@@ -202,11 +201,10 @@ class Lorenz(System):
         Parameter("beta", 8.0 / 3.0, "geometric factor"),
     )
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
-        a, b, c = s[..., 0], s[..., 1], s[..., 2]
-        return np.stack(
-            (p["sigma"] * (b - a), a * (p["rho"] - c) - b, a * b - p["beta"] * c), axis=-1
-        )
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
+        a, b, c = s
+        return p.sigma * (b - a), a * (p.rho - c) - b, a * b - p.beta * c
 
     def jacobian(self, t, s, p: Params) -> np.ndarray:
         a, b, c = s[..., 0], s[..., 1], s[..., 2]

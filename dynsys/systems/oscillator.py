@@ -32,16 +32,16 @@ class DrivenOscillator(System):
         Parameter("omega", 1.0, "forcing angular frequency", "nonnegative"),
     )
 
-    def rhs(self, t, s, x, p: Params) -> np.ndarray:
+    @staticmethod
+    def vector_field(t, s, x, p: Params) -> tuple:
         """g(t, s, x) = (v, x/m - (k/m) s - (c/m) v)."""
-        pos, vel = s[..., 0], s[..., 1]
-        m = p["m"]
-        acc = x / m - p["k"] / m * pos - p["c"] / m * vel
-        return np.stack((vel, acc), axis=-1)
+        pos, vel = s
+        return vel, x / p.m - p.k / p.m * pos - p.c / p.m * vel
 
-    def forcing(self, t, p: Params) -> np.ndarray:
+    @staticmethod
+    def forcing(t, p: Params):
         """x(t) = A cos(omega t)."""
-        return p["A"] * np.cos(p["omega"] * t)
+        return p.A * np.cos(p.omega * t)
 
     def jacobian(self, t, s, p: Params) -> np.ndarray:
         """dg/ds = [[0, 1], [-k/m, -c/m]]."""
