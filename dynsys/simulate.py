@@ -15,7 +15,7 @@ import numpy as np
 
 from . import checks
 from ._malloc import tune_allocator
-from .errors import DivergenceError, InputError
+from .errors import DivergenceError, InputError, unknown_name
 from .steppers import REFERENCE_METHOD, Stepper, default_method, get_stepper
 from .systems.base import System
 from .trajectory import Trajectory
@@ -37,10 +37,14 @@ class Recurrence:
     stepper: Stepper
     h: float
     t0: float = 0.0
+    backend: str = "numpy"
+    """"numpy" (a numpy call per operation, over the whole batch) or "numba" (compiled)."""
     _nodes: np.ndarray = field(init=False, repr=False)
     _batched: bool = field(init=False, repr=False)
 
     def __post_init__(self):
+        if self.backend not in BACKENDS[1:]:
+            raise unknown_name("backend of a Recurrence", self.backend, BACKENDS[1:])
         nodes = np.asarray(self.stepper.nodes, dtype=np.float64)
         object.__setattr__(self, "_nodes", nodes)
         object.__setattr__(self, "_batched", any(v.ndim for v in self.system.params.values()))
@@ -88,25 +92,46 @@ class Recurrence:
         ``partial_states`` holds the finite rows before it.
         """
         tune_allocator()
+        advance = self._advance if self.backend == "numpy" else self._compiled_advance(s0)
         # time-major storage: each kept step is one contiguous slab, written in order; the
         # result is its (..., time, n) view, so nothing is copied or transposed afterwards
         out = np.empty((len(kept), *s0.shape))
         out[0] = s0
-        s, n = s0, 0
+        s, n = np.array(s0, dtype=np.float64), 0
+        rows = self._rows_per_check(s0)
         with np.errstate(all="ignore"):
-            for start in range(1, len(kept), self._rows_per_check(s0)):
-                stop = min(start + self._rows_per_check(s0), len(kept))
-                block_s, block_n = s, n
-                x = None
-                for r in range(start, stop):
-                    while n < kept[r]:
-                        x = self._next_inputs(n, x)
-                        s = self.step(n, s, x)
-                        n += 1
-                    out[r] = s
+            for start in range(1, len(kept), rows):
+                stop = min(start + rows, len(kept))
+                block_s, block_n = s.copy(), n
+                s, n = advance(s, n, kept[start:stop], out[start:stop])
                 if not np.isfinite(out[start:stop]).all():
                     raise self._divergence(block_s, block_n, out, start, kept)
         return np.moveaxis(out, 0, -2)
+
+    def _advance(self, s, n: int, kept: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, int]:
+        """Step from s = s(n) with numpy, writing s(kept[r]) into out[r]; return the last."""
+        x = None
+        for r, stop in enumerate(kept):
+            while n < stop:
+                x = self._next_inputs(n, x)
+                s = self.step(n, s, x)
+                n += 1
+            out[r] = s
+        return s, n
+
+    def _compiled_advance(self, s0: np.ndarray):
+        """The compiled equivalent of :meth:`_advance` (it steps s in place)."""
+        from . import kernels
+
+        compiled = kernels.advance_function(self.system, self.stepper)
+        params = kernels.member_params(self.system, s0.shape[:-1])
+
+        def advance(s, n, kept, out):
+            flat = s.reshape(-1, s.shape[-1])  # a view: s is contiguous
+            compiled(flat, n, kept, out.reshape(len(kept), *flat.shape), self.t0, self.h, *params)
+            return s, int(kept[-1])
+
+        return advance
 
     @staticmethod
     def _rows_per_check(s0: np.ndarray) -> int:
@@ -149,6 +174,7 @@ def simulate(
     method: str | None = None,
     save_every: int = 1,
     memory_limit: int | None = None,
+    backend: str = "auto",
 ) -> Trajectory:
     """Run ``method`` on ``system`` from s(t0) = s0 with step dt over t_span = (t0, t_end).
 
@@ -158,7 +184,9 @@ def simulate(
     stepped at once.  ``save_every=k`` keeps steps 0, k, 2k, ... and the last.  ``method`` is a
     stepper name (default 'euler', and 'map' for discrete maps, whose dt is 1) or 'solve_ivp'
     (the reference solver on the same grid).  ``memory_limit`` (bytes, default half the memory
-    available) refuses a result too large before allocating it.
+    available) refuses a result too large before allocating it.  ``backend`` chooses the time
+    loop: "numpy", "numba" (compiled, see :mod:`dynsys.kernels`; needs numba) or "auto" (numba
+    when it is installed, can run the method, and the run is large enough to repay compiling).
 
     Raises :class:`~dynsys.errors.DivergenceError` when a state leaves the finite numbers.
     """
@@ -191,7 +219,9 @@ def simulate(
         from .reference import reference
 
         return reference(system, start, t)
-    recurrence = Recurrence(system, get_stepper(method, system), dt, t0)
+    stepper = get_stepper(method, system)
+    backend = choose_backend(backend, system, stepper, n_steps * n_traj)
+    recurrence = Recurrence(system, stepper, dt, t0, backend)
     began = time.perf_counter()
     try:
         states = recurrence.run(start, kept)
@@ -208,8 +238,25 @@ def simulate(
         method=method,
         dt=dt,
         save_every=save_every,
-        info={"wall_s": wall, "n_steps": n_steps},
+        info={"wall_s": wall, "n_steps": n_steps, "backend": backend},
     )
+
+
+BACKENDS = ("auto", "numpy", "numba")
+AUTO_COMPILE_STEPS = 2_000_000
+"""Member-steps from which backend="auto" compiles: about a second of numpy's loop."""
+
+
+def choose_backend(backend: str, system: System, stepper: Stepper, member_steps: int) -> str:
+    """The time loop to use: "numpy" or "numba" ("auto" picks; see :func:`simulate`)."""
+    if backend not in BACKENDS:
+        raise unknown_name("backend", backend, BACKENDS)
+    if backend != "auto":
+        return backend
+    from . import kernels
+
+    compiles = kernels.available() and kernels.supports(system, stepper)
+    return "numba" if compiles and member_steps >= AUTO_COMPILE_STEPS else "numpy"
 
 
 def _suggest(n_steps: int, row_bytes: float, limit: int) -> int:

@@ -89,7 +89,7 @@ def test_npz_loads_without_pickle_and_carries_metadata(traj, tmp_path):
     assert meta["dt"] == 0.1
     assert meta["state_names"] == ["s", "v"]
     assert meta["save_every"] == 1
-    assert meta["info"] == {"n_steps": 10}  # wall time is left out: outputs are reproducible
+    assert meta["info"] == {"n_steps": 10, "backend": "numpy"}  # no wall time: reproducible
 
 
 def test_npz_of_a_batch_with_array_parameters(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 from .. import steppers
 from ..errors import InputError
 from ..output import FORMATS, write_trajectory
-from ..simulate import simulate
+from ..simulate import BACKENDS, simulate
 from ..study import DEFAULT_METHODS, compare, convergence
 from ..systems import SYSTEMS, system_class
 from ..tables import number, table
@@ -77,7 +77,17 @@ def systems_command(name: str | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False),
     help="Write the trajectory: " + ", ".join(FORMATS) + " by suffix.",
 )
-def simulate_command(system_name, params, s0, t0, t_end, method, dt, save_every, out) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="auto",
+    show_default=True,
+    help="Time loop: numpy, numba (compiled; pip install 'dynsys[fast]'), or auto (numba for "
+    "large runs when installed).",
+)
+def simulate_command(
+    system_name, params, s0, t0, t_end, method, dt, save_every, out, backend
+) -> None:
     """Simulate SYSTEM with a stepper (or solve_ivp) and print a summary or write a file.
 
     \b
@@ -86,6 +96,7 @@ def simulate_command(system_name, params, s0, t0, t_end, method, dt, save_every,
       dynsys simulate driven_oscillator -p k=4 --s0 1,0 --method rk4 --out traj.csv
       dynsys simulate lorenz --method rk4 --s0 1,1,1 --s0 1,1,1.001 --out lorenz.npz
       dynsys simulate logistic_map -p r=3.2,3.5,3.9 --t-end 100 --out logistic.json
+      dynsys simulate driven_oscillator -p omega=0.5,1,1.5 --method rk4 --backend numba
     """
     system, start = build(system_name, params, s0)
     traj = simulate(
@@ -95,6 +106,7 @@ def simulate_command(system_name, params, s0, t0, t_end, method, dt, save_every,
         dt=resolve_dt(system, dt),
         method=method,
         save_every=save_every,
+        backend=backend,
     )
     if out:
         path = write_trajectory(traj, out)

@@ -1,0 +1,180 @@
+"""Compiled time loops: a stepper's recurrence compiled with numba, for large batches.
+
+The numpy time loop (:meth:`dynsys.simulate.Recurrence.run`) steps the whole batch one numpy
+call at a time, so a step costs a few dozen calls whatever the batch.  The compiled loop steps
+each batch member through all its steps with its state in registers, members spread over the
+cores.  It is generated from the same definitions: the stepper's Butcher tableau (or the
+semi-implicit split) and the system's ``vector_field`` and ``forcing`` static methods, which
+numba compiles for single numbers, with ``p`` a named tuple of the member's parameters.  The
+arithmetic is done in the same order as the numpy loop, so the two agree to rounding (bitwise
+for the built-in systems; numba may evaluate a ufunc like ``x**3`` by another route).
+
+numba is optional: ``pip install 'dynsys[fast]'``.  :func:`available` says whether it is
+installed; ``simulate(..., backend="numba")`` asks for this loop, ``backend="auto"`` takes it
+for runs large enough to repay the compilation (about a second per system and stepper).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections import namedtuple
+from collections.abc import Callable
+
+import numpy as np
+
+from .errors import InputError
+from .steppers import ExplicitRungeKutta, SemiImplicitEuler, Stepper
+from .systems.base import System
+
+Advance = Callable[..., None]
+"""advance(s, n0, kept, out, t0, h, *params): steps s (members, n) in place from step n0 to
+kept[-1], writing s(kept[r]) into out[r] (rows, members, n); params from :func:`member_params`."""
+
+
+@functools.cache
+def available() -> bool:
+    """Whether numba is installed."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def supports(system: System, stepper: Stepper) -> bool:
+    """Whether the compiled loop can run ``stepper`` on ``system``."""
+    cls = type(system)
+    return (
+        system.kind == "ode"
+        and cls.vector_field is not None
+        and cls.rhs is System.rhs  # a subclass that overrides rhs defines its own maths
+        and isinstance(stepper, ExplicitRungeKutta | SemiImplicitEuler)
+    )
+
+
+def advance_function(system: System, stepper: Stepper) -> Advance:
+    """The compiled advance of ``stepper`` on systems of ``type(system)`` (compiled once)."""
+    if not available():
+        raise InputError("backend 'numba' needs numba: pip install 'dynsys[fast]' (or numba)")
+    if not supports(system, stepper):
+        raise InputError(
+            f"backend 'numba' cannot run {stepper.name} on {system.name}: it compiles the "
+            "Runge-Kutta and semi-implicit steppers of systems with a vector_field"
+        )
+    return _compile(type(system), stepper)
+
+
+def member_params(system: System, batch: tuple[int, ...]) -> list[np.ndarray]:
+    """Each parameter as one number per batch member: contiguous arrays of shape (members,)."""
+    values = system.params.values()
+    return [np.ascontiguousarray(np.broadcast_to(v, batch)).reshape(-1) for v in values]
+
+
+@functools.cache
+def _compile(cls: type[System], stepper: Stepper) -> Advance:
+    import numba
+
+    names = [p.name for p in cls.parameters]
+    source = _source(cls, stepper, names)
+    scope = {
+        "np": np,
+        "prange": numba.prange,
+        "P": namedtuple(f"{cls.__name__}Params", names),
+        "field": numba.njit(cls.vector_field),
+        "drive": numba.njit(cls.forcing) if cls.forcing is not None else None,
+    }
+    exec(compile(source, f"<dynsys.kernels {cls.__name__} {stepper.name}>", "exec"), scope)
+    return numba.njit(parallel=True)(scope["advance"])
+
+
+CHUNK = 64
+"""Members stepped together by one thread: their states stay in the L1 cache."""
+
+
+def _source(cls: type[System], stepper: Stepper, names: list[str]) -> str:
+    """Python source of ``advance`` for ``stepper`` on ``cls``.
+
+    The members are cut into chunks of :data:`CHUNK`, run in parallel; a chunk runs its steps
+    in order, each member with its state in local variables during a step, so that the states
+    read and written (``s``, ``out``) stay contiguous.
+    """
+    n = len(cls.states)
+    ys = [f"y{j}" for j in range(n)]
+    driven = cls.forcing is not None
+    params = [f"p{j}" for j in range(len(names))]
+    member = f"P({', '.join(f'{q}[i]' for q in params)})"
+    nodes = tuple(stepper.nodes)
+    shared = driven and len(nodes) > 1 and nodes[0] == 0 and nodes[-1] == 1
+    lines = [
+        f"def advance(s, n0, kept, out, t0, h, {', '.join(params) or '*_'}):",
+        "    members = s.shape[0]",
+        f"    for chunk in prange((members + {CHUNK} - 1) // {CHUNK}):",
+        f"        lo = chunk * {CHUNK}",
+        f"        hi = min(lo + {CHUNK}, members)",
+        f"        x_next = np.empty({CHUNK})",
+        "        n = n0",
+    ]
+    if shared:  # the sample at c = 1 of one step is the next step's c = 0: evaluate it once
+        lines += [
+            "        for i in range(lo, hi):",
+            f"            x_next[i - lo] = drive(t0 + (n + 0.0) * h, {member})",
+        ]
+    lines += [
+        "        for r in range(kept.shape[0]):",
+        "            while n < kept[r]:",
+        "                t = t0 + n * h",
+        "                for i in range(lo, hi):",
+        f"                    p = {member}",
+        *(f"                    {y} = s[i, {j}]" for j, y in enumerate(ys)),
+    ]
+    body: list[str] = []
+    for k, c in enumerate(nodes if driven else ()):
+        if shared and k == 0:
+            body.append("x0 = x_next[i - lo]")
+        else:
+            body.append(f"x{k} = drive(t0 + (n + {c!r}) * h, p)")
+    if isinstance(stepper, SemiImplicitEuler):
+        body += _semi_implicit_body(cls, ys, driven)
+    else:
+        body += _runge_kutta_body(stepper, ys, driven)
+    if shared:
+        body.append(f"x_next[i - lo] = x{len(nodes) - 1}")
+    body += [f"s[i, {j}] = {y}" for j, y in enumerate(ys)]
+    lines += [f"                    {line}" for line in body]
+    lines += [
+        "                n += 1",
+        "            for i in range(lo, hi):",
+        *(f"                out[r, i, {j}] = s[i, {j}]" for j in range(n)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _runge_kutta_body(stepper: ExplicitRungeKutta, ys: list[str], driven: bool) -> list[str]:
+    """k_i = g(t + c_i h, y + h sum_j a_ij k_j, x(c_i));  y += h sum_i b_i k_i, in numpy's order."""
+    body = []
+    for i, ci in enumerate(stepper.c):
+        stage = []
+        for j, y in enumerate(ys):
+            expr = y
+            for m, aim in enumerate(stepper.a[i]):
+                if aim:
+                    expr = f"{expr} + (h * {aim!r}) * k{m}[{j}]"
+            stage.append(expr)
+        x = f"x{stepper.nodes.index(ci)}" if driven else "0.0"
+        body.append(f"k{i} = field(t + {ci!r} * h, ({', '.join(stage)},), {x}, p)")
+    for j, y in enumerate(ys):
+        expr = y
+        for i, bi in enumerate(stepper.b):
+            if bi:
+                expr = f"{expr} + (h * {bi!r}) * k{i}[{j}]"
+        body.append(f"{y}_next = {expr}")
+    body += [f"{y} = {y}_next" for y in ys]
+    return body
+
+
+def _semi_implicit_body(cls: type[System], ys: list[str], driven: bool) -> list[str]:
+    """v(n+1) = v + h g_v(t, q, v);  q(n+1) = q + h g_q(t, q, v(n+1))."""
+    q = cls.split if cls.split is not None else len(ys) // 2
+    x = "x0" if driven else "0.0"
+    body = [f"g = field(t, ({', '.join(ys)},), {x}, p)"]
+    body += [f"{y} = {y} + h * g[{j}]" for j, y in enumerate(ys) if j >= q]
+    body.append(f"g = field(t, ({', '.join(ys)},), {x}, p)")
+    body += [f"{y} = {y} + h * g[{j}]" for j, y in enumerate(ys) if j < q]
+    return body

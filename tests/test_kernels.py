@@ -1,0 +1,192 @@
+"""The compiled time loop (numba) against the numpy loop: the same recurrence, number for number.
+
+Each kernel is compiled once per test session (about a second each), so the tests share a few
+systems and steppers.  Without numba installed, the compiled tests are skipped and the backend
+choice is still tested.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import dynsys
+from dynsys import DivergenceError, InputError, get_stepper, get_system, kernels, simulate
+from dynsys.simulate import Recurrence, choose_backend
+from dynsys.systems.oscillator import DrivenOscillator
+
+needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
+ODE_METHODS = [name for name, s in dynsys.STEPPERS.items() if s.kind == "ode"]
+
+
+def both(system, s0, **kwargs):
+    """The same run through the numpy loop and the compiled loop."""
+    a = simulate(system, s0, backend="numpy", **kwargs)
+    b = simulate(system, s0, backend="numba", **kwargs)
+    assert a.info["backend"] == "numpy" and b.info["backend"] == "numba"
+    assert_array_equal(a.t, b.t)
+    return a.states, b.states
+
+
+def random_oscillators(rng, batch):
+    params = {
+        "m": rng.uniform(0.5, 2.0, batch),
+        "k": rng.uniform(0.5, 2.0, batch),
+        "A": rng.uniform(0.0, 1.0, batch),
+        "c": rng.uniform(0.0, 0.2, batch),
+        "omega": rng.uniform(0.5, 1.5, batch),
+    }
+    return get_system("driven_oscillator", **params), rng.uniform(-1, 1, (batch, 2))
+
+
+@needs_numba
+@pytest.mark.parametrize("method", ODE_METHODS)
+def test_every_stepper_is_bitwise_the_numpy_loop(method, rng):
+    """Random parameters and states per member, a batch that is not a multiple of the chunk."""
+    system, s0 = random_oscillators(rng, kernels.CHUNK + 37)
+    numpy_states, compiled = both(system, s0, t_span=(0.5, 7.5), dt=0.05, method=method)
+    assert compiled.shape == (kernels.CHUNK + 37, 141, 2)
+    assert_array_equal(compiled, numpy_states)
+
+
+@needs_numba
+@pytest.mark.parametrize("name", [n for n, cls in dynsys.SYSTEMS.items() if cls.kind == "ode"])
+def test_every_system_runs_compiled(name, rng):
+    """Bitwise where numba evaluates the same operations (x**3 may take another route)."""
+    cls = dynsys.SYSTEMS[name]
+    s0 = np.asarray(cls.default_s0) * (1 + 0.1 * rng.uniform(-1, 1, (5, len(cls.states))))
+    numpy_states, compiled = both(cls(), s0, t_span=(0, 2), dt=0.01, method="euler")
+    if name == "duffing":
+        assert_allclose(compiled, numpy_states, rtol=1e-13, atol=1e-15)
+    else:
+        assert_array_equal(compiled, numpy_states)
+
+
+@needs_numba
+def test_the_seed_recurrence_compiled_to_the_last_bit():
+    """Explicit Euler on the lecture's oscillator: s += h v, v += h (A/m cos(t_n) - k/m s)."""
+    h, n_steps = 0.01, 1000
+    out = simulate(
+        get_system("driven_oscillator"),
+        [1.0, 0.0],
+        t_span=(0, n_steps * h),
+        dt=h,
+        method="euler",
+        backend="numba",
+    ).states
+    s, v = 1.0, 0.0
+    for n in range(n_steps):
+        x = 0.5 * np.cos(1.0 * (0.0 + (n + 0.0) * h))
+        s, v = s + h * v, v + h * (x / 1.0 - 1.0 / 1.0 * s - 0.0 / 1.0 * v)
+        assert (out[n + 1, 0], out[n + 1, 1]) == (s, v)
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    "s0, params, shape",
+    [
+        ([1.0, 0.0], {}, (41, 2)),  # one trajectory
+        ([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], {}, (3, 41, 2)),  # a batch of states
+        ([1.0, 0.0], {"k": [1.0, 2.0, 4.0, 9.0]}, (4, 41, 2)),  # one state, array parameters
+    ],
+)
+def test_shapes_and_save_every(s0, params, shape):
+    system = get_system("driven_oscillator", **params)
+    numpy_states, compiled = both(
+        system, s0, t_span=(0, 40 * 7 * 0.01), dt=0.01, method="rk4", save_every=7
+    )
+    assert compiled.shape == shape
+    assert_array_equal(compiled, numpy_states)
+
+
+@needs_numba
+def test_save_every_that_does_not_divide_keeps_the_last_step():
+    system = get_system("van_der_pol")
+    numpy_states, compiled = both(system, [2.0, 0.0], t_span=(0, 1.0), dt=0.01, save_every=30)
+    assert compiled.shape == (5, 2)  # steps 0, 30, 60, 90 and 100
+    assert_array_equal(compiled, numpy_states)
+
+
+@needs_numba
+def test_compiled_divergence_is_reported_where_numpy_reports_it():
+    system = get_system("exponential_decay", rate=[1.0, 100.0])
+    errors = []
+    for backend in ("numpy", "numba"):
+        with pytest.raises(DivergenceError) as caught:
+            simulate(system, [1.0], t_span=(0, 100), dt=0.1, backend=backend)
+        errors.append(caught.value)
+    a, b = errors
+    assert (b.method, b.step, b.t, b.trajectory) == (a.method, a.step, a.t, a.trajectory)
+    assert (b.step, b.trajectory) == (322, 1)
+    assert_array_equal(b.partial.states, a.partial.states)
+    assert np.isfinite(b.partial.states).all()
+
+
+@needs_numba
+def test_compiled_run_does_not_touch_the_initial_state():
+    s0 = np.array([[1.0, 0.0], [0.0, 1.0]])
+    kept = s0.copy()
+    simulate(get_system("pendulum"), s0, t_span=(0, 1), dt=0.1, backend="numba")
+    assert_array_equal(s0, kept)
+
+
+def test_auto_compiles_large_runs_only(monkeypatch):
+    system, rk4 = get_system("driven_oscillator"), get_stepper("rk4")
+    monkeypatch.setattr(kernels, "available", lambda: True)
+    assert choose_backend("auto", system, rk4, 10_000) == "numpy"
+    assert choose_backend("auto", system, rk4, 10**8) == "numba"
+    assert choose_backend("auto", get_system("logistic_map"), get_stepper("map"), 10**8) == "numpy"
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    assert choose_backend("auto", system, rk4, 10**8) == "numpy"
+    assert choose_backend("numpy", system, rk4, 10**8) == "numpy"
+
+
+def test_backend_errors(monkeypatch):
+    system = get_system("driven_oscillator")
+    with pytest.raises(InputError, match=r"unknown backend 'numbaa' \(did you mean 'numba'\?\)"):
+        simulate(system, [1, 0], t_span=(0, 1), dt=0.1, backend="numbaa")
+    with pytest.raises(InputError, match="backend 'numba' cannot run map on logistic_map"):
+        simulate(get_system("logistic_map"), [0.5], t_span=(0, 10), backend="numba")
+    with pytest.raises(InputError, match="unknown backend of a Recurrence"):
+        Recurrence(system, get_stepper("rk4"), 0.1, backend="fortran")
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    with pytest.raises(InputError, match=r"needs numba: pip install 'dynsys\[fast\]'"):
+        simulate(system, [1, 0], t_span=(0, 1), dt=0.1, backend="numba")
+
+
+def test_a_subclass_that_overrides_rhs_is_not_compiled():
+    class Stiffer(DrivenOscillator):
+        name = "stiffer"
+
+        def rhs(self, t, s, x, p):
+            return 2 * super().rhs(t, s, x, p)
+
+    assert not kernels.supports(Stiffer(), get_stepper("rk4"))
+    assert kernels.supports(DrivenOscillator(), get_stepper("rk4"))
+
+
+def test_generated_source_follows_the_tableau():
+    """RK4's stages read the drive at c = 0, 1/2, 1, the first one shared with the last step."""
+    source = kernels._source(DrivenOscillator, get_stepper("rk4"), ["m", "k", "A", "c", "omega"])
+    assert "x0 = x_next[i - lo]" in source
+    assert "x1 = drive(t0 + (n + 0.5) * h, p)" in source
+    assert "x2 = drive(t0 + (n + 1.0) * h, p)" in source
+    assert "k3 = field(t + 1.0 * h, (y0 + (h * 1.0) * k2[0], y1 + (h * 1.0) * k2[1],), x2, p)" in (
+        source
+    )
+    compile(source, "<test>", "exec")  # valid Python
+
+
+def test_cli_backend_option():
+    from click.testing import CliRunner
+
+    from dynsys.cli import main
+
+    args = ["simulate", "driven_oscillator", "--method", "rk4", "--dt", "0.1", "--t-end", "1"]
+    bad = CliRunner().invoke(main, [*args, "--backend", "fortran"])
+    assert bad.exit_code == 2 and "'fortran' is not one of 'auto', 'numpy', 'numba'" in bad.output
+    if kernels.available():
+        ok = CliRunner().invoke(main, [*args, "--backend", "numba"])
+        assert ok.exit_code == 0, ok.output
+        assert "rk4, dt=0.1, 11 kept steps" in ok.output
