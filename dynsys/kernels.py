@@ -62,9 +62,15 @@ def advance_function(system: System, stepper: Stepper) -> Advance:
 
 
 def member_params(system: System, batch: tuple[int, ...]) -> list[np.ndarray]:
-    """Each parameter as one number per batch member: contiguous arrays of shape (members,)."""
-    values = system.params.values()
-    return [np.ascontiguousarray(np.broadcast_to(v, batch)).reshape(-1) for v in values]
+    """Each parameter as one number per batch member: fresh contiguous arrays (members,).
+
+    Always a writable copy, so that numba sees one array type whatever the parameters were
+    (scalar, read-only array) and compiles the loop once.
+    """
+    return [
+        np.array(np.broadcast_to(v, batch), dtype=np.float64).reshape(-1)
+        for v in system.params.values()
+    ]
 
 
 @functools.cache
