@@ -48,6 +48,6 @@ def main() -> None:
     """
 
 
-from . import commands  # noqa: E402,F401  (registers the commands on main)
+from . import commands, plot_commands  # noqa: E402,F401  (registers the commands on main)
 
 __all__ = ["BadInput", "main"]

@@ -1,0 +1,101 @@
+"""Regenerate docs/gallery/: one figure of each kind, at 100 dpi.
+
+Run from anywhere:  python docs/make_gallery.py            (every figure)
+                    python docs/make_gallery.py stability  (those whose name contains a word)
+
+The same inputs give the same bytes, so an unchanged figure leaves git status clean.  The PNGs
+are rewritten with a 256-colour palette (Pillow, which matplotlib installs) to keep them small.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from dynsys import get_system
+from dynsys.plots import (
+    convergence_plot,
+    error_plot,
+    phase_portrait,
+    rnn_graph,
+    save_figure,
+    stability_plot,
+    stepper_graph,
+    timeseries_plot,
+    unrolled_plot,
+)
+
+GALLERY = Path(__file__).resolve().parent / "gallery"
+
+FIGURES = {
+    "phase_van_der_pol.png": lambda: phase_portrait(
+        get_system("van_der_pol", mu=1.0), grid=5, xlim=(-3, 3), ylim=(-4, 4), t_span=(0, 15)
+    ),
+    "phase_pendulum_methods.png": lambda: phase_portrait(
+        get_system("pendulum"),
+        [1.0, 0.0],
+        methods="euler,semi_implicit_euler",
+        dt=0.05,
+        t_span=(0, 12),
+        xlim=(-4, 4),
+        ylim=(-7, 7),
+    ),
+    "phase_duffing_poincare.png": lambda: phase_portrait(
+        get_system("duffing", delta=0.3, gamma=0.5), [1.0, 0.0], poincare=True, t_span=(0, 4000)
+    ),
+    "phase_lorenz_3d.png": lambda: phase_portrait(get_system("lorenz"), t_span=(0, 40)),
+    "phase_lorenz_projections.png": lambda: phase_portrait(
+        get_system("lorenz"), t_span=(0, 40), projections=True
+    ),
+    "phase_logistic_cobweb.png": lambda: phase_portrait(
+        get_system("logistic_map", r=3.2), [[0.1], [0.95]], t_span=(0, 30), xlim=(0, 1)
+    ),
+    "phase_henon_orbit.png": lambda: phase_portrait(get_system("henon_map"), t_span=(0, 20000)),
+    "phase_decay_vs_time.png": lambda: phase_portrait(
+        get_system("exponential_decay"),
+        [1.0],
+        vs_time=True,
+        methods="euler,heun",
+        dt=0.5,
+        t_span=(0, 6),
+    ),
+    "timeseries.png": lambda: timeseries_plot(
+        get_system("driven_oscillator"), t_span=(0, 30), dt=0.1
+    ),
+    "error.png": lambda: error_plot(get_system("driven_oscillator"), t_span=(0, 30), dt=0.05),
+    "convergence.png": lambda: convergence_plot(
+        get_system("driven_oscillator"), methods="euler,semi_implicit_euler,heun,rk4"
+    ),
+    "stability.png": lambda: stability_plot(get_system("driven_oscillator"), dt=0.5),
+    "unrolled.png": lambda: unrolled_plot(
+        stepper_graph(get_system("driven_oscillator"), "rk4", 0.01), 4
+    ),
+    "unrolled_rnn.png": lambda: unrolled_plot(rnn_graph(), 3),
+}
+
+
+def _palette(path: Path) -> Path:
+    """Rewrite a PNG with a 256-colour palette: a third of the size, the same look."""
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    small.save(path, format="png", optimize=True)
+    return path
+
+
+def main(words: list[str]) -> None:
+    GALLERY.mkdir(exist_ok=True)
+    for name, make in FIGURES.items():
+        if words and not any(w in name for w in words):
+            continue
+        began = time.perf_counter()
+        fig, _ = make()
+        path = _palette(save_figure(fig, GALLERY / name, dpi=100))
+        size, took = path.stat().st_size / 1024, time.perf_counter() - began
+        print(f"{path.relative_to(GALLERY.parent)}  {size:.0f} KiB  {took:.1f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

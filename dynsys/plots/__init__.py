@@ -1,0 +1,75 @@
+"""Figures of dynsys: phase portraits, states and errors against time, convergence, stability
+regions, and the unrolled graph of a recurrence.
+
+Every plot function returns ``(figure, info)``: a :class:`matplotlib.figure.Figure` with its own
+Agg canvas (no pyplot, no display, the user's backend untouched) and a small dataclass saying
+what was drawn.  :func:`save_figure` writes PNG, SVG or PDF by suffix, atomically and with the
+same bytes for the same figure::
+
+    phase_portrait(system, s0=None, *, t_span=None, dt=0.01, xlim=None, ylim=None, grid=0,
+                   methods=(), states=None, poincare=False, projections=False, vs_time=False)
+    timeseries_plot(system, s0=None, *, t_span=(0, 20), dt=0.01, methods=..., states=None)
+    error_plot(system, s0=None, *, t_span=(0, 20), dt=0.01, methods=...)
+    convergence_plot(system, s0=None, *, methods=("euler", "heun", "rk4"), t_span=(0, 10),
+                     dt=0.1, levels=5)
+    stability_plot(system, s0=None, *, dt=0.1, methods=..., t_span=(0, 20), xlim=None, ylim=None)
+    unrolled_plot(stepper_graph(system, method, h) | rnn_graph(), steps=4)
+    save_figure(figure, path)
+
+The maths behind them is importable on its own: :func:`find_equilibria` and :func:`classify`
+(no matplotlib), and :func:`stability_function`, :func:`amplification`, :func:`in_region`.
+"""
+
+from __future__ import annotations
+
+from .convergence import convergence_plot
+from .equilibria import KINDS, Equilibrium, classify, find_equilibria, jacobian_at
+from .graph import GraphSpec, rnn_graph, stepper_graph, unrolled_plot
+from .phase import LAYOUTS, phase_portrait
+from .results import ConvergenceInfo, GraphInfo, PhaseInfo, SeriesInfo, StabilityInfo
+from .stability import (
+    amplification,
+    in_region,
+    stability_function,
+    stability_methods,
+    stability_plot,
+    stability_polynomial,
+)
+from .style import FORMATS, OKABE_ITO, house_style, save_figure
+from .timeseries import error_plot, timeseries_plot
+
+PLOT_KINDS = ("timeseries", "error", "convergence", "stability", "unrolled")
+"""The figures of ``dynsys plot KIND``; the phase portrait has its own command."""
+
+__all__ = [
+    "FORMATS",
+    "KINDS",
+    "LAYOUTS",
+    "OKABE_ITO",
+    "PLOT_KINDS",
+    "ConvergenceInfo",
+    "Equilibrium",
+    "GraphInfo",
+    "GraphSpec",
+    "PhaseInfo",
+    "SeriesInfo",
+    "StabilityInfo",
+    "amplification",
+    "classify",
+    "convergence_plot",
+    "error_plot",
+    "find_equilibria",
+    "house_style",
+    "in_region",
+    "jacobian_at",
+    "phase_portrait",
+    "rnn_graph",
+    "save_figure",
+    "stability_function",
+    "stability_methods",
+    "stability_plot",
+    "stability_polynomial",
+    "stepper_graph",
+    "timeseries_plot",
+    "unrolled_plot",
+]

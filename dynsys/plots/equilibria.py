@@ -1,0 +1,178 @@
+"""Equilibria of a system and their type, from the eigenvalues of the Jacobian (pure maths).
+
+An equilibrium s* of ds/dt = g(t, s, x) solves g(t, s*, 0) = 0; for a driven system the drive
+is switched off (x = 0), so these are the rest points of the undriven system.  A fixed point of
+a map solves f(s*) = s*.  Equilibria are found by :func:`scipy.optimize.root` from a grid of
+starting points inside the given bounds, kept when the residual is tiny and the root lies in
+the bounds, and deduplicated.
+
+The type follows from the eigenvalues λ of the Jacobian J = dg/ds at s*::
+
+    all Re λ < 0: stable node (all λ real) or stable focus (some complex)
+    all Re λ > 0: unstable node or unstable focus
+    Re λ of both signs, none zero: saddle
+    all Re λ = 0 and λ ≠ 0 (purely imaginary): centre (of the linearisation)
+    otherwise (a zero eigenvalue, or zero beside nonzero real parts): non-hyperbolic
+
+"Zero" means |Re λ| <= tol * max(1, max |λ|).  For a map the growth rate of an eigenvalue
+(multiplier) μ is log |μ| in place of Re λ, and it is complex when Im μ ≠ 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import root
+
+from ..errors import InputError
+from ..systems.base import System
+
+KINDS = (
+    "stable node",
+    "stable focus",
+    "unstable node",
+    "unstable focus",
+    "saddle",
+    "centre",
+    "non-hyperbolic",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Equilibrium:
+    """A rest point ``point`` (n,), the eigenvalues of the Jacobian there, and its type."""
+
+    point: np.ndarray
+    eigenvalues: np.ndarray
+    kind: str
+
+    @property
+    def stable(self) -> bool:
+        return self.kind.startswith("stable")
+
+    def __repr__(self) -> str:
+        coords = ", ".join(f"{v:.4g}" for v in self.point)
+        return f"Equilibrium(({coords}), {self.kind})"
+
+
+def classify(eigenvalues: Sequence[complex], *, discrete: bool = False, tol: float = 1e-8) -> str:
+    """The type of a rest point from the eigenvalues of its Jacobian (see the module doc).
+
+    >>> classify([-1 + 2j, -1 - 2j]), classify([1.0, -2.0]), classify([3j, -3j])
+    ('stable focus', 'saddle', 'centre')
+    """
+    lam = np.asarray(eigenvalues, dtype=np.complex128)
+    if lam.ndim != 1 or lam.size == 0:
+        raise InputError(f"eigenvalues must be a non-empty 1-d sequence, got shape {lam.shape}")
+    scale = tol * max(1.0, float(np.max(np.abs(lam))))
+    if discrete:
+        with np.errstate(divide="ignore"):
+            growth = np.log(np.abs(lam))
+        zero = np.abs(np.abs(lam) - 1) <= scale
+    else:
+        growth = lam.real
+        zero = np.abs(growth) <= scale
+    complex_pair = bool(np.any(np.abs(lam.imag) > scale))
+    shape = "focus" if complex_pair else "node"
+    if np.all(zero):
+        rotating = np.abs(lam.imag) > scale if not discrete else complex_pair
+        return "centre" if np.all(rotating) else "non-hyperbolic"
+    if np.any(zero):
+        return "non-hyperbolic"
+    if np.all(growth < 0):
+        return f"stable {shape}"
+    if np.all(growth > 0):
+        return f"unstable {shape}"
+    return "saddle"
+
+
+def jacobian_at(system: System, point: np.ndarray, t: float = 0.0) -> np.ndarray:
+    """J = dg/ds (or df/ds for a map) at ``point``: the system's own, else centred differences."""
+    point = np.asarray(point, dtype=np.float64)
+    if system.jacobian is not None:
+        return np.asarray(system.jacobian(t, point, system.params), dtype=np.float64)
+    n = len(point)
+    step = 1e-6 * np.maximum(1.0, np.abs(point))
+    shifts = np.eye(n) * step
+    g = _residual_function(system, t)
+    return np.stack([(g(point + d) - g(point - d)) / (2 * d[i]) for i, d in enumerate(shifts)], 1)
+
+
+def find_equilibria(
+    system: System,
+    bounds: Sequence[tuple[float, float]],
+    *,
+    points_per_axis: int | None = None,
+    t: float = 0.0,
+) -> tuple[Equilibrium, ...]:
+    """Every equilibrium (fixed point, for a map) found inside ``bounds``, one (lo, hi) per state.
+
+    Root finding starts from a ``points_per_axis``-per-state grid (default 9 for up to two
+    states, 5 for three, 3 beyond); the equilibria come sorted by their coordinates.
+    """
+    n = system.n_states
+    if len(bounds) != n:
+        raise InputError(f"bounds must give (lo, hi) for each of the {n} states of {system.name}")
+    lo, hi = np.array(bounds, dtype=np.float64).T
+    if not np.all(np.isfinite(lo) & np.isfinite(hi) & (lo < hi)):
+        raise InputError(f"bounds must be finite pairs (lo, hi) with lo < hi, got {bounds!r}")
+    if points_per_axis is None:
+        points_per_axis = 9 if n <= 2 else 5 if n == 3 else 3
+    fractions = (np.arange(points_per_axis) + 0.5) / points_per_axis
+    axes = [lo[i] + fractions * (hi[i] - lo[i]) for i in range(n)]
+    starts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n)
+    g = _residual_function(system, t)
+    jac = _residual_jacobian(system, t)
+    width = hi - lo
+    found: list[np.ndarray] = []
+    with np.errstate(all="ignore"):
+        for start in starts:
+            sol = root(g, start, jac=jac, method="hybr")
+            point = sol.x
+            if not np.all(np.isfinite(point)):
+                continue
+            residual = np.max(np.abs(g(point)))
+            if residual > 1e-9 * max(1.0, float(np.max(np.abs(point)))):
+                continue
+            margin = 1e-9 * width
+            if np.any(point < lo - margin) or np.any(point > hi + margin):
+                continue
+            if any(np.all(np.abs(point - q) <= 1e-6 * width) for q in found):
+                continue
+            found.append(point)
+    found.sort(key=lambda q: tuple(np.round(q, 9)))
+    return tuple(_equilibrium(system, _clean(q, width), t) for q in found)
+
+
+def _equilibrium(system: System, point: np.ndarray, t: float) -> Equilibrium:
+    eig = np.linalg.eigvals(jacobian_at(system, point, t))
+    eig = eig[np.lexsort((eig.imag, eig.real))]
+    return Equilibrium(point, eig, classify(eig, discrete=system.kind == "map"))
+
+
+def _clean(point: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Round coordinates within 1e-12 of the bounds' scale to zero (-0.0 and 1e-17 become 0)."""
+    out = np.where(np.abs(point) <= 1e-12 * width, 0.0, point)
+    out.setflags(write=False)
+    return out
+
+
+def _residual_function(system: System, t: float):
+    """s -> g(t, s, x = 0) for an ODE, s -> f(s) - s for a map."""
+    p = system.params
+    if system.kind == "map":
+        return lambda s: system.next(t, s, p) - s
+    x = np.float64(0.0) if system.driven else None
+    return lambda s: system.rhs(t, s, x, p)
+
+
+def _residual_jacobian(system: System, t: float):
+    if system.jacobian is None:
+        return None
+    p = system.params
+    if system.kind == "map":
+        eye = np.eye(system.n_states)
+        return lambda s: system.jacobian(t, s, p) - eye
+    return lambda s: system.jacobian(t, s, p)

@@ -1,0 +1,359 @@
+"""Phase portraits: the flow of ds/dt = g(s) in the plane of two states, as a textbook draws it.
+
+:func:`phase_portrait` chooses the picture from the system's structure:
+
+* two states, autonomous (``"field"``): streamlines of the vector field coloured by speed,
+  the nullclines dg_i/dt = 0 dashed, the equilibria marked and labelled by type, and the
+  trajectories from the initial states (or a grid of them);
+* driven (``"driven"``): the field turns with the drive x(t), so no field or nullclines are
+  drawn (a frozen field at one instant would mislead); the trajectory in the (s, v) plane, the
+  equilibria of the undriven system (x = 0) in grey for orientation, and with ``poincare`` a
+  second panel with the stroboscopic section s(t0 + k 2π/omega), k = 0, 1, ...;
+* three or more states: a 3D trajectory (``"3d"``), the 2D projections on every pair of the
+  first three states (``"projections"``), or one chosen pair (``"projection"``);
+* discrete maps: a cobweb diagram (one state) or the orbit (two or more);
+* ``vs_time``: the states against time, the only choice for a one-state ODE.
+
+With ``methods``, the first initial state is also stepped by each method with step dt and
+drawn beside the solve_ivp reference, so explicit Euler is seen spiralling out of an orbit
+that semi-implicit Euler keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from ..errors import InputError
+from ..systems.base import System
+from . import checks, marks
+from .equilibria import find_equilibria
+from .orbits import (
+    Run,
+    box,
+    drawing_grid,
+    forcing_period,
+    reference_orbits,
+    run_method,
+    stroboscopic,
+    with_reference,
+)
+from .results import PhaseInfo
+from .style import CYCLE, GREY, OKABE_ITO, field_cmap, house_style, new_figure, system_title
+
+LAYOUTS = ("field", "driven", "projection", "projections", "3d", "cobweb", "orbit", "vs_time")
+DEFAULT_T_END = {"ode": 20.0, "cobweb": 40.0, "orbit": 5000.0}
+NULLCLINE_COLOURS = (OKABE_ITO["orange"], OKABE_ITO["reddish purple"])
+
+
+def phase_portrait(
+    system: System,
+    s0: Any = None,
+    *,
+    t_span: tuple[float, float] | None = None,
+    dt: float = 0.01,
+    xlim: Any = None,
+    ylim: Any = None,
+    grid: int = 0,
+    methods: Sequence[str] | str = (),
+    states: Any = None,
+    poincare: bool = False,
+    projections: bool = False,
+    vs_time: bool = False,
+    period: float | None = None,
+) -> tuple[Figure, PhaseInfo]:
+    """The phase portrait of ``system`` (see the module doc for what each layout shows).
+
+    ``s0`` is one initial state (n,) or several (m, n) (default: the system's own, unless
+    ``grid`` is given); ``grid=N`` adds N x N initial states evenly inside the limits;
+    ``t_span`` defaults to (0, 20) for an ODE; ``xlim``/``ylim`` default to the box of the
+    trajectories; ``states`` picks the two states on the axes (names or indices); ``methods``
+    are steppers (or 'solve_ivp') run from the first initial state with step ``dt``; ``period``
+    overrides the forcing period 2π/omega of the Poincaré section.
+    """
+    checks.scalar_params(system)
+    starts = checks.initial_states(system, s0)
+    xlim, ylim = checks.limits("xlim", xlim), checks.limits("ylim", ylim)
+    methods = checks.method_names(methods)
+    if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or not 0 <= grid <= 30:
+        raise InputError(f"grid must be a whole number from 0 to 30, got {grid!r}")
+    layout = _layout(system, states, poincare, projections, vs_time, grid, methods)
+    if t_span is None:
+        t_end = DEFAULT_T_END.get(layout, DEFAULT_T_END["ode"])
+        t_span = (0.0, t_end)
+    if layout == "vs_time":
+        from .timeseries import states_against_time
+
+        return states_against_time(system, starts, t_span=t_span, dt=dt, methods=methods)
+    if layout in ("cobweb", "orbit"):
+        from .maps import map_portrait
+
+        return map_portrait(
+            system, starts, layout, t_span=t_span, xlim=xlim, ylim=ylim, states=states
+        )
+    if layout in ("3d", "projections"):
+        from .spatial import spatial_portrait
+
+        return spatial_portrait(system, starts, layout, t_span=t_span, dt=dt, methods=methods)
+    pair = _pair(system, states)
+    period = forcing_period(system, period) if poincare else None
+    return _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods, period)
+
+
+def _layout(system, states, poincare, projections, vs_time, grid, methods) -> str:
+    n, name = system.n_states, system.name
+    if vs_time:
+        layout = "vs_time"
+    elif system.kind == "map":
+        layout = "cobweb" if n == 1 else "orbit"
+    elif n == 1:
+        raise InputError(
+            f"{name} has one state ({system.states[0]}); a phase portrait needs two or more: "
+            "plot the state against time instead (--vs-time)"
+        )
+    elif system.driven:
+        layout = "driven"
+    elif n == 2:
+        layout = "field"
+    elif projections:
+        layout = "projections"
+    else:
+        layout = "projection" if states is not None else "3d"
+    if poincare and layout != "driven":
+        raise InputError(f"a Poincaré section needs a driven ODE; {name} is not one (see --help)")
+    if projections and layout != "projections":
+        raise InputError(f"projections need an ODE with three or more states; {name} has {n}")
+    if grid and layout not in ("field", "driven", "projection"):
+        raise InputError(f"grid needs a planar phase portrait (two states); not for {layout}")
+    if methods and system.kind == "map":
+        raise InputError(f"{name} is a discrete map; methods compare ODE steppers")
+    if states is not None and layout in ("3d", "projections", "cobweb", "vs_time"):
+        raise InputError(f"states picks the two axes of a planar plot; not for {layout}")
+    return layout
+
+
+def _pair(system: System, states: Any) -> tuple[int, int]:
+    if states is None:
+        return 0, 1
+    i, j = checks.state_indices(system, states, count=2)
+    return i, j
+
+
+def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods, period):
+    i, j = pair
+    t = drawing_grid(t_span, dt)
+    given = starts
+    if given is None and not grid:
+        given = np.array([system.default_s0], dtype=np.float64)
+    first = None if given is None else reference_orbits(system, given, t)
+    auto_limits = xlim is None or ylim is None
+    if auto_limits:
+        seed = first if first is not None else _default_orbit(system, t)
+        auto = box(seed.states[..., [i, j]]) if len(seed.states) else [(-1.0, 1.0)] * 2
+        xlim, ylim = xlim or auto[0], ylim or auto[1]
+    orbits = [first] if first is not None else []
+    if grid:
+        grid_starts = _grid_starts(system, given, pair, xlim, ylim, grid)
+        orbits.append(reference_orbits(system, grid_starts, t))
+    states = np.concatenate([o.states for o in orbits])
+    failed = sum(o.failed for o in orbits)
+    runs: list[Run] = []
+    if methods:
+        s0 = given[0] if given is not None else np.asarray(system.default_s0, dtype=np.float64)
+        runs = [run_method(system, s0, t_span, dt, m) for m in with_reference(methods)]
+        if first is not None and first.solved[0]:
+            states = states[1:]  # the first initial state's orbit is drawn as the solve_ivp run
+        if auto_limits:
+            xlim, ylim = _widen(xlim, ylim, runs, pair)
+    equilibria = find_equilibria(system, _bounds(system, pair, xlim, ylim, states))
+
+    with house_style():
+        fig = new_figure(11.5 if period else 7.0, 5.6 if period else 6.2)
+        ax = fig.add_subplot(1, 2, 1) if period else fig.add_subplot()
+        ax.set(xlim=xlim, ylim=ylim, xlabel=system.states[i], ylabel=system.states[j])
+        handles = _field(fig, ax, system, pair, t[0]) if layout == "field" else []
+        handles = _orbit_lines(ax, states, pair, runs, layout, given) + handles
+        run_lines, diverged = marks.method_runs(ax, runs, i, j)
+        marks.equilibria(ax, equilibria, i, j, muted=system.driven)
+        what = "phase portrait" + (f", h = {dt:g}" if runs else "")
+        if system.driven:
+            what += " (driven: no fixed vector field)"
+            ax.set_title(DRIVEN_NOTE, fontsize=8.5, color=GREY)
+            fig.suptitle(system_title(system, what), fontsize=10.5)
+        else:
+            ax.set_title(system_title(system, what))
+        section = 0
+        if period:
+            s0 = given[0] if given is not None else np.asarray(system.default_s0, dtype=float)
+            section = _section(fig.add_subplot(1, 2, 2), system, s0, t_span, period, pair)
+        marks.legend_below(fig, run_lines + handles, ncols=3)
+    info = PhaseInfo(
+        layout=layout,
+        trajectories=len(states) + len(runs),
+        equilibria=equilibria,
+        methods=tuple(r.method for r in runs),
+        diverged=diverged,
+        failed=failed,
+        section_points=section,
+        xlim=tuple(xlim),
+        ylim=tuple(ylim),
+    )
+    return fig, info
+
+
+DRIVEN_NOTE = "trajectory; in grey the equilibria of the undriven system (x = 0)"
+
+
+def _widen(xlim, ylim, runs: list[Run], pair) -> tuple[tuple[float, float], ...]:
+    """Limits that also show where the methods went, up to 1.5 times the reference's width on
+    each side, so a method that blows up does not shrink the picture to a dot."""
+    out = []
+    for lim, k in zip((xlim, ylim), pair, strict=True):
+        values = np.concatenate([r.states[:, k] for r in runs])
+        values = values[np.isfinite(values)]
+        width = lim[1] - lim[0]
+        lo = max(min(lim[0], float(values.min(initial=lim[0]))), lim[0] - 1.5 * width)
+        hi = min(max(lim[1], float(values.max(initial=lim[1]))), lim[1] + 1.5 * width)
+        out.append((lo, hi))
+    return tuple(out)
+
+
+def _default_orbit(system, t):
+    return reference_orbits(system, np.array([system.default_s0], dtype=np.float64), t)
+
+
+def _grid_starts(system, given, pair, xlim, ylim, n) -> np.ndarray:
+    """n x n initial states at the centres of a grid of cells over the limits; the other states
+    (of a projection) are those of the first initial state, or the default."""
+    base = np.asarray(given[0] if given is not None else system.default_s0, dtype=np.float64)
+    fractions = (np.arange(n) + 0.5) / n
+    xs = xlim[0] + fractions * (xlim[1] - xlim[0])
+    ys = ylim[0] + fractions * (ylim[1] - ylim[0])
+    starts = np.tile(base, (n * n, 1))
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    starts[:, pair[0]], starts[:, pair[1]] = gx.ravel(), gy.ravel()
+    return starts
+
+
+def _bounds(system, pair, xlim, ylim, states) -> list[tuple[float, float]]:
+    """Where to look for equilibria: the limits on the axes, the box of the trajectories in
+    the other states."""
+    bounds = box(states) if len(states) else [(-1.0, 1.0)] * system.n_states
+    bounds[pair[0]], bounds[pair[1]] = tuple(xlim), tuple(ylim)
+    return bounds
+
+
+def _orbit_lines(ax, states, pair, runs, layout, given) -> list:
+    """The reference orbits, and their legend entries.
+
+    Over a vector field they are black; without one each has its own colour, labelled by its
+    initial state; beside method runs, or more than seven of them, they are thin and grey.
+    """
+    i, j = pair
+    many = len(states) > 7
+    handles = []
+    for k, orbit in enumerate(states):
+        if runs or many:
+            colour, width = ("black", 0.9) if layout == "field" and not runs else (GREY, 0.8)
+        else:
+            colour = "black" if layout == "field" else CYCLE[k % len(CYCLE)]
+            width = 1.5 if len(orbit) <= 5000 else 0.8 if len(orbit) <= 20000 else 0.4
+        label = None if runs or many or layout == "field" else f"s0 = {_point(orbit[0])}"
+        marks.trajectory(
+            ax, orbit[:, i], orbit[:, j], colour, width=width, label=label, arrow=not runs
+        )
+        if label:
+            handles.append(ax.lines[-2])
+    if len(states) and (layout == "field" or many) and not runs:
+        colour = "black" if layout == "field" else GREY
+        handles.insert(0, marks.line_handle(colour, "trajectories (solve_ivp)"))
+    return handles
+
+
+def _point(s: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:.3g}" for v in s) + ")"
+
+
+def _field_values(system, pair, xs, ys, t0) -> np.ndarray:
+    """g(t0, s) with s[i] = x and s[j] = y on the grid (len(ys), len(xs)): shape (ny, nx, 2)."""
+    x, y = np.meshgrid(xs, ys)
+    grid = np.empty((*x.shape, 2))
+    grid[..., pair[0]], grid[..., pair[1]] = x, y
+    with np.errstate(all="ignore"):
+        return system.rhs(t0, grid, None, system.params)
+
+
+def _field(fig, ax, system, pair, t0) -> list:
+    """Streamlines coloured by speed, a colour bar, and the nullclines; returns legend entries."""
+    i, j = pair
+    names = system.states
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    xs, ys = np.linspace(x0, x1, 41), np.linspace(y0, y1, 41)
+    g = _field_values(system, pair, xs, ys, t0)
+    u, v = g[..., i], g[..., j]
+    speed = np.hypot(u, v)
+    finite = speed[np.isfinite(speed)]
+    if finite.size and finite.max() > 0:
+        top = float(np.percentile(finite, 95))  # a few fast corners must not wash out the rest
+        norm = Normalize(0.0, top if top > 0 else float(finite.max()))
+        stream = ax.streamplot(
+            xs,
+            ys,
+            u,
+            v,
+            color=speed,
+            cmap=field_cmap(),
+            norm=norm,
+            density=1.1,
+            linewidth=0.7,
+            arrowsize=0.8,
+            zorder=1,
+        )
+        stream.lines.set_alpha(0.8)
+        extend = "max" if norm.vmax < finite.max() else "neither"
+        bar = fig.colorbar(stream.lines, ax=ax, shrink=0.85, pad=0.01, extend=extend)
+        bar.set_label(f"speed |d({names[i]}, {names[j]})/dt|")
+    handles = []
+    xs, ys = np.linspace(x0, x1, 301), np.linspace(y0, y1, 301)
+    g = _field_values(system, pair, xs, ys, t0)
+    for k, index in enumerate((i, j)):
+        z = g[..., index]
+        finite = z[np.isfinite(z)]
+        if finite.size and finite.min() < 0 < finite.max():
+            colour = NULLCLINE_COLOURS[k]
+            ax.contour(
+                xs, ys, z, levels=[0.0], colors=[colour], linestyles="--", linewidths=1.4, zorder=2
+            )
+            label = f"nullcline d{names[index]}/dt = 0"
+            handles.append(marks.line_handle(colour, label, ls="--"))
+    return handles
+
+
+def _section(ax, system, s0, t_span, period, pair) -> int:
+    """The Poincaré section of the reference from s0: s(t0 + k T), drawn as dots."""
+    i, j = pair
+    points = stroboscopic(system, s0, t_span, period)
+    size = 14 if len(points) < 200 else 6 if len(points) < 2000 else 2
+    ax.scatter(
+        points[:, i], points[:, j], s=size, color=OKABE_ITO["blue"], lw=0, gid="section", zorder=3
+    )
+    ax.scatter(
+        points[:1, i],
+        points[:1, j],
+        s=30,
+        facecolor="white",
+        edgecolor="black",
+        zorder=4,
+        label="k = 0",
+    )
+    ax.set(xlabel=system.states[i], ylabel=system.states[j])
+    ax.set_title(
+        f"Poincaré section: s(t0 + k T), T = 2π/omega = {period:.4g}, {len(points)} points",
+        fontsize=8.5,
+        color=GREY,
+    )
+    return len(points)

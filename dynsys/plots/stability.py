@@ -1,0 +1,248 @@
+"""Linear stability regions of the steppers, and the plot of them in the plane of z = h λ.
+
+An explicit Runge-Kutta method with tableau (A, b) applied to the test equation s' = λ s gives
+s(n+1) = R(z) s(n), z = h λ, with the stability function
+
+    R(z) = 1 + z b^T (I - z A)^{-1} 1,
+
+a polynomial for an explicit method (A strictly lower triangular):
+R(z) = 1 + sum_k z^(k+1) b^T A^k 1.  The region is {z : |R(z)| <= 1}: Euler's is the disc
+|1 + z| <= 1, RK4's reaches the imaginary axis up to |Im z| = 2.83.
+
+Semi-implicit Euler is not defined on a scalar equation: it splits the state into a position
+and a velocity.  Its region here is that of the linear oscillator q' = p, p' = -ω² q - γ p,
+whose eigenvalues are λ, conj(λ) (ω² = |λ|², γ = -2 Re λ).  One step multiplies (q, p) by
+
+    M(z) = [[1 - |z|², h (1 + 2 Re z)], [-|z|²/h, 1 + 2 Re z]],   z = h λ,
+
+whose eigenvalues μ solve μ² - (2 + 2 Re z - |z|²) μ + (1 + 2 Re z) = 0 (h drops out), and
+"|R(z)|" is the spectral radius max |μ|.  On the imaginary axis det M = 1 and the method is
+stable, neither growing nor decaying, for |z| <= 2: it keeps the undamped oscillator's orbit
+where explicit Euler, whose disc touches the imaginary axis only at 0, spirals out for every h.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .. import checks as core_checks
+from ..errors import InputError, unknown_name
+from ..steppers import STEPPERS
+from ..study import DEFAULT_METHODS
+from ..systems.base import System
+from . import checks, marks
+from .equilibria import find_equilibria
+from .orbits import box, reference_orbits, time_grid
+from .results import StabilityInfo
+from .style import GREY, house_style, method_colour, new_figure, system_title
+
+SPLIT = "semi_implicit_euler"
+TOLERANCE = 1e-12
+"""|R(z)| <= 1 + TOLERANCE counts as inside: the boundary belongs to the region."""
+
+
+def stability_polynomial(a: Sequence[Sequence[float]], b: Sequence[float]) -> np.ndarray:
+    """Coefficients c_0, c_1, ... (ascending powers) of R(z) for an explicit tableau (a, b).
+
+    >>> stability_polynomial(((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1/6, 1/3, 1/3, 1/6))
+    array([1.        , 1.        , 0.5       , 0.16666667, 0.04166667])
+    """
+    matrix = _square(a, len(b))
+    if np.any(np.triu(matrix) != 0):
+        raise InputError("stability_polynomial needs an explicit tableau (a strictly lower)")
+    weights = np.asarray(b, dtype=np.float64)
+    coefficients = [1.0]
+    power = np.ones(len(weights))  # A^k 1
+    for _ in range(len(weights)):
+        coefficients.append(float(weights @ power))
+        power = matrix @ power
+    return np.array(coefficients)
+
+
+def stability_function(a: Sequence[Sequence[float]], b: Sequence[float], z: Any) -> np.ndarray:
+    """R(z) = 1 + z b^T (I - z A)^{-1} 1 for any tableau, on an array of complex z."""
+    z = np.asarray(z, dtype=np.complex128)
+    matrix = _square(a, len(b))
+    if not np.any(np.triu(matrix)):
+        return np.polynomial.polynomial.polyval(z, stability_polynomial(a, b))
+    s = len(b)
+    system = np.eye(s) - z[..., None, None] * matrix
+    solved = np.linalg.solve(system, np.ones((*z.shape, s, 1)))[..., 0]
+    return 1 + z * (solved @ np.asarray(b, dtype=np.float64))
+
+
+def amplification(method: str, z: Any) -> np.ndarray:
+    """|R(z)| of ``method`` on complex z (the spectral radius for semi-implicit Euler)."""
+    z = np.asarray(z, dtype=np.complex128)
+    if method == SPLIT:
+        return _split_radius(z)
+    stepper = _tableau_stepper(method)
+    with np.errstate(all="ignore"):
+        return np.abs(stability_function(stepper.a, stepper.b, z))
+
+
+def in_region(method: str, z: Any) -> np.ndarray:
+    """Whether each z = h λ lies in the stability region of ``method`` (boundary included).
+
+    >>> bool(in_region("euler", -1.0)), bool(in_region("euler", 0.5j)), bool(in_region("rk4", 2.5j))
+    (True, False, True)
+    """
+    return amplification(method, z) <= 1 + TOLERANCE
+
+
+def stability_methods() -> tuple[str, ...]:
+    """The steppers with a stability region: the tableau methods and semi-implicit Euler."""
+    return tuple(n for n, s in STEPPERS.items() if n == SPLIT or hasattr(s, "b"))
+
+
+def stability_plot(
+    system: System,
+    s0: Any = None,
+    *,
+    dt: float = 0.1,
+    methods: Sequence[str] | str = DEFAULT_METHODS,
+    t_span: tuple[float, float] = (0.0, 20.0),
+    xlim: Any = None,
+    ylim: Any = None,
+) -> tuple[Figure, StabilityInfo]:
+    """The stability region of each method in the z = h λ plane, with the system's h λ marked.
+
+    λ are the eigenvalues of the Jacobian at each equilibrium (drive off) inside the box of
+    the reference trajectory from ``s0`` over ``t_span``; h = ``dt``.  A ray from 0 through
+    each h λ shows where it moves as h grows.
+    """
+    checks.scalar_params(system)
+    checks.ode(system, "a stability plot")
+    names = checks.method_names(methods)
+    allowed = stability_methods()
+    for name in names:
+        if name not in allowed:
+            raise unknown_name("method with a stability region", name, allowed)
+    if not names:
+        raise InputError(f"methods must name at least one of: {', '.join(allowed)}")
+    h = core_checks.positive_number("dt", dt)
+    xlim, ylim = checks.limits("xlim", xlim), checks.limits("ylim", ylim)
+    equilibria = _equilibria(system, s0, t_span, h)
+    h_lambda = tuple(tuple(complex(h * lam) for lam in eq.eigenvalues) for eq in equilibria)
+    points = np.array([z for zs in h_lambda for z in zs], dtype=np.complex128)
+    xlim = xlim or _span(points.real, (-4.5, 1.5))
+    ylim = ylim or _span(points.imag, (-3.5, 3.5), symmetric=True)
+    inside = {
+        m: tuple(tuple(bool(v) for v in in_region(m, np.array(zs))) for zs in h_lambda)
+        for m in names
+    }
+    with house_style():
+        fig = new_figure(7.0, 6.4)
+        ax = fig.add_subplot()
+        handles = _regions(ax, names, xlim, ylim)
+        handles += _points(ax, equilibria, h_lambda)
+        ax.axhline(0, color=GREY, lw=0.6, zorder=0)
+        ax.axvline(0, color=GREY, lw=0.6, zorder=0)
+        ax.set(xlim=xlim, ylim=ylim, xlabel="Re z", ylabel="Im z", aspect="equal")
+        ax.set_title(system_title(system, f"stability regions |R(z)| ≤ 1, z = h λ, h = {h:g}"))
+        marks.legend_below(fig, handles, ncols=3)
+    return fig, StabilityInfo(names, h, equilibria, h_lambda, inside)
+
+
+def _equilibria(system, s0, t_span, h):
+    start = checks.one_initial_state(system, s0, "a stability plot")
+    if system.jacobian is None and system.n_states > 3:
+        return ()
+    t = time_grid(t_span, min(h, (t_span[1] - t_span[0]) / 200))
+    orbit = reference_orbits(system, start[None], t)
+    bounds = box(orbit.states if len(orbit.states) else start[None, None], pad=0.25)
+    return find_equilibria(system, bounds)[:4]
+
+
+def _span(values: np.ndarray, default: tuple[float, float], symmetric: bool = False):
+    """The default window, widened to show every value (with a margin)."""
+    values = values[np.isfinite(values)]
+    lo, hi = default
+    if values.size:
+        lo, hi = min(lo, values.min() * 1.15 - 0.3), max(hi, values.max() * 1.15 + 0.3)
+    if symmetric:
+        hi = max(abs(lo), abs(hi))
+        lo = -hi
+    return float(lo), float(hi)
+
+
+def _regions(ax, names, xlim, ylim) -> list:
+    """Each region filled faintly and outlined in the method's colour."""
+    x = np.linspace(*xlim, 401)
+    y = np.linspace(*ylim, 401)
+    z = x[None, :] + 1j * y[:, None]
+    handles = []
+    for name in names:
+        colour = method_colour(name)
+        radius = amplification(name, z)
+        radius = np.where(np.isfinite(radius), radius, 1e300)
+        if not radius.min() <= 1 <= radius.max():
+            continue
+        ax.contourf(x, y, radius, levels=[0, 1], colors=[colour], alpha=0.12, zorder=1)
+        ax.contour(x, y, radius, levels=[1], colors=[colour], linewidths=1.6, zorder=2)
+        label = name if name != SPLIT else f"{name} (oscillator, see docs)"
+        handles.append(marks.line_handle(colour, label, lw=6, alpha=0.5))
+        if name == SPLIT:  # the stable segment of the imaginary axis, a set of zero area
+            top = min(2.0, ylim[1])
+            ax.plot([0, 0], [-top, top], color=colour, lw=3.5, solid_capstyle="butt", zorder=2)
+    return handles
+
+
+MARKER_SHAPES = ("o", "s", "D", "^")
+
+
+def _points(ax, equilibria, h_lambda) -> list:
+    """Each equilibrium's h λ as open markers (one shape per equilibrium), with rays from 0."""
+    handles = []
+    for k, (eq, zs) in enumerate(zip(equilibria, h_lambda, strict=True)):
+        shape = MARKER_SHAPES[k % len(MARKER_SHAPES)]
+        where = ", ".join(f"{v:.3g}" for v in eq.point)
+        label = f"h λ at ({where}), {eq.kind}"
+        for z in zs:
+            if z != 0:
+                far = 50 * z / abs(z)
+                ax.plot([0, far.real], [0, far.imag], color="black", lw=0.6, ls=":", zorder=3)
+        ax.plot(
+            [z.real for z in zs],
+            [z.imag for z in zs],
+            shape,
+            color="black",
+            ms=6.5,
+            mfc="white",
+            mew=1.5,
+            ls="none",
+            zorder=5,
+            label=label,
+        )
+        handles.append(ax.lines[-1])
+    return handles
+
+
+def _tableau_stepper(method: str):
+    if method not in STEPPERS:
+        raise unknown_name("method", method, stability_methods())
+    stepper = STEPPERS[method]
+    if not hasattr(stepper, "b"):
+        known = ", ".join(stability_methods())
+        raise InputError(f"{method} has no stability function; methods with one: {known}")
+    return stepper
+
+
+def _square(a: Sequence[Sequence[float]], s: int) -> np.ndarray:
+    """A ragged lower-triangular tableau (rows of length 0, 1, ...) as an s x s matrix."""
+    matrix = np.zeros((s, s))
+    for i, row in enumerate(a):
+        matrix[i, : len(row)] = row
+    return matrix
+
+
+def _split_radius(z: np.ndarray) -> np.ndarray:
+    """Spectral radius of semi-implicit Euler's step matrix M(z) (see the module doc)."""
+    trace = 2 + 2 * z.real - np.abs(z) ** 2
+    det = 1 + 2 * z.real
+    root = np.sqrt((trace**2 - 4 * det).astype(np.complex128))
+    return np.maximum(np.abs((trace + root) / 2), np.abs((trace - root) / 2))

@@ -1,0 +1,146 @@
+"""The house style of every figure: palette, rcParams, new figures, and saving them.
+
+Figures are :class:`matplotlib.figure.Figure` objects with their own Agg canvas, never pyplot's
+global figures, so plotting needs no display and leaves a backend the user chose untouched.
+The palette is Okabe and Ito's, which readers with any common colour-vision deficiency can
+tell apart.  Saved files are byte-for-byte reproducible: no dates or version stamps, a fixed
+SVG hash salt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from cycler import cycler
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Colormap, ListedColormap
+from matplotlib.figure import Figure
+
+from ..errors import InputError
+from ..output import atomic_write
+
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+}
+"""Okabe & Ito (2008), "Color Universal Design"."""
+
+CYCLE = tuple(
+    OKABE_ITO[c]
+    for c in ("blue", "vermillion", "bluish green", "reddish purple", "orange", "sky blue", "black")
+)
+"""Colours for a sequence of unrelated lines (initial states), in order (no yellow: too pale)."""
+
+METHOD_COLOURS = {
+    "solve_ivp": OKABE_ITO["black"],
+    "euler": OKABE_ITO["vermillion"],
+    "semi_implicit_euler": OKABE_ITO["blue"],
+    "midpoint": OKABE_ITO["reddish purple"],
+    "heun": OKABE_ITO["orange"],
+    "rk4": OKABE_ITO["bluish green"],
+    "dopri5": OKABE_ITO["sky blue"],
+}
+"""Each method has one colour in every figure."""
+
+GREY = "#777777"
+FIELD_CMAP = "cividis"
+"""Speed of the vector field: cividis is perceptually uniform and colour-vision-deficiency safe."""
+
+
+def field_cmap() -> Colormap:
+    """cividis without its palest fifth, so that fast streamlines stay visible on white."""
+    base = mpl.colormaps[FIELD_CMAP]
+    return ListedColormap(base(np.linspace(0.0, 0.8, 256)), name="cividis_dark")
+
+
+FORMATS = (".png", ".svg", ".pdf")
+DPI = 100
+
+RC: dict[str, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": cycler(color=list(CYCLE)),
+    "lines.linewidth": 1.4,
+    "image.cmap": FIELD_CMAP,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "svg.hashsalt": "dynsys",
+    "svg.fonttype": "path",
+    "pdf.fonttype": 42,
+    "path.simplify": True,
+}
+
+
+@contextmanager
+def house_style() -> Iterator[None]:
+    """Apply :data:`RC` for the duration of the block (and restore the user's settings)."""
+    with mpl.rc_context(RC):
+        yield
+
+
+def new_figure(width: float = 7.0, height: float = 5.0) -> Figure:
+    """A figure of ``width`` x ``height`` inches with its own Agg canvas, constrained layout."""
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def method_colour(name: str) -> str:
+    return METHOD_COLOURS.get(name, GREY)
+
+
+def params_text(system) -> str:
+    """'mu=1' style parameter list of a system, for titles."""
+    return ", ".join(f"{k}={float(v):g}" for k, v in system.params.items())
+
+
+def system_title(system, what: str, width: int = 72) -> str:
+    """'van_der_pol (mu=1): phase portrait', with the parameters on a second line when long."""
+    params = params_text(system)
+    if not params:
+        return f"{system.name}: {what}"
+    one_line = f"{system.name} ({params}): {what}"
+    return one_line if len(one_line) <= width else f"{system.name}: {what}\n{params}"
+
+
+def check_suffix(path: str | os.PathLike) -> str:
+    """The format named by the suffix of ``path`` ('png', 'svg' or 'pdf'), or an InputError."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(
+            f"figure file name must end in one of {', '.join(FORMATS)}, got {str(path)!r}"
+        )
+    return suffix[1:]
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: float = DPI) -> Path:
+    """Write ``fig`` to ``path`` as PNG, SVG or PDF (by suffix), atomically and reproducibly.
+
+    The file appears complete or not at all (a temporary file beside it, then a rename).  The
+    same figure gives the same bytes: no creation date or software stamp, a fixed SVG salt.
+    """
+    fmt = check_suffix(path)
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    with house_style():
+        return atomic_write(
+            path, lambda f: fig.savefig(f, format=fmt, dpi=dpi, metadata=metadata[fmt])
+        )
