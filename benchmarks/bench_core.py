@@ -12,12 +12,18 @@ initial states and random parameters per trajectory:
 3. memory: the peak RSS of the throughput run above the interpreter's baseline stays within 2x
    of the states it returns, and save_every=10 reduces both.
 
+Every dynsys run goes through the time loop chosen by ``--backend`` (default ``auto``: the
+compiled numba loop when numba is installed and the run is large enough, as for a user of
+``pip install 'dynsys[fast]'``).  Compiling is not timed: before each timed run, a two-step run
+of the same system, stepper and loop compiles it; the one-off compile time is measured apart.
+
 Usage::
 
-    python benchmarks/bench_core.py [--quick] [--repeats N] [--json FILE]
+    python benchmarks/bench_core.py [--quick] [--repeats N] [--json FILE] [--backend B]
 
-Runs that must not share a process (peak memory, the allocator tuning switched off) run in
-fresh subprocesses of this script (``--worker SPEC``).  See benchmarks/README.md.
+Runs that must not share a process (peak memory, the allocator tuning switched off, the thread
+count of the compiled loop) run in fresh subprocesses of this script (``--worker SPEC``).  See
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -41,11 +47,17 @@ import scipy
 from scipy.integrate import solve_ivp
 
 import dynsys
-from dynsys import DivergenceError, System
+from dynsys import DivergenceError, System, kernels
 from dynsys._malloc import tune_allocator
+from dynsys.simulate import AUTO_COMPILE_STEPS, choose_backend
 
 H = 0.01  # the step of the throughput floor
 SHARED_FREQUENCY_ENV = "DYNSYS_BENCH_SHARED_FREQUENCY"
+BACKEND_ENV = "DYNSYS_BENCH_BACKEND"  # --backend, passed to the workers
+BACKENDS = ("auto", "numpy", "numba")
+WARM_STEPS = 2  # steps of the untimed warm-up run before each timed one
+# the time loops compared on the floor-1 run: (backend, NUMBA_NUM_THREADS; None = the default)
+LOOPS = (("numpy", None), ("numba", 1), ("numba", None))
 SEED = 20240601
 TARGET = 1e-3  # max error at t = T_END of the time-to-accuracy floor
 T_END = 100.0  # end of the time-to-accuracy run
@@ -95,12 +107,12 @@ FULL = Sizes(
     search_budget_s=10.0,
     verdicts=True,
 )
-QUICK = Sizes(
-    batch=1_000,
+QUICK = Sizes(  # 2,000 x 1,000 = 2e6 member-steps: "auto" compiles the floor-1 run, as in FULL
+    batch=2_000,
     steps=1_000,
     ivp_sample=10,
     ivp_repeats=1,
-    size_runs=((1, 500, 1), (100, 500, 1), (1_000, 500, 1), (10_000, 100, 1)),
+    size_runs=((1, 500, 1), (100, 500, 1), (1_000, 500, 1), (10_000, 200, 1)),
     tuning_runs=((10_000, 100, 100),),
     tta_batch=100,
     search_budget_s=0.3,
@@ -159,41 +171,114 @@ def max_error(system: System, s0: np.ndarray, t: np.ndarray, states: np.ndarray)
 
 
 def maxrss_bytes() -> int:
-    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak resident set size of this process so far: VmHWM of /proc/self/status.
+
+    Not ru_maxrss: on Linux a child's ru_maxrss starts at its parent's peak (it is carried
+    across fork and exec), so a worker's baseline would be the main process's peak.  ru_maxrss
+    (in KiB) is the fallback where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def simulate_rk4(system: System, s0: np.ndarray, steps: int, save_every: int = 1):
-    """RK4 with h = H over ``steps`` steps from t = 0."""
+def requested_backend() -> str:
+    """The time loop asked for by ``--backend`` (passed to the workers as BACKEND_ENV)."""
+    return os.environ.get(BACKEND_ENV, "auto")
+
+
+def numba_threads() -> int | None:
+    """Threads of the compiled loop in this process; None when numba is not installed."""
+    if not kernels.available():
+        return None
+    import numba
+
+    return numba.get_num_threads()
+
+
+def threads_used(loop: str) -> int:
+    """Threads a time loop runs on here (the numpy loop steps in one thread)."""
+    return (numba_threads() or 1) if loop == "numba" else 1
+
+
+def warm_up(
+    system: System, s0: np.ndarray, method: str, member_steps: int, backend: str | None = None
+) -> str:
+    """Compile, untimed, the loop that a run of ``member_steps`` will take; return that loop.
+
+    The warm-up is a WARM_STEPS-step run of the same system (the same parameter arrays: numba
+    compiles a variant per array layout) and stepper; once compiled, it takes milliseconds."""
+    backend = requested_backend() if backend is None else backend
+    loop = choose_backend(backend, system, dynsys.get_stepper(method, system), member_steps)
+    dynsys.simulate(system, s0, t_span=(0.0, WARM_STEPS * H), dt=H, method=method, backend=loop)
+    return loop
+
+
+def compiled_variants(system: System, method: str, loop: str) -> int | None:
+    """How many variants of the compiled loop of (system, method) this process has compiled."""
+    if loop != "numba":
+        return None
+    advance = kernels.advance_function(system, dynsys.get_stepper(method, system))
+    return len(advance.signatures)
+
+
+def simulate_rk4(
+    system: System, s0: np.ndarray, steps: int, save_every: int = 1, backend: str | None = None
+):
+    """RK4 with h = H over ``steps`` steps from t = 0, through the ``backend`` time loop."""
     return dynsys.simulate(
-        system, s0, t_span=(0.0, steps * H), dt=H, method="rk4", save_every=save_every
+        system,
+        s0,
+        t_span=(0.0, steps * H),
+        dt=H,
+        method="rk4",
+        save_every=save_every,
+        backend=requested_backend() if backend is None else backend,
     )
 
 
 def time_rk4(
     system: System, s0: np.ndarray, steps: int, save_every: int, repeats: int
-) -> tuple[list[float], list[float]]:
-    """Wall times of ``repeats`` RK4 simulate calls, and of their time loops alone."""
-    times, loops = [], []
+) -> dict[str, Any]:
+    """Wall times of ``repeats`` RK4 simulate calls (after a warm-up), of their time loops
+    alone, and the loop that ran."""
+    loop = warm_up(system, s0, "rk4", len(s0) * steps)
+    variants = compiled_variants(system, "rk4", loop)
+    times, loops, ran = [], [], set()
     for _ in range(repeats):
         began = time.perf_counter()
         traj = simulate_rk4(system, s0, steps, save_every)
         times.append(time.perf_counter() - began)
         loops.append(traj.info["wall_s"])
+        ran.add(traj.info["backend"])
         del traj  # freed outside the timing, before the next run allocates
-    return times, loops
+    return {
+        "times": times,
+        "loops": loops,
+        "backend": "+".join(sorted(ran)),
+        "threads": threads_used(loop),
+        "recompiled": compiled_variants(system, "rk4", loop) != variants,
+    }
 
 
 # -- the worker: one RK4 case in a fresh process -----------------------------------------------
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """One RK4 run on a fresh batch: its times, its peak RSS above the baseline, its error."""
+    """One RK4 run on a fresh batch: its times, its peak RSS above the baseline, its error.
+
+    The baseline is taken after the warm-up: the imports (numba's too) and the compiled loop
+    belong to the interpreter, not to the run."""
+    if spec.get("mode") == "compile":
+        return compile_worker()
     system, s0 = oscillators(spec["batch"])
+    loop = warm_up(system, s0, "rk4", spec["batch"] * spec["steps"], spec["backend"])
+    variants = compiled_variants(system, "rk4", loop)
     baseline = maxrss_bytes()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     began = time.perf_counter()
-    traj = simulate_rk4(system, s0, spec["steps"], spec["save_every"])
+    traj = simulate_rk4(system, s0, spec["steps"], spec["save_every"], spec["backend"])
     seconds = time.perf_counter() - began
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     peak = maxrss_bytes()
@@ -201,6 +286,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         **spec,
         "tuning_active": tune_allocator(),
+        "backend_ran": traj.info["backend"],
+        "threads": threads_used(traj.info["backend"]),
+        "recompiled": compiled_variants(system, "rk4", loop) != variants,
         "seconds": seconds,
         "loop_seconds": traj.info["wall_s"],
         "page_faults": faults,
@@ -211,15 +299,29 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_worker(
-    batch: int, steps: int, *, save_every: int = 1, error: bool = False, tuning: bool = True
-) -> dict[str, Any]:
-    """Run :func:`worker` in a fresh interpreter, with DYNSYS_MALLOC_TUNING set by ``tuning``."""
-    spec = {"batch": batch, "steps": steps, "save_every": save_every, "error": error}
-    env = {**os.environ, "DYNSYS_MALLOC_TUNING": "1" if tuning else "0"}
+def compile_worker() -> dict[str, Any]:
+    """The one-off cost of the compiled loop in a fresh process: importing numba, then the first
+    WARM_STEPS-step RK4 run on a few oscillators minus a second, identical run."""
+    began = time.perf_counter()
+    import numba
+
+    imported = time.perf_counter()
+    system, s0 = oscillators(16)
+    calls, _ = wall_times(simulate_rk4, 2, system, s0, WARM_STEPS, backend="numba")
+    return {
+        "numba": numba.__version__,
+        "import_s": imported - began,
+        "first_call_s": calls[0],
+        "second_call_s": calls[1],
+        "compile_s": calls[0] - calls[1],
+    }
+
+
+def in_fresh_process(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run :func:`worker` on ``spec`` in a fresh interpreter with environment ``env``."""
     done = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(spec)],
-        env=env,
+        env=os.environ if env is None else env,
         capture_output=True,
         text=True,
         check=False,
@@ -229,12 +331,40 @@ def run_worker(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_worker(
+    batch: int,
+    steps: int,
+    *,
+    save_every: int = 1,
+    error: bool = False,
+    tuning: bool = True,
+    backend: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Run :func:`worker` in a fresh interpreter, with DYNSYS_MALLOC_TUNING set by ``tuning``,
+    the time loop ``backend`` (default: --backend) and NUMBA_NUM_THREADS=``threads`` if given."""
+    spec = {
+        "batch": batch,
+        "steps": steps,
+        "save_every": save_every,
+        "error": error,
+        "backend": requested_backend() if backend is None else backend,
+        "numba_num_threads": threads,
+    }
+    env = {**os.environ, "DYNSYS_MALLOC_TUNING": "1" if tuning else "0"}
+    if threads is not None:
+        env["NUMBA_NUM_THREADS"] = str(threads)
+    return in_fresh_process(spec, env)
+
+
 def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Several single-run workers as one record: all their times; the largest memory growth."""
     worst = max(runs, key=lambda r: r["peak_rss"] - r["baseline_rss"])
     return {
         **worst,
         "error": runs[0]["error"],
+        "backend_ran": "+".join(sorted({r["backend_ran"] for r in runs})),
+        "recompiled": any(r["recompiled"] for r in runs),
         "times_s": [r["seconds"] for r in runs],
         "page_faults": statistics.median(r["page_faults"] for r in runs),
         "loop_times_s": [r["loop_seconds"] for r in runs],
@@ -256,6 +386,32 @@ def tuned_and_untuned(
 
 
 # -- floor 1: throughput -----------------------------------------------------------------------
+
+
+def compare_loops(sizes: Sizes, repeats: int, selected: dict[str, Any]) -> list[dict[str, Any]]:
+    """The floor-1 run through each time loop of LOOPS, ``repeats`` fresh processes each,
+    alternated; the loop the selected backend ran (default threads) reuses ``selected``."""
+    todo = [
+        (backend, threads)
+        for backend, threads in LOOPS
+        if (backend == "numpy" or kernels.available())
+        and (backend, threads) != (selected["backend_ran"], None)
+    ]
+    runs: dict[tuple[str, int | None], list[dict[str, Any]]] = {key: [] for key in todo}
+    for _ in range(repeats):
+        for backend, threads in todo:
+            run = run_worker(sizes.batch, sizes.steps, backend=backend, threads=threads)
+            runs[backend, threads].append(run)
+    rows = []
+    for backend, threads in LOOPS:
+        row = {"loop": backend, "numba_num_threads": threads}
+        if (backend, threads) == (selected["backend_ran"], None):
+            rows.append({**selected, **row, "selected": True})
+        elif (backend, threads) in runs:
+            rows.append({**merged(runs[backend, threads]), **row, "selected": False})
+        else:
+            rows.append({**row, "selected": False, "skipped": "numba not installed"})
+    return rows
 
 
 def plain_solve_ivp(system: System, s0: np.ndarray, t: np.ndarray, i: int) -> np.ndarray:
@@ -297,15 +453,19 @@ def throughput_by_size(sizes: Sizes, repeats: int) -> list[dict[str, Any]]:
     rows = []
     for batch, steps, save_every in sizes.size_runs:
         system, s0 = oscillators(batch)
-        times, loops = time_rk4(system, s0, steps, save_every, repeats)
+        timed = time_rk4(system, s0, steps, save_every, repeats)
+        seconds = statistics.median(timed["times"])
         rows.append(
             {
                 "batch": batch,
                 "steps": steps,
                 "save_every": save_every,
-                "seconds": statistics.median(times),
-                "loop_seconds": statistics.median(loops),
-                "per_s": batch * steps / statistics.median(times),
+                "backend": timed["backend"],
+                "threads": timed["threads"],
+                "recompiled": timed["recompiled"],
+                "seconds": seconds,
+                "loop_seconds": statistics.median(timed["loops"]),
+                "per_s": batch * steps / seconds,
             }
         )
     return rows
@@ -321,6 +481,7 @@ class Run:
     n: int
     error: float
     seconds: float
+    backend: str  # the time loop that ran
 
 
 def step_grid(limit: int = 2**27) -> list[int]:
@@ -332,17 +493,33 @@ def step_grid(limit: int = 2**27) -> list[int]:
     return grid
 
 
-def final_error(system: System, s0: np.ndarray, exact_end: np.ndarray, method: str, n: int):
-    """(max error at T_END, seconds) of ``method`` with N = n steps, keeping steps 0 and N."""
+def final_error(
+    system: System,
+    s0: np.ndarray,
+    exact_end: np.ndarray,
+    method: str,
+    n: int,
+    backend: str | None = None,
+):
+    """(max error at T_END, seconds, loop) of ``method`` with N = n steps, keeping steps 0 and
+    N, through ``backend`` (default --backend); the loop is compiled (untimed) first."""
+    backend = requested_backend() if backend is None else backend
+    loop = warm_up(system, s0, method, len(s0) * n, backend)
     began = time.perf_counter()
     try:
         traj = dynsys.simulate(
-            system, s0, t_span=(0.0, T_END), dt=T_END / n, method=method, save_every=n
+            system,
+            s0,
+            t_span=(0.0, T_END),
+            dt=T_END / n,
+            method=method,
+            save_every=n,
+            backend=backend,
         )
     except DivergenceError:
-        return math.inf, time.perf_counter() - began
+        return math.inf, time.perf_counter() - began, loop
     seconds = time.perf_counter() - began
-    return float(np.abs(traj.states[:, -1] - exact_end).max()), seconds
+    return float(np.abs(traj.states[:, -1] - exact_end).max()), seconds, traj.info["backend"]
 
 
 def search_stepper(
@@ -365,22 +542,45 @@ def search_stepper(
             break
         fail = run
     if passed is None:
-        return {"method": method, "reached": False, "n": fail.n, "error": fail.error}
+        return {
+            "method": method,
+            "reached": False,
+            "n": fail.n,
+            "error": fail.error,
+            "backend": fail.backend,
+        }
     if fail is not None:
         passed = bisect_steps(system, s0, exact_end, method, fail, passed)
-    times = [passed.seconds]
+    runs = [passed]
     if passed.seconds < LONG_RUN_S:
-        times = [final_error(system, s0, exact_end, method, passed.n)[1] for _ in range(repeats)]
-    return {
+        runs = [
+            Run(passed.n, *final_error(system, s0, exact_end, method, passed.n))
+            for _ in range(repeats)
+        ]
+    found = {
         "method": method,
         "reached": True,
         "n": passed.n,
         "h": T_END / passed.n,
         "error": passed.error,
         "n_fails": fail.n if fail else None,
-        "seconds": statistics.median(times),
-        "runs": len(times),
+        "seconds": statistics.median(r.seconds for r in runs),
+        "runs": len(runs),
+        "backend": "+".join(sorted({r.backend for r in runs})),
+        "threads": threads_used(passed.backend),
     }
+    if kernels.available() and passed.seconds < LONG_RUN_S:  # the same N through the other loop
+        other = "numpy" if passed.backend == "numba" else "numba"
+        times = [
+            final_error(system, s0, exact_end, method, passed.n, other)[1] for _ in range(repeats)
+        ]
+        found["other"] = {
+            "backend": other,
+            "threads": threads_used(other),
+            "seconds": statistics.median(times),
+            "runs": len(times),
+        }
+    return found
 
 
 def bisect_steps(
@@ -480,6 +680,35 @@ def machine() -> dict[str, Any]:
     }
 
 
+def loop_settings(sizes: Sizes, floor1: bool) -> dict[str, Any]:
+    """The time loop asked for, numba's version and threads, and the one-off compile cost."""
+    requested = requested_backend()
+    system, _ = oscillators(2)
+    compiles = kernels.available() and kernels.supports(system, dynsys.get_stepper("rk4", system))
+    choice = {
+        "numpy": "numpy",
+        "numba": "numba",
+        "auto": (
+            f"numba for runs of >= {AUTO_COMPILE_STEPS:.0e} member-steps, numpy below"
+            if compiles
+            else "numpy (numba not installed)"
+        ),
+    }[requested]
+    settings: dict[str, Any] = {"backend": requested, "backend_choice": choice}
+    if floor1:  # what simulate will choose for the floor-1 run; the run records what it took
+        member_steps = sizes.batch * sizes.steps
+        loop = choose_backend(requested, system, dynsys.get_stepper("rk4", system), member_steps)
+        settings["floor1_loop"] = loop
+    settings["numba"] = "not installed"
+    settings["numba_threads"] = numba_threads()
+    settings["numba_num_threads_env"] = os.environ.get("NUMBA_NUM_THREADS")
+    settings["compile"] = None
+    if kernels.available():
+        settings["compile"] = in_fresh_process({"mode": "compile"})
+        settings["numba"] = settings["compile"]["numba"]
+    return settings
+
+
 def source_version() -> str:
     """The git commit of the dynsys checkout, with '+dirty' for uncommitted changes to it."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(dynsys.__file__)))
@@ -525,15 +754,40 @@ def secs(values: Sequence[float]) -> str:
     return " ".join(f"{v:.2f}" for v in values)
 
 
-def report_machine(info: dict[str, Any], sizes: Sizes, repeats: int) -> None:
+def report_machine(info: dict[str, Any], loops: dict[str, Any], sizes: Sizes, repeats: int) -> None:
     print("dynsys core benchmark" + ("" if sizes.verdicts else " (--quick: not the floors' sizes)"))
     for key, value in info.items():
         print(f"  {key}: {value}")
     print(f"  timing: median of {repeats} runs unless said otherwise")
+    floor1 = f"; the floor-1 run: {loops['floor1_loop']}" if "floor1_loop" in loops else ""
+    print(f"  time loop: --backend {loops['backend']}: {loops['backend_choice']}{floor1}")
+    if loops["compile"] is None:
+        print("  numba: not installed (pip install -e '.[fast]' for the compiled loop)")
+        return
+    env = loops["numba_num_threads_env"]
+    print(
+        f"  numba: {loops['numba']}, {loops['numba_threads']} threads "
+        f"(NUMBA_NUM_THREADS={env if env is not None else 'unset: one per core'})"
+    )
+    c = loops["compile"]
+    print(
+        f"  compile: {c['compile_s']:.2f} s for rk4 on the driven oscillator (first {WARM_STEPS}-"
+        f"step call {c['first_call_s']:.2f} s - second {c['second_call_s']:.3f} s; import numba "
+        f"{c['import_s']:.2f} s), once per process,\n  system class and stepper; never timed: a "
+        f"{WARM_STEPS}-step warm-up of the same system, stepper and loop precedes each timed run"
+    )
+    print("  the 'loop' column of each table is traj.info['backend'] of its runs")
 
 
-def report_throughput(sizes: Sizes, tuned: dict[str, Any], ivp: dict[str, Any]) -> dict[str, Any]:
-    """Print floor 1 and return its figures."""
+def loop_name(backend: str, threads: int) -> str:
+    """'numba loop, 2 threads' or 'numpy loop, 1 thread'."""
+    return f"{backend} loop, {threads} thread{'' if threads == 1 else 's'}"
+
+
+def report_throughput(
+    sizes: Sizes, tuned: dict[str, Any], ivp: dict[str, Any], loops: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Print floor 1 and the time loops compared on its run; return the figures."""
     dyn_s = statistics.median(tuned["times_s"])
     plain_s = ivp["plain_per_traj_s"] * sizes.batch
     ref_s = ivp["reference_per_traj_s"] * sizes.batch
@@ -542,13 +796,14 @@ def report_throughput(sizes: Sizes, tuned: dict[str, Any], ivp: dict[str, Any]) 
     best_ivp_error = min(ivp["plain_error"], ivp["reference_error"])
     ok = speedup >= SPEEDUP_FLOOR and tuned["error"] < best_ivp_error
     n = ivp["sample"]
+    selected = loop_name(tuned["backend_ran"], tuned["threads"])
     table(
         f"Floor 1: throughput, {sizes.batch} oscillators x {sizes.steps} steps "
         f"(h = {H}, t in [0, {sizes.steps * H:g}])",
         ["solver", "seconds", "runs (s)", "x dynsys", "max |err| vs exact"],
         [
             [
-                "dynsys rk4 (batched simulate)",
+                f"dynsys rk4 (simulate, {selected})",
                 f"{dyn_s:.2f}",
                 secs(tuned["times_s"]),
                 "1",
@@ -581,29 +836,80 @@ def report_throughput(sizes: Sizes, tuned: dict[str, Any], ivp: dict[str, Any]) 
         f"  solve_ivp: rtol={IVP['rtol']:g}, atol={IVP['atol']:g}, t_eval = the {sizes.steps + 1} "
         f"grid times; {n} trajectories timed {ivp['repeats']}x (median), scaled to {sizes.batch}"
     )
+
+    rows, single = [], None
+    for r in loops:
+        name = "numpy loop" if r["loop"] == "numpy" else "compiled loop (numba)"
+        env = "-" if r["loop"] == "numpy" else str(r["numba_num_threads"] or "default")
+        if "skipped" in r:
+            rows.append([name, env, "", "", "", "", r["skipped"]])
+            continue
+        r["x_solve_ivp"] = best / statistics.median(r["times_s"])
+        if r["backend_ran"] == "numba" and r["threads"] == 1:
+            single = r["x_solve_ivp"]
+        rows.append(
+            [
+                name + (" *" if r["selected"] else ""),
+                env,
+                r["threads"],
+                f"{statistics.median(r['times_s']):.2f}",
+                secs(r["times_s"]),
+                f"{statistics.median(r['loop_times_s']):.2f}",
+                f"{r['x_solve_ivp']:.1f}",
+            ]
+        )
+    table(
+        f"Time loops on the floor-1 run (fresh processes; x solve_ivp = the faster solve_ivp's "
+        f"{best:.1f} s / simulate s)",
+        [
+            *("time loop", "NUMBA_NUM_THREADS", "threads", "simulate s"),
+            *("runs (s)", "loop s", "x solve_ivp"),
+        ],
+        rows,
+    )
+    print(f"  * the floor's own run above (--backend {requested_backend()})")
+    if tuned["backend_ran"] == "numba":
+        one = f"{single:.1f}x" if single is not None else "not measured"
+        beside = f"on 1 thread: {one}; solve_ivp runs on 1 thread"
+    else:
+        beside = "one thread, as solve_ivp"
     print(
-        f"  -> speedup vs the faster solve_ivp: {speedup:.1f}x (floor {SPEEDUP_FLOOR:g}x), "
-        f"error {tuned['error']:.1e} vs {best_ivp_error:.1e}: {verdict(ok)}"
+        f"  -> speedup vs the faster solve_ivp: {speedup:.1f}x with the {selected} ({beside}) "
+        f"(floor {SPEEDUP_FLOOR:g}x), error {tuned['error']:.1e} vs "
+        f"{best_ivp_error:.1e}: {verdict(ok)}"
         + ("" if speedup >= SPEEDUP_FLOOR else f" (short by {SPEEDUP_FLOOR / speedup:.1f}x)")
     )
+    one = "" if single is None else f"; {single:.1f}x on 1 thread"
     return {
         "speedup": speedup,
+        "speedup_1_thread": single,
+        "backend": tuned["backend_ran"],
+        "threads": tuned["threads"],
         "pass": ok,
         "dynsys_s": dyn_s,
         "ivp_plain_s": plain_s,
-        "summary": f"{speedup:.1f}x faster than solve_ivp (floor {SPEEDUP_FLOOR:g}x)",
+        "ivp_best_s": best,
+        "summary": (
+            f"{speedup:.1f}x faster than solve_ivp with the {selected}{one} "
+            f"(floor {SPEEDUP_FLOOR:g}x)"
+        ),
     }
 
 
 def report_sizes(rows: list[dict[str, Any]]) -> None:
     table(
         "RK4 throughput by batch size (oscillator-steps/s = batch * steps / simulate seconds)",
-        ["batch", "steps", "save_every", "simulate s", "loop s", "osc-steps/s", "us/step"],
+        [
+            *("batch", "steps", "save_every", "loop", "threads"),
+            *("simulate s", "loop s", "osc-steps/s", "us/step"),
+        ],
         [
             [
                 r["batch"],
                 r["steps"],
                 r["save_every"],
+                r["backend"],
+                r["threads"],
                 f"{r['seconds']:.3f}",
                 f"{r['loop_seconds']:.3f}",
                 f"{r['per_s']:.3g}",
@@ -612,6 +918,11 @@ def report_sizes(rows: list[dict[str, Any]]) -> None:
             for r in rows
         ],
     )
+    if requested_backend() == "auto":
+        print(
+            f"  --backend auto takes the compiled loop from {AUTO_COMPILE_STEPS:.0e} member-steps "
+            "(batch * steps) when numba is installed; --backend numba to compile every row"
+        )
 
 
 def report_tuning(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
@@ -627,6 +938,7 @@ def report_tuning(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
                 on["batch"],
                 on["steps"],
                 on["save_every"],
+                on["backend_ran"],
                 on["runs"],
                 f"{t_on:.3f}",
                 f"{t_off:.3f}",
@@ -637,7 +949,7 @@ def report_tuning(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
                 f"{(off['peak_rss'] - off['baseline_rss']) / 1e9:.3f}",
             ]
         )
-    header = ["batch", "steps", "save_every", "runs", "loop s on", "loop s off", "off/on"]
+    header = ["batch", "steps", "save_every", "loop", "runs", "loop s on", "loop s off", "off/on"]
     table(
         "Allocator tuning: RK4 time loop with DYNSYS_MALLOC_TUNING=1 (on) vs 0 (off)",
         [*header, "faults/step on", "off", "GB on", "GB off"],
@@ -647,7 +959,7 @@ def report_tuning(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         "  runs = fresh processes each way, on and off alternated; loop s = median "
         "info['wall_s']; off/on = median of the\n  ratios of neighbouring runs (which share "
         "the background load); faults = minor page faults during simulate\n  (median run); "
-        "GB = largest peak RSS above the baseline after imports and inputs"
+        "GB = largest peak RSS above the baseline after imports, inputs and warm-up"
     )
 
 
@@ -659,38 +971,53 @@ def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
             rows.append(
                 [
                     f"dynsys {r['method']}",
+                    r["backend"],
                     f"h={r['h']:.4g} (N={r['n']}; N={r['n_fails']} misses)",
                     f"{r['error']:.2e}",
                     f"{r['seconds']:.3f}",
                     r["runs"],
+                    f"{r['other']['backend']} {r['other']['seconds']:.3f}" if "other" in r else "",
                 ]
             )
         else:
             rows.append(
                 [
                     f"dynsys {r['method']}",
+                    r["backend"],
                     f"not reached by N={r['n']}",
                     f"{r['error']:.2e}",
                     "-",
                     "-",
+                    "",
                 ]
             )
     for r in tta["solve_ivp"]:
         rows.append(
             [
                 f"solve_ivp {r['method']} stacked",
+                "scipy",
                 f"rtol={r['rtol']:.0e} (nfev={r['nfev']})",
                 f"{r['error']:.2e}",
                 f"{r['seconds']:.3f}" if r["reached"] else "-",
                 "" if r["reached"] else "not reached",
+                "",
             ]
         )
     table(
         f"Floor 2: time to max error <= {TARGET:g} at t = {T_END:g}, {tta['batch']} oscillators",
-        ["solver", "setting", "max |err(100)|", "seconds", "runs"],
+        ["solver", "loop", "setting", "max |err(100)|", "seconds", "runs", "other loop s"],
         rows,
     )
     print(
+        f"  loop = the time loop of the timed runs (traj.info['backend']; --backend "
+        f"{requested_backend()}"
+        + (
+            f": compiled from {AUTO_COMPILE_STEPS:.0e} member-steps = {tta['batch']} * N"
+            if requested_backend() == "auto"
+            else ""
+        )
+        + "); other loop s = the same N\n  through the other time loop (median of as many runs), "
+        "for comparison only\n"
         f"  h = {T_END:g}/N, N up the grid 100*2^(j/2) to the first N reaching the target, then "
         f"bisected to {REFINE_TOL:.0%} when a run takes < {REFINE_MAX_S:g} s; no run predicted "
         f"over {tta['budget_s']:g} s is made\n"
@@ -705,31 +1032,50 @@ def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
     best = min(reached, key=lambda r: r["seconds"])
     ok = best["seconds"] <= rk45["seconds"]
     print(
-        f"  -> fastest dynsys: {best['method']} h={best['h']:.4g}, {best['seconds']:.3f} s vs "
+        f"  -> fastest dynsys: {best['method']} ({loop_name(best['backend'], best['threads'])}) "
+        f"h={best['h']:.4g}, {best['seconds']:.3f} s vs "
         f"RK45 stacked {rk45['seconds']:.3f} s (ratio {rk45['seconds'] / best['seconds']:.2f}x): "
         f"{verdict(ok)}" + ("" if verdicts else " (quick sizes)")
     )
+    if "other" in best:
+        o = best["other"]
+        print(
+            f"     (the same h through the {loop_name(o['backend'], o['threads'])}: "
+            f"{o['seconds']:.3f} s, ratio {rk45['seconds'] / o['seconds']:.2f}x; not the verdict)"
+        )
     ratio = rk45["seconds"] / best["seconds"]
     return {
         "pass": ok,
         "best": best,
         "ratio": ratio,
-        "summary": f"{best['method']} takes {1 / ratio:.2f}x the time of RK45 stacked (floor 1x)",
+        "summary": (
+            f"{best['method']} ({best['backend']} loop) takes {1 / ratio:.2f}x the time of RK45 "
+            "stacked (floor 1x)"
+        ),
     }
 
 
-def report_memory(full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any]) -> dict:
-    """Print floor 3 and return its figures."""
+def report_memory(
+    full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any], loops: list[dict[str, Any]]
+) -> dict:
+    """Print floor 3 (and the other time loops' runs of the same size) and return its figures."""
     rows = []
-    for label, w in (
+    cases = [
         ("save_every=1", full),
         (f"save_every={thin['save_every']}", thin),
         ("save_every=1, tuning off", off),
-    ):
+    ]
+    cases += [
+        (f"save_every=1, {loop_name(r['backend_ran'], r['threads'])}", r)
+        for r in loops
+        if not r["selected"] and "skipped" not in r
+    ]
+    for label, w in cases:
         grown = w["peak_rss"] - w["baseline_rss"]
         rows.append(
             [
                 label,
+                w["backend_ran"],
                 gb(w["baseline_rss"]),
                 gb(w["peak_rss"]),
                 gb(grown),
@@ -739,8 +1085,13 @@ def report_memory(full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any
         )
     table(
         f"Floor 3: peak RSS of RK4 on {full['batch']} x {full['steps']} steps (fresh processes)",
-        ["case", "baseline", "peak", "peak-baseline", "states", "ratio"],
+        ["case", "loop", "baseline", "peak", "peak-baseline", "states", "ratio"],
         rows,
+    )
+    print(
+        f"  baseline = peak RSS after the imports, the inputs and the {WARM_STEPS}-step warm-up "
+        "(for the numba rows: with numba and\n  its compiled loop); peak = VmHWM of "
+        "/proc/self/status after simulate"
     )
     grown_full = full["peak_rss"] - full["baseline_rss"]
     grown_thin = thin["peak_rss"] - thin["baseline_rss"]
@@ -767,24 +1118,45 @@ def report_memory(full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any
 def run_accuracy_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
     """Floor 2 alone (``--only accuracy``): a few minutes instead of the whole benchmark."""
     info = machine()
-    report_machine(info, sizes, repeats)
+    loops = loop_settings(sizes, floor1=False)
+    report_machine(info, loops, sizes, repeats)
     tta = time_to_accuracy(sizes, repeats)
     floor2 = report_tta(tta, sizes.verdicts)
+    loops["backend_ran"] = {
+        "time_to_accuracy": {r["method"]: r["backend"] for r in tta["steppers"]}
+    }
     print(f"\nSummary\n  time to accuracy: {verdict(floor2['pass'])}: {floor2['summary']}")
-    return {"machine": info, "time_to_accuracy": {**tta, **floor2}}
+    print(f"  time loops that ran: {ran_text(loops['backend_ran'])}")
+    return {"machine": {**info, **loops}, "time_to_accuracy": {**tta, **floor2}}
+
+
+def ran_text(ran: dict[str, Any]) -> str:
+    """The time loops that ran, from traj.info['backend'], as one line."""
+    parts = []
+    if "floor1" in ran:
+        parts.append(f"floors 1 and 3: {loop_name(ran['floor1'], ran['floor1_threads'])}")
+    if "by_size" in ran:
+        parts.append("batch sizes: " + ", ".join(f"{b} {loop}" for b, loop in ran["by_size"]))
+    parts.append(
+        "time to accuracy: "
+        + ", ".join(f"{m} {loop}" for m, loop in ran["time_to_accuracy"].items())
+    )
+    return "; ".join(parts)
 
 
 def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
     """Measure everything, print the tables, and return all the figures."""
     info = machine()
-    report_machine(info, sizes, repeats)
+    loop_info = loop_settings(sizes, floor1=True)
+    report_machine(info, loop_info, sizes, repeats)
     t = np.arange(sizes.steps + 1) * H
     system, s0 = oscillators(sizes.batch)
 
     tuned, untuned = tuned_and_untuned(sizes.batch, sizes.steps, repeats, error=True)
     thin = run_worker(sizes.batch, sizes.steps, save_every=10)
+    loops = compare_loops(sizes, repeats, tuned)
     ivp = time_per_trajectory_ivp(system, s0, t, sizes.ivp_sample, sizes.ivp_repeats)
-    floor1 = report_throughput(sizes, tuned, ivp)
+    floor1 = report_throughput(sizes, tuned, ivp, loops)
 
     by_size = throughput_by_size(sizes, repeats)
     report_sizes(by_size)
@@ -798,18 +1170,35 @@ def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
     tta = time_to_accuracy(sizes, repeats)
     floor2 = report_tta(tta, sizes.verdicts)
 
-    floor3 = report_memory(tuned, thin, untuned)
+    floor3 = report_memory(tuned, thin, untuned, loops)
 
     print("\nSummary" + ("" if sizes.verdicts else " (--quick: sizes are not the floors')"))
     for name, floor in (("throughput", floor1), ("time to accuracy", floor2), ("memory", floor3)):
         print(f"  {name}: {verdict(floor['pass'])}: {floor['summary']}")
+    loop_info["backend_ran"] = {
+        "floor1": tuned["backend_ran"],
+        "floor1_threads": tuned["threads"],
+        "by_size": [(r["batch"], r["backend"]) for r in by_size],
+        "time_to_accuracy": {r["method"]: r["backend"] for r in tta["steppers"]},
+    }
+    print(f"  time loops that ran: {ran_text(loop_info['backend_ran'])}")
+    runs = [tuned, untuned, thin, *by_size, *(r for pair in pairs for r in pair)]
+    runs += [r for r in loops if "skipped" not in r]
+    if any(r["recompiled"] for r in runs):
+        print("  WARNING: a timed run compiled a new variant of its loop: its time includes it")
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"  load average at the end: {info['load_average_at_end']}")
     return {
-        "machine": info,
+        "machine": {**info, **loop_info},
         "sizes": asdict(sizes),
         "repeats": repeats,
-        "throughput": {"dynsys": tuned, "dynsys_untuned": untuned, "solve_ivp": ivp, **floor1},
+        "throughput": {
+            "dynsys": tuned,
+            "dynsys_untuned": untuned,
+            "solve_ivp": ivp,
+            "loops": loops,
+            **floor1,
+        },
         "by_size": by_size,
         "tuning": [{"tuned": on, "untuned": off} for on, off in pairs],
         "time_to_accuracy": {**tta, **floor2},
@@ -830,6 +1219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("accuracy",), help="run one floor alone: accuracy (time to accuracy)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="the time loop of every dynsys run: auto (default: numba when installed and the "
+        "run is large enough), numpy, or numba (compiled; pip install -e '.[fast]')",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -837,6 +1233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    if args.backend == "numba" and not kernels.available():
+        parser.error("--backend numba needs numba: pip install -e '.[fast]'")
+    os.environ[BACKEND_ENV] = args.backend  # workers inherit it
     if args.shared_frequency:
         os.environ[SHARED_FREQUENCY_ENV] = "1"  # workers inherit it
         print("driven at one shared frequency, omega = 1")
