@@ -48,6 +48,6 @@ def main() -> None:
     """
 
 
-from . import commands, plot_commands  # noqa: E402,F401  (registers the commands on main)
+from . import commands, plot_commands, rnn_commands  # noqa: E402,F401  (registers the commands)
 
 __all__ = ["BadInput", "main"]

@@ -46,7 +46,9 @@ states use one affine map wherever they appear: Y, h0, and the s(t_k) input chan
 ``driven_response``.  So o(n) and s(n) are in the same units, and a residual Jordan network
 o(n) = o(n-1) + c + V h(n) learns the normalised increment (s(n) - s(n-1)) / std.
 
-Splits are by trajectory (every sequence of a trajectory lands in one split), seeded.
+Splits are by trajectory (every sequence of a trajectory lands in one split), seeded.  Only
+training and validation trajectories are cut: the test and extrapolation sets keep each
+trajectory whole, since a model is judged on its rollout over the whole horizon.
 ``holdout={"A": (0.8, 1.0)}`` keeps those values out of train, validation and test (which draw
 A from the rest of its range) and puts them only in the extrapolation set, which draws every
 held-out parameter from its held-out interval.
@@ -450,26 +452,31 @@ def make_splits(spec: DatasetSpec) -> Splits:
     extrapolation = None
     if spec.holdout:
         rng = np.random.default_rng(out_seq)
-        extrapolation = _simulate(spec, system, spec.n_test, rng, True)
+        extrapolation = _simulate(spec, system, spec.n_test, rng, True, whole=True)
     return Splits(
         train=train,
         val=_simulate(spec, system, spec.n_val, np.random.default_rng(val_seq), False),
-        test=_simulate(spec, system, spec.n_test, np.random.default_rng(test_seq), False),
+        test=_simulate(
+            spec, system, spec.n_test, np.random.default_rng(test_seq), False, whole=True
+        ),
         normalizer=fit_normalizer(train),
         extrapolation=extrapolation,
     )
 
 
-def sample(spec: DatasetSpec, n: int, seed: int, *, holdout: bool = False) -> Dataset:
+def sample(
+    spec: DatasetSpec, n: int, seed: int, *, holdout: bool = False, whole: bool = False
+) -> Dataset:
     """A fresh dataset of ``n`` trajectories from the distribution of ``spec``, seeded by ``seed``.
 
-    ``holdout=True`` draws the held-out parameters from their held-out intervals instead.
+    ``holdout=True`` draws the held-out parameters from their held-out intervals instead;
+    ``whole=True`` keeps each trajectory whole (one sequence) whatever ``seq_len`` says.
     """
     n = checks.integer("n", n)
     seed = checks.integer("seed", seed, minimum=0)
     if holdout and not spec.holdout:
         raise InputError("holdout=True needs a spec with a holdout range")
-    return _simulate(spec, spec.base_system(), n, np.random.default_rng(seed), holdout)
+    return _simulate(spec, spec.base_system(), n, np.random.default_rng(seed), holdout, whole)
 
 
 def _draw(
@@ -491,9 +498,14 @@ def _draw(
 
 
 def _simulate(
-    spec: DatasetSpec, system: System, n: int, rng: np.random.Generator, held_out: bool
+    spec: DatasetSpec,
+    system: System,
+    n: int,
+    rng: np.random.Generator,
+    held_out: bool,
+    whole: bool = False,
 ) -> Dataset:
-    """Draw n trajectories, solve them on the grid and cut them into sequences."""
+    """Draw n trajectories, solve them on the grid and cut them into sequences (or not)."""
     sampled, s0 = _draw(spec, n, rng, held_out)
     n_steps, ns = spec.n_steps, system.n_states
     step_map = spec.task == "step_map" or spec.initial_state == "h0"
@@ -513,7 +525,7 @@ def _simulate(
         states = ref.states
         drive = _drive(batched, stepper, spec.h, n_inputs, n)
         values = {k: np.broadcast_to(v, (n,)).copy() for k, v in batched.params.items()}
-    L = spec.seq_len or n_steps
+    L = n_steps if whole else spec.seq_len or n_steps
     starts = np.arange(n_steps // L) * L
     w = len(starts)
     span = starts[:, None] + np.arange(L + 1)  # the state indices of each sequence

@@ -1,0 +1,157 @@
+"""dynsys train and dynsys evaluate, end to end through click's CliRunner, and the recipes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import dynsys.rnn.pipeline as pipeline
+from dynsys.cli import main
+from dynsys.rnn.io import load_model
+
+SMALL = ["--n-train", "8", "--n-test", "6", "--t-end", "5", "--quiet"]
+NAMES = {"rnn", "euler", "semi_implicit_euler", "rk4"}
+KEYS = {"rel_l2", "rmse", "max_abs_error", "valid_time"}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def jordan_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "jordan.npz"
+    result = invoke("train", "driven_oscillator", "--model", "jordan", *SMALL, "--out", path)
+    assert result.exit_code == 0, result.output
+    return path, result.output
+
+
+def test_train_jordan_prints_the_table_and_saves_the_model(jordan_file):
+    path, output = jordan_file
+    assert "trained a jordan network, 32 identity units, residual on driven_oscillator" in output
+    assert f"wrote {path}" in output
+    rows = {line.split()[0]: line.split() for line in output.splitlines()[3:7]}
+    assert set(rows) == NAMES
+    rnn, semi, euler = (float(rows[k][1]) for k in ("rnn", "semi_implicit_euler", "euler"))
+    assert rnn < semi / 5 and rnn < euler / 100  # the issue's floors, on a small problem
+    loaded = load_model(path)
+    assert loaded.dataset["params"] == {"m": 1.0, "k": 1.0, "c": 0.0}
+    assert loaded.dataset["ranges"] == {"A": [0.2, 1.0]}
+    assert loaded.training["model_settings"]["activation"] == "identity"
+    assert set(loaded.extra["test"]) == NAMES
+
+
+def test_evaluate_draws_a_fresh_test_set_and_prints_json(jordan_file):
+    path, _ = jordan_file
+    result = invoke("evaluate", path, "--n-test", "4", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert set(doc) == {"test"} and set(doc["test"]) == NAMES
+    assert all(set(row) == KEYS for row in doc["test"].values())
+    assert doc["test"]["rnn"]["rel_l2"] < doc["test"]["semi_implicit_euler"]["rel_l2"] / 5
+    again = json.loads(invoke("evaluate", path, "--n-test", "4", "--json").output)
+    assert again == doc  # the same default seed: the same numbers
+    other = json.loads(invoke("evaluate", path, "--n-test", "4", "--seed", "9", "--json").output)
+    assert other["test"]["euler"] != doc["test"]["euler"]
+
+
+def test_train_elman_json(tmp_path):
+    path = tmp_path / "elman.npz"
+    result = invoke(
+        "train", "driven_oscillator", "--model", "elman", *SMALL, "--epochs", "30",
+        "--json", "--out", path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["model"] == str(path) and doc["history"]["epochs_run"] <= 30
+    assert set(doc["test"]) == NAMES
+    model = load_model(path).model
+    assert model.kind == "elman" and model.activation == "identity"
+    np.testing.assert_array_equal(np.diag(model.params["W"]) != 0, True)
+
+
+def test_same_seed_same_model(tmp_path):
+    args = ["train", "driven_oscillator", *SMALL, "--epochs", "5", "--seed", "3"]
+    for name in ("a.npz", "b.npz"):
+        assert invoke(*args, "--out", tmp_path / name).exit_code == 0
+    a, b = (load_model(tmp_path / n).model.params for n in ("a.npz", "b.npz"))
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hidden", "0"], "n_hidden"),
+        (["--lr", "0", "--optimizer", "adam"], "lr must be > 0"),
+        (["--epochs", "0"], "epochs"),
+        (["--range", "A=1"], "--range must be NAME=LOW,HIGH"),
+        (["--range", "Q=0,1"], "unknown parameter of driven_oscillator in ranges 'Q'"),
+        (["-p", "k=-1"], "parameter 'k' of driven_oscillator must be > 0"),
+        (["--dt", "-0.1"], "h must be > 0"),
+        (["--model", "hopfield"], "'hopfield' is not one of 'elman', 'jordan'"),
+    ],
+)
+def test_train_bad_input(tmp_path, args, message):
+    result = invoke("train", "driven_oscillator", *SMALL, *args, "--out", tmp_path / "m.npz")
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m.npz").exists()
+
+
+def test_train_bad_output_and_system(tmp_path):
+    wrong = invoke("train", "driven_oscillator", "--out", tmp_path / "m.txt")
+    assert wrong.exit_code == 2 and "--out must name a .npz file" in wrong.output
+    missing = invoke("train", "driven_oscillator", "--out", tmp_path / "no" / "m.npz")
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    unknown = invoke("train", "driven_osc", "--out", tmp_path / "m.npz")
+    assert unknown.exit_code == 2 and "did you mean 'driven_oscillator'" in unknown.output
+
+
+def test_evaluate_bad_files(tmp_path):
+    assert invoke("evaluate", tmp_path / "none.npz").exit_code == 2
+    text = tmp_path / "text.npz"
+    text.write_text("not a model")
+    result = invoke("evaluate", text)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_loss_that_blows_up_stops_with_a_message_and_saves(tmp_path):
+    path = tmp_path / "m.npz"
+    result = invoke(
+        "train", "driven_oscillator", *SMALL, "--optimizer", "sgd", "--lr", "1e6",
+        "--epochs", "5", "--out", path,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "lower the learning rate" in result.output and "were saved to" in result.output
+    assert all(np.isfinite(v).all() for v in load_model(path).model.params.values())
+
+
+def test_ctrl_c_saves_what_was_learned(tmp_path, monkeypatch):
+    real_fit = pipeline.fit
+
+    def interrupted_fit(*args, **kwargs):
+        def stop(epoch, history):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        return real_fit(*args, callback=stop, **kwargs)
+
+    monkeypatch.setattr(pipeline, "fit", interrupted_fit)
+    path = tmp_path / "m.npz"
+    result = invoke("train", "driven_oscillator", *SMALL, "--out", path)
+    assert result.exit_code == 130
+    assert "interrupted: the best parameters so far were saved" in result.output
+    assert load_model(path).training["history"]["stopped_reason"] == "interrupted"
+
+
+def test_recipes():
+    dataset, model, training = pipeline.recipe("driven_oscillator", "elman")
+    assert training.epochs == 500
+    assert dataset["task"] == "driven_response" and dataset["initial_state"] == "h0"
+    assert model.activation == "identity" and model.identity_init
+    dataset, model, _ = pipeline.recipe("lorenz", "jordan")
+    assert dataset == {"task": "step_map"} and model.activation == "tanh" and model.residual
