@@ -66,7 +66,8 @@ def test_train_elman_json(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["model"] == str(path) and doc["history"]["epochs_run"] <= 30
+    assert doc["model"] == str(path) and doc["stages"]["fit"]["epochs_run"] <= 30
+    assert list(doc["stages"]) == ["fit", "whole"]  # windows of 20 steps, then whole
     assert set(doc["test"]) == NAMES
     model = load_model(path).model
     assert model.kind == "elman" and model.activation == "identity"
@@ -150,7 +151,7 @@ def test_ctrl_c_saves_what_was_learned(tmp_path, monkeypatch):
 
 def test_recipes():
     dataset, model, training = pipeline.recipe("driven_oscillator", "elman")
-    assert training.epochs == 500
+    assert training.epochs == 500 and training.whole_epochs == 300
     assert dataset["task"] == "driven_response" and dataset["initial_state"] == "h0"
     assert model.activation == "identity" and model.identity_init
     dataset, model, _ = pipeline.recipe("lorenz", "jordan")

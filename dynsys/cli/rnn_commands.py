@@ -147,12 +147,11 @@ def train_command(system_name, params, ranges, kind, seed, quiet, as_json, out, 
     }
     training = replace(training, seed=seed, **train_changes)
     trained = train_rnn(spec, model, training, progress=False if quiet or as_json else None)
-    history = trained.closed_loop or trained.history
+    history = trained.history
     saved = save_trained(trained, path)
     if as_json:
-        doc = {"model": str(saved), "history": trained.history.summary()}
-        if trained.closed_loop is not None:
-            doc["closed_loop"] = trained.closed_loop.summary()
+        doc = {"model": str(saved), "history": history.summary()}
+        doc["stages"] = {name: h.summary() for name, h in trained.stages.items()}
         if trained.evaluation is not None:
             doc |= trained.evaluation.to_dict()
         click.echo(json.dumps(doc, indent=2))
@@ -169,19 +168,20 @@ def train_command(system_name, params, ranges, kind, seed, quiet, as_json, out, 
 
 
 def _training_line(trained) -> str:
-    s, h = trained.settings, trained.history
+    s = trained.settings
     what = f"{s.kind} network, {s.hidden} {s.activation} units"
     if s.kind == "jordan" and s.residual:
         what += ", residual"
-    line = (
-        f"trained a {what} on {trained.spec.system} ({trained.spec.n_train} trajectories, "
-        f"h = {trained.spec.h:g}): {h.optimizer} {h.epochs_run} epochs, {h.stopped_reason}, "
-        f"best loss {h.best_loss:.3g} ({h.wall_s:.1f} s)"
+    stages = "; ".join(
+        f"{'' if name == 'fit' else name.replace('_', ' ') + ': '}{h.optimizer} "
+        f"{h.epochs_run} epochs, {h.stopped_reason}, best loss {h.best_loss:.3g} "
+        f"({h.wall_s:.1f} s)"
+        for name, h in trained.stages.items()
     )
-    if trained.closed_loop is not None:
-        c = trained.closed_loop
-        line += f"; closed loop {c.epochs_run} epochs, best loss {c.best_loss:.3g}"
-    return line
+    return (
+        f"trained a {what} on {trained.spec.system} ({trained.spec.n_train} trajectories, "
+        f"h = {trained.spec.h:g}): {stages}"
+    )
 
 
 @main.command("evaluate")

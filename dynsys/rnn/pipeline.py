@@ -47,8 +47,11 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How to fit: see :func:`dynsys.rnn.train.fit`.  ``closed_loop_epochs`` (Jordan) adds a
-    second fit through the network's own fed-back outputs after the teacher-forced one."""
+    """How to fit: see :func:`dynsys.rnn.train.fit`.  Two optional second stages follow:
+    ``whole_epochs`` fits again on whole trajectories after the fit on ``seq_len`` windows
+    (short windows first is a curriculum: long sequences from a random start train badly),
+    and ``closed_loop_epochs`` (Jordan) fits through the network's own fed-back outputs after
+    the teacher-forced fit."""
 
     optimizer: str = "lbfgs"
     epochs: int = 500
@@ -59,6 +62,7 @@ class TrainSettings:
     clip: float | None = None
     truncate: int | None = None
     closed_loop_epochs: int = 0
+    whole_epochs: int = 0
 
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -76,7 +80,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "elman": {
             "dataset": {"initial_state": "h0", "seq_len": 20},
             "model": {"activation": "identity", "identity_init": True},
-            "train": {"epochs": 500},
+            "train": {"epochs": 500, "whole_epochs": 300},
         },
     },
 }
@@ -98,17 +102,24 @@ def recipe(system: str, kind: str) -> tuple[dict[str, Any], ModelSettings, Train
 
 @dataclass
 class TrainedRNN:
-    """A fitted model with its history, the data it came from, and its test evaluation."""
+    """A fitted model, the history of each training stage, its data and test evaluation.
+
+    ``stages`` maps "fit" and then, if they ran, "whole" or "closed_loop" to their History.
+    """
 
     model: RNNModel
-    history: History
+    stages: dict[str, History]
     spec: DatasetSpec
     normalizer: Normalizer
     settings: ModelSettings
     training: TrainSettings
     evaluation: Evaluation | None = None
-    closed_loop: History | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def history(self) -> History:
+        """The last stage's history: how training ended."""
+        return list(self.stages.values())[-1]
 
 
 def build_model(settings: ModelSettings, n_in: int, n_out: int, seed: int) -> RNNModel:
@@ -155,25 +166,28 @@ def train_rnn(
     model = build_model(settings, n_in, n_out, training.seed)
     train = training_arrays(model, splits.train, normalizer)
     val = training_arrays(model, splits.val, normalizer) if spec.n_val else None
-    options = {
-        k: v for k, v in asdict(training).items() if k not in ("closed_loop_epochs", "epochs")
-    }
-    history = fit(model, train, val, epochs=training.epochs, progress=progress, **options)
-    closed = None
-    if training.closed_loop_epochs and history.stopped_reason in ("epochs", "converged"):
-        if settings.kind != "jordan":
-            raise InputError("closed_loop_epochs applies to Jordan networks")
-        closed = fit(
-            model,
-            train,
-            val,
-            epochs=training.closed_loop_epochs,
-            teacher_forcing=False,
-            progress=progress,
-            **options,
+    if training.closed_loop_epochs and settings.kind != "jordan":
+        raise InputError("closed_loop_epochs applies to Jordan networks")
+    stages_ = ("epochs", "closed_loop_epochs", "whole_epochs")
+    options = {k: v for k, v in asdict(training).items() if k not in stages_}
+    options["progress"] = progress
+    stages = {"fit": fit(model, train, val, epochs=training.epochs, **options)}
+    if training.whole_epochs and spec.seq_len is not None and _finished(stages):
+        whole = make_splits(replace(spec, seq_len=None))
+        train = training_arrays(model, whole.train, normalizer)
+        val = training_arrays(model, whole.val, normalizer) if spec.n_val else None
+        stages["whole"] = fit(model, train, val, epochs=training.whole_epochs, **options)
+    if training.closed_loop_epochs and _finished(stages):
+        stages["closed_loop"] = fit(
+            model, train, val, epochs=training.closed_loop_epochs, teacher_forcing=False, **options
         )
     evaluation = rollout_table(model, splits.test, normalizer) if spec.n_test else None
-    return TrainedRNN(model, history, spec, normalizer, settings, training, evaluation, closed)
+    return TrainedRNN(model, stages, spec, normalizer, settings, training, evaluation)
+
+
+def _finished(stages: dict[str, History]) -> bool:
+    """Whether the last stage ended normally (not interrupted, not blown up)."""
+    return list(stages.values())[-1].stopped_reason in ("epochs", "converged", "early_stop")
 
 
 def save_trained(trained: TrainedRNN, path: str | Path) -> Path:
@@ -182,9 +196,8 @@ def save_trained(trained: TrainedRNN, path: str | Path) -> Path:
         "model_settings": asdict(trained.settings),
         "settings": asdict(trained.training),
         "history": trained.history.summary(),
+        "stages": {name: h.summary() for name, h in trained.stages.items()},
     }
-    if trained.closed_loop is not None:
-        record["closed_loop"] = trained.closed_loop.summary()
     extra = dict(trained.extra)
     if trained.evaluation is not None:
         extra["test"] = trained.evaluation.to_dict()["test"]
