@@ -73,6 +73,14 @@ def member_params(system: System, batch: tuple[int, ...]) -> list[np.ndarray]:
     ]
 
 
+def compiled(system: System, stepper: Stepper) -> bool:
+    """Whether this process has compiled ``stepper`` for ``type(system)`` already."""
+    return (type(system), stepper) in _COMPILED
+
+
+_COMPILED: set[tuple[type[System], Stepper]] = set()
+
+
 @functools.cache
 def _compile(cls: type[System], stepper: Stepper) -> Advance:
     import numba
@@ -87,7 +95,9 @@ def _compile(cls: type[System], stepper: Stepper) -> Advance:
         "drive": numba.njit(cls.forcing) if cls.forcing is not None else None,
     }
     exec(compile(source, f"<dynsys.kernels {cls.__name__} {stepper.name}>", "exec"), scope)
-    return numba.njit(parallel=True)(scope["advance"])
+    advance = numba.njit(parallel=True)(scope["advance"])
+    _COMPILED.add((cls, stepper))  # (compiled on its first call, which follows at once)
+    return advance
 
 
 CHUNK = 64

@@ -186,7 +186,8 @@ def simulate(
     (the reference solver on the same grid).  ``memory_limit`` (bytes, default half the memory
     available) refuses a result too large before allocating it.  ``backend`` chooses the time
     loop: "numpy", "numba" (compiled, see :mod:`dynsys.kernels`; needs numba) or "auto" (numba
-    when it is installed, can run the method, and the run is large enough to repay compiling).
+    when it is installed, can run the method, and the run is large enough to repay compiling,
+    or the loop is compiled already in this process).
 
     Raises :class:`~dynsys.errors.DivergenceError` when a state leaves the finite numbers.
     """
@@ -255,8 +256,10 @@ def choose_backend(backend: str, system: System, stepper: Stepper, member_steps:
         return backend
     from . import kernels
 
-    compiles = kernels.available() and kernels.supports(system, stepper)
-    return "numba" if compiles and member_steps >= AUTO_COMPILE_STEPS else "numpy"
+    if not (kernels.available() and kernels.supports(system, stepper)):
+        return "numpy"
+    large = member_steps >= AUTO_COMPILE_STEPS
+    return "numba" if large or kernels.compiled(system, stepper) else "numpy"
 
 
 def _suggest(n_steps: int, row_bytes: float, limit: int) -> int:

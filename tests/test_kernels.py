@@ -134,9 +134,12 @@ def test_compiled_run_does_not_touch_the_initial_state():
 def test_auto_compiles_large_runs_only(monkeypatch):
     system, rk4 = get_system("driven_oscillator"), get_stepper("rk4")
     monkeypatch.setattr(kernels, "available", lambda: True)
+    monkeypatch.setattr(kernels, "compiled", lambda system, stepper: False)
     assert choose_backend("auto", system, rk4, 10_000) == "numpy"
     assert choose_backend("auto", system, rk4, 10**8) == "numba"
     assert choose_backend("auto", get_system("logistic_map"), get_stepper("map"), 10**8) == "numpy"
+    monkeypatch.setattr(kernels, "compiled", lambda system, stepper: True)  # paid for already
+    assert choose_backend("auto", system, rk4, 10_000) == "numba"
     monkeypatch.setattr(kernels, "available", lambda: False)
     assert choose_backend("auto", system, rk4, 10**8) == "numpy"
     assert choose_backend("numpy", system, rk4, 10**8) == "numpy"

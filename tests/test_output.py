@@ -89,7 +89,8 @@ def test_npz_loads_without_pickle_and_carries_metadata(traj, tmp_path):
     assert meta["dt"] == 0.1
     assert meta["state_names"] == ["s", "v"]
     assert meta["save_every"] == 1
-    assert meta["info"] == {"n_steps": 10, "backend": "numpy"}  # no wall time: reproducible
+    assert meta["info"]["n_steps"] == 10 and "wall_s" not in meta["info"]  # reproducible
+    assert meta["info"]["backend"] in ("numpy", "numba")  # the time loop that ran
 
 
 def test_npz_of_a_batch_with_array_parameters(tmp_path):
