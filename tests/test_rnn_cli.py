@@ -156,3 +156,16 @@ def test_recipes():
     assert model.activation == "identity" and model.identity_init
     dataset, model, _ = pipeline.recipe("lorenz", "jordan")
     assert dataset == {"task": "step_map"} and model.activation == "tanh" and model.residual
+
+
+def test_an_undriven_system_trains_with_a_constant_input(tmp_path):
+    path = tmp_path / "vdp.npz"
+    result = invoke(
+        "train", "van_der_pol", "--model", "jordan", "--dt", "0.05", *SMALL, "--epochs", "50",
+        "--out", path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    loaded = load_model(path)
+    assert loaded.model.n_in == 1 and loaded.model.activation == "tanh"
+    rows = {line.split()[0]: float(line.split()[1]) for line in result.output.splitlines()[3:7]}
+    assert set(rows) == NAMES and 0 < rows["rnn"] < 1

@@ -35,6 +35,9 @@ units, h(0) = (s(t_k), 0, ..., 0) (:func:`pad_initial_state`), rather than as in
     :mod:`dynsys.steppers`, built with :meth:`dynsys.Recurrence.inputs`), so the model sees at
     least what the stepper it is compared with sees.
 
+An undriven system without ``param_inputs`` has one constant input channel, 1, since a
+network needs an input (normalised, it is 0: the network then runs on its own state).
+
 Parameters that vary across the dataset reach the model only through the drive (A and omega
 of the driven oscillator shape x), unless listed in ``param_inputs``: then each is a constant
 input channel.  A sampled parameter the drive does not reveal (k, c, m) should be listed, or
@@ -543,6 +546,8 @@ def _simulate(
         p_in = np.stack([per_seq[k] for k in spec.param_inputs], axis=-1)[:, None]
         channels.append(_repeat(p_in, Y.shape[1]))
     X = np.concatenate(channels, axis=-1)
+    if X.shape[-1] == 0:  # an undriven system: one constant channel, as a network needs an input
+        X = np.ones((*X.shape[:-1], 1))
     arrays = {
         "X": X,
         "Y": Y,
@@ -609,7 +614,8 @@ def _input_names(spec: DatasetSpec, system: System, stepper: Stepper) -> tuple[s
             names.append("x(t)")
     if not step_layout:
         names += [f"{s}(t0)" for s in system.states]
-    return (*names, *spec.param_inputs)
+    names += spec.param_inputs
+    return tuple(names) if names else ("1",)
 
 
 def _replace(data: Dataset, **changes: Any) -> Dataset:
