@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import cache
 from pathlib import Path
 
 from PIL import Image
@@ -21,14 +22,30 @@ from dynsys.plots import (
     error_plot,
     phase_portrait,
     rnn_graph,
+    rnn_unrolled_plot,
+    rollout_plot,
     save_figure,
     stability_plot,
     stepper_graph,
     timeseries_plot,
+    training_curves,
     unrolled_plot,
+    vector_field_plot,
 )
+from dynsys.rnn.data import DatasetSpec
+from dynsys.rnn.pipeline import recipe, train_rnn
 
 GALLERY = Path(__file__).resolve().parent / "gallery"
+
+
+@cache
+def jordan():
+    """What `dynsys train driven_oscillator --model jordan` fits: a residual Jordan network of
+    32 identity units on 64 trajectories of the oscillator, h = 0.1 (under a second)."""
+    dataset, model, training = recipe("driven_oscillator", "jordan")
+    spec = DatasetSpec("driven_oscillator", **dataset)
+    return train_rnn(spec, model, training, progress=False)
+
 
 FIGURES = {
     "phase_van_der_pol.png": lambda: phase_portrait(
@@ -74,6 +91,10 @@ FIGURES = {
         stepper_graph(get_system("driven_oscillator"), "rk4", 0.01), 4
     ),
     "unrolled_rnn.png": lambda: unrolled_plot(rnn_graph(), 3),
+    "unrolled_jordan.png": lambda: rnn_unrolled_plot(jordan(), 3),
+    "rnn_training.png": lambda: training_curves(jordan()),
+    "rnn_rollout.png": lambda: rollout_plot(jordan(), n=4),
+    "rnn_field.png": lambda: vector_field_plot(jordan()),
 }
 
 

@@ -130,17 +130,28 @@ def phase_command(
     click.echo(f"wrote {path}: {info.layout} phase portrait of {system.name}; {info.summary()}")
 
 
-ONLY_FOR = {
+SYSTEM_KINDS = ("timeseries", "error", "convergence", "stability", "unrolled")
+MODEL_KINDS = ("training", "rollout", "field")
+ONLY_FOR = {  # option: the kinds it applies to
+    "params": SYSTEM_KINDS,
     "methods": ("timeseries", "error", "convergence", "stability"),
     "s0": ("timeseries", "error", "convergence", "stability"),
     "t_end": ("timeseries", "error", "convergence", "stability"),
+    "dt": SYSTEM_KINDS,
     "levels": ("convergence",),
     "states": ("timeseries",),
-    "xlim": ("stability",),
-    "ylim": ("stability",),
+    "xlim": ("stability", "field"),
+    "ylim": ("stability", "field"),
     "method": ("unrolled",),
     "steps": ("unrolled",),
+    "model_file": ("unrolled",),
+    "n": ("rollout",),
+    "seed": ("rollout", "field"),
+    "drive": ("field",),
 }
+OPTION_NAMES = {"params": "-p/--param", "model_file": "--model"}
+STEPPER_ONLY = ("params", "dt", "method")
+"""Options of ``unrolled`` that draw a stepper's graph, not a model's (``--model``)."""
 DEFAULTS = {  # KIND: (t_end, dt, methods) when not given
     "timeseries": (20.0, 0.01, "euler,semi_implicit_euler,heun,rk4"),
     "error": (20.0, 0.01, "euler,semi_implicit_euler,heun,rk4"),
@@ -152,7 +163,7 @@ DEFAULTS = {  # KIND: (t_end, dt, methods) when not given
 
 @main.command("plot")
 @click.argument("kind", metavar="KIND")
-@click.argument("system_name", metavar="SYSTEM")
+@click.argument("target", metavar="SYSTEM|MODEL", required=False)
 @_param_option
 @click.option("--s0", "s0", metavar="V1,V2,...", help="Initial state. Default: the system's own.")
 @click.option("--t-end", type=float, default=None, help="End time (from t = 0). Default by KIND.")
@@ -160,16 +171,30 @@ DEFAULTS = {  # KIND: (t_end, dt, methods) when not given
 @click.option("--methods", default=None, metavar="M1,M2", help="Comma-separated methods.")
 @click.option("--levels", type=int, default=5, show_default=True, help="convergence: halvings.")
 @click.option("--states", metavar="I,J,...", help="timeseries: the states, by name or index.")
-@click.option("--xlim", metavar="A,B", help="stability: Re z limits.")
-@click.option("--ylim", metavar="A,B", help="stability: Im z limits.")
+@click.option("--xlim", metavar="A,B", help="stability: Re z limits; field: first state.")
+@click.option("--ylim", metavar="A,B", help="stability: Im z limits; field: second state.")
 @click.option("--method", default=None, help="unrolled: the stepper. Default: rk4 (maps: map).")
 @click.option("--steps", type=int, default=4, show_default=True, help="unrolled: steps T.")
-@_out_option("SYSTEM_KIND.png")
+@click.option(
+    "--model",
+    "model_file",
+    metavar="MODEL",
+    default=None,
+    help="unrolled: the graph of this model file (.npz) instead of a stepper's.",
+)
+@click.option("--n", type=int, default=4, show_default=True, help="rollout: trajectories (1-7).")
+@click.option(
+    "--seed", type=int, default=None, help="rollout, field: seed of the trajectories drawn."
+)
+@click.option(
+    "--drive", type=float, default=0.0, show_default=True, help="field: the drive x held."
+)
+@_out_option("SYSTEM_KIND.png or MODEL_KIND.png")
 @click.pass_context
 def plot_command(
     ctx,
     kind,
-    system_name,
+    target,
     params,
     s0,
     t_end,
@@ -181,19 +206,30 @@ def plot_command(
     ylim,
     method,
     steps,
+    model_file,
+    n,
+    seed,
+    drive,
     out,
 ) -> None:
-    """Draw a figure of KIND for SYSTEM to a PNG, SVG or PDF file.
+    """Draw a figure of KIND for SYSTEM, or for a fitted MODEL file, to PNG, SVG or PDF.
 
     \b
-    KIND is one of:
+    KIND is one of, for a SYSTEM:
       timeseries   the states against time, for each method and solve_ivp
       error        the error against time on a log axis (against the exact
                    solution where there is one, else solve_ivp)
       convergence  error against h on log-log axes, fitted slopes, guides 1, 2, 4
       stability    each method's region |R(z)| <= 1, z = h λ, with the
                    system's h λ at its equilibria marked
-      unrolled     the computational graph s(0) -> f -> s(1) -> ... of a stepper
+      unrolled     the computational graph s(0) -> f -> s(1) -> ... of a stepper,
+                   or with --model MODEL that of a fitted RNN
+    and for a MODEL (.npz, written by dynsys train):
+      training     the training and validation loss per epoch, log scale
+      rollout      free-running rollouts against solve_ivp: the states against
+                   time and in the phase plane, for --n fresh test trajectories
+      field        residual Jordan networks of two-state systems: the learned
+                   field (step - s) / h beside the true one, drive held at --drive
 
     \b
     Examples:
@@ -202,15 +238,31 @@ def plot_command(
       dynsys plot convergence driven_oscillator --methods euler,heun,rk4 --out conv.svg
       dynsys plot stability driven_oscillator --dt 0.5 --out stability.png
       dynsys plot unrolled driven_oscillator --method rk4 --steps 4 --out graph.pdf
+      dynsys train driven_oscillator --model jordan --out jordan.npz
+      dynsys plot training jordan.npz --out curves.png
+      dynsys plot rollout jordan.npz --n 4 --seed 7 --out rollout.png
+      dynsys plot field jordan.npz --out field.png
+      dynsys plot unrolled --model jordan.npz --steps 3 --out jordan_graph.png
     """
     from .. import plots
 
     if kind not in plots.PLOT_KINDS:
         raise unknown_name("plot kind", kind, plots.PLOT_KINDS)
-    for name, kinds in ONLY_FOR.items():
-        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE and kind not in kinds:
-            option = "--" + name.replace("_", "-")
-            raise InputError(f"{option} applies to plot {' and '.join(kinds)}, not to {kind}")
+    given = {
+        name for name in ONLY_FOR if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    for name in sorted(given, key=list(ONLY_FOR).index):
+        if kind not in ONLY_FOR[name]:
+            option = OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
+            raise InputError(f"{option} applies to {_kinds_text(ONLY_FOR[name])}, not to {kind}")
+    if kind in MODEL_KINDS or model_file is not None:
+        _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim, steps)
+        return
+    if target is None:
+        example = "--model jordan.npz" if kind == "unrolled" else "van_der_pol"
+        hint = "a SYSTEM or --model MODEL" if kind == "unrolled" else "a SYSTEM"
+        raise InputError(f"plot {kind} needs {hint}, e.g. dynsys plot {kind} {example}")
+    system_name = target
     path = _figure_path(out, f"{system_name}_{kind}.png")
     system, start = build(system_name, params, (s0,) if s0 else ())
     default_t_end, default_dt, default_methods = DEFAULTS[kind]
@@ -246,6 +298,67 @@ def plot_command(
         what += f"; diverged: {', '.join(info_diverged)}"
     plots.save_figure(fig, path)
     click.echo(f"wrote {path}: {kind} plot of {system.name}; {what}")
+
+
+def _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim, steps) -> None:
+    """``plot training|rollout|field MODEL`` and ``plot unrolled --model MODEL``."""
+    from .. import plots
+    from ..rnn.io import load_model
+
+    if kind == "unrolled":
+        if target is not None:
+            raise InputError(
+                f"plot unrolled draws SYSTEM {target!r} or --model {model_file!r}, not both"
+            )
+        stepper = [OPTION_NAMES.get(k, "--" + k) for k in STEPPER_ONLY if k in given]
+        if stepper:
+            raise InputError(f"{stepper[0]} sets a stepper's graph; --model draws the network's")
+        target = model_file
+    elif target is None:
+        raise InputError(
+            f"plot {kind} needs a MODEL file (.npz, written by dynsys train), "
+            f"e.g. dynsys plot {kind} jordan.npz"
+        )
+    model_path = Path(target)
+    if model_path.suffix != ".npz" and not model_path.exists():
+        raise InputError(
+            f"plot {kind} takes a MODEL file (.npz, written by dynsys train); {target!r} is not one"
+        )
+    path = _figure_path(out, f"{model_path.stem}_{kind}.png")
+    loaded = load_model(model_path)
+    if kind == "training":
+        fig, info = plots.training_curves(loaded)
+        what = "; ".join(
+            f"{name}: {info.epochs[name]} epochs, best loss {loss:.3g} at {at}"
+            for name, (at, loss) in info.best.items()
+        )
+    elif kind == "rollout":
+        fig, info = plots.rollout_plot(loaded, n=n, seed=seed)
+        what = f"{info.trajectories} test trajectories, rel L2 error " + ", ".join(
+            f"{r:.3g}" for r in info.rel_l2
+        )
+    elif kind == "field":
+        fig, info = plots.vector_field_plot(loaded, drive=drive, xlim=xlim, ylim=ylim, seed=seed)
+        held = "undriven" if info.drive is None else f"drive x = {info.drive:g}"
+        what = (
+            f"{held}; max |learned - g| / max |g| = {info.max_rel_diff:.3g} "
+            f"(against the exact h-step: {info.step_rel_diff:.3g})"
+        )
+    else:
+        fig, info = plots.rnn_unrolled_plot(loaded, steps)
+        what = f"{loaded.model.kind} network unrolled for {steps} steps" + (
+            " (elided)" if info.elided else ""
+        )
+    plots.save_figure(fig, path)
+    click.echo(f"wrote {path}: {kind} plot of {target}; {what}")
+
+
+def _kinds_text(kinds: tuple[str, ...]) -> str:
+    """'plot stability and field', or 'plots of a SYSTEM' for every system kind."""
+    if kinds == SYSTEM_KINDS:
+        return "plots of a SYSTEM (a MODEL's system is the one it was trained on)"
+    head = ", ".join(kinds[:-1])
+    return f"plot {head + ' and ' if head else ''}{kinds[-1]}"
 
 
 def _stability_summary(info) -> str:

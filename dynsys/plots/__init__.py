@@ -1,5 +1,6 @@
 """Figures of dynsys: phase portraits, states and errors against time, convergence, stability
-regions, and the unrolled graph of a recurrence.
+regions, the unrolled graph of a recurrence, and the training, rollouts and learned vector
+field of a fitted RNN.
 
 Every plot function returns ``(figure, info)``: a :class:`matplotlib.figure.Figure` with its own
 Agg canvas (no pyplot, no display, the user's backend untouched) and a small dataclass saying
@@ -16,6 +17,13 @@ same bytes for the same figure::
     unrolled_plot(stepper_graph(system, method, h) | rnn_graph(), steps=4)
     save_figure(figure, path)
 
+and of a fitted RNN (a model file, LoadedModel or TrainedRNN; see :mod:`dynsys.plots.rnn`)::
+
+    training_curves(model | History | {stage: History})
+    rollout_plot(model, data=None, normalizer=None, *, n=4, seed=None)
+    vector_field_plot(model, *, drive=0.0, xlim=None, ylim=None, seed=None)
+    rnn_unrolled_plot(model, steps=4)
+
 The maths behind them is importable on its own: :func:`find_equilibria` and :func:`classify`
 (no matplotlib), and :func:`stability_function`, :func:`amplification`, :func:`in_region`.
 """
@@ -27,6 +35,16 @@ from .equilibria import KINDS, Equilibrium, classify, find_equilibria, jacobian_
 from .graph import GraphSpec, rnn_graph, stepper_graph, unrolled_plot
 from .phase import LAYOUTS, phase_portrait
 from .results import ConvergenceInfo, GraphInfo, PhaseInfo, SeriesInfo, StabilityInfo
+from .rnn import (
+    FieldInfo,
+    RolloutInfo,
+    TrainingInfo,
+    model_graph,
+    rnn_unrolled_plot,
+    rollout_plot,
+    training_curves,
+    vector_field_plot,
+)
 from .stability import (
     amplification,
     in_region,
@@ -38,8 +56,18 @@ from .stability import (
 from .style import FORMATS, OKABE_ITO, house_style, save_figure
 from .timeseries import error_plot, timeseries_plot
 
-PLOT_KINDS = ("timeseries", "error", "convergence", "stability", "unrolled")
-"""The figures of ``dynsys plot KIND``; the phase portrait has its own command."""
+PLOT_KINDS = (
+    "timeseries",
+    "error",
+    "convergence",
+    "stability",
+    "unrolled",
+    "training",
+    "rollout",
+    "field",
+)
+"""The figures of ``dynsys plot KIND``; the phase portrait has its own command.  The last three
+draw a fitted RNN (a model file), ``unrolled`` a stepper or, with ``--model``, an RNN."""
 
 __all__ = [
     "FORMATS",
@@ -49,11 +77,14 @@ __all__ = [
     "PLOT_KINDS",
     "ConvergenceInfo",
     "Equilibrium",
+    "FieldInfo",
     "GraphInfo",
     "GraphSpec",
     "PhaseInfo",
+    "RolloutInfo",
     "SeriesInfo",
     "StabilityInfo",
+    "TrainingInfo",
     "amplification",
     "classify",
     "convergence_plot",
@@ -62,8 +93,11 @@ __all__ = [
     "house_style",
     "in_region",
     "jacobian_at",
+    "model_graph",
     "phase_portrait",
     "rnn_graph",
+    "rnn_unrolled_plot",
+    "rollout_plot",
     "save_figure",
     "stability_function",
     "stability_methods",
@@ -71,5 +105,7 @@ __all__ = [
     "stability_polynomial",
     "stepper_graph",
     "timeseries_plot",
+    "training_curves",
     "unrolled_plot",
+    "vector_field_plot",
 ]

@@ -196,7 +196,7 @@ def save_trained(trained: TrainedRNN, path: str | Path) -> Path:
         "model_settings": asdict(trained.settings),
         "settings": asdict(trained.training),
         "history": trained.history.summary(),
-        "stages": {name: h.summary() for name, h in trained.stages.items()},
+        "stages": {name: h.to_dict() for name, h in trained.stages.items()},  # with the losses
     }
     extra = dict(trained.extra)
     if trained.evaluation is not None:
