@@ -1130,6 +1130,26 @@ def run_accuracy_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
     return {"machine": {**info, **loops}, "time_to_accuracy": {**tta, **floor2}}
 
 
+def run_throughput_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
+    """Floor 1 alone (``--only throughput``): the throughput run and the time loops compared."""
+    info = machine()
+    loop_info = loop_settings(sizes, floor1=True)
+    report_machine(info, loop_info, sizes, repeats)
+    t = np.arange(sizes.steps + 1) * H
+    system, s0 = oscillators(sizes.batch)
+    tuned = merged([run_worker(sizes.batch, sizes.steps, error=i == 0) for i in range(repeats)])
+    loops = compare_loops(sizes, repeats, tuned)
+    ivp = time_per_trajectory_ivp(system, s0, t, sizes.ivp_sample, sizes.ivp_repeats)
+    floor1 = report_throughput(sizes, tuned, ivp, loops)
+    print(f"\nSummary\n  throughput: {verdict(floor1['pass'])}: {floor1['summary']}")
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"  load average at the end: {info['load_average_at_end']}")
+    return {
+        "machine": {**info, **loop_info},
+        "throughput": {"dynsys": tuned, "solve_ivp": ivp, "loops": loops, **floor1},
+    }
+
+
 def ran_text(ran: dict[str, Any]) -> str:
     """The time loops that ran, from traj.info['backend'], as one line."""
     parts = []
@@ -1217,7 +1237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="drive every oscillator at omega = 1 (random k, A, c and initial states still)",
     )
     parser.add_argument(
-        "--only", choices=("accuracy",), help="run one floor alone: accuracy (time to accuracy)"
+        "--only",
+        choices=("throughput", "accuracy"),
+        help="run one floor alone: throughput (floor 1 and the time loops) or accuracy (floor 2)",
     )
     parser.add_argument(
         "--backend",
@@ -1240,7 +1262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[SHARED_FREQUENCY_ENV] = "1"  # workers inherit it
         print("driven at one shared frequency, omega = 1")
     began = time.perf_counter()
-    measure = run_accuracy_only if args.only == "accuracy" else run
+    measure = {"accuracy": run_accuracy_only, "throughput": run_throughput_only}.get(args.only, run)
     results = measure(QUICK if args.quick else FULL, args.repeats)
     results["total_seconds"] = time.perf_counter() - began
     print(f"\ntotal: {results['total_seconds']:.0f} s")
