@@ -169,3 +169,17 @@ def test_an_undriven_system_trains_with_a_constant_input(tmp_path):
     assert loaded.model.n_in == 1 and loaded.model.activation == "tanh"
     rows = {line.split()[0]: float(line.split()[1]) for line in result.output.splitlines()[3:7]}
     assert set(rows) == NAMES and 0 < rows["rnn"] < 1
+
+
+def test_holdout_trains_without_a_range_and_tests_on_it(tmp_path):
+    path = tmp_path / "m.npz"
+    args = ["train", "driven_oscillator", *SMALL, "--holdout", "A=0.8,1", "--json"]
+    result = invoke(*args, "--out", path)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert set(doc["extrapolation"]) == NAMES and set(doc["test"]) == NAMES
+    loaded = load_model(path)
+    assert loaded.dataset["holdout"] == {"A": [0.8, 1.0]}
+    assert set(loaded.extra["extrapolation"]) == NAMES
+    bad = invoke("train", "driven_oscillator", "--holdout", "k=1,2", "--out", tmp_path / "n.npz")
+    assert bad.exit_code == 2 and "holdout parameter 'k' is not sampled" in bad.output

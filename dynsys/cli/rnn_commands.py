@@ -18,7 +18,7 @@ from .options import parse_params
 _UNSET = None  # an option left out: the system's recipe decides
 
 
-def _ranges(pairs: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+def _ranges(pairs: tuple[str, ...], flag: str = "--range") -> dict[str, tuple[float, float]]:
     """['A=0.2,1'] -> {'A': (0.2, 1.0)}."""
     out = {}
     for pair in pairs:
@@ -27,7 +27,7 @@ def _ranges(pairs: tuple[str, ...]) -> dict[str, tuple[float, float]]:
         try:
             low, high = (float(v) for v in parts)
         except ValueError:
-            raise InputError(f"--range must be NAME=LOW,HIGH (two numbers), got {pair!r}") from None
+            raise InputError(f"{flag} must be NAME=LOW,HIGH (two numbers), got {pair!r}") from None
         out[name.strip()] = (low, high)
     return out
 
@@ -59,6 +59,12 @@ def _out_path(out: str) -> Path:
     multiple=True,
     metavar="NAME=LOW,HIGH",
     help="Sample a parameter uniformly per trajectory (replaces the recipe's range).",
+)
+@click.option(
+    "--holdout",
+    multiple=True,
+    metavar="NAME=LOW,HIGH",
+    help="Keep this part of a sampled range out of training; test on it (extrapolation).",
 )
 @click.option(
     "--model",
@@ -104,7 +110,7 @@ def _out_path(out: str) -> Path:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file (.npz).")
-def train_command(system_name, params, ranges, kind, seed, quiet, as_json, out, **options):
+def train_command(system_name, params, ranges, holdout, kind, seed, quiet, as_json, out, **options):
     """Fit an RNN to trajectories of SYSTEM simulated by solve_ivp, evaluate it, save it.
 
     The Elman network learns the driven response (drive in, trajectory out); the Jordan
@@ -117,6 +123,7 @@ def train_command(system_name, params, ranges, kind, seed, quiet, as_json, out, 
     Examples:
       dynsys train driven_oscillator --model jordan --out jordan.npz
       dynsys train driven_oscillator --model elman --out elman.npz
+      dynsys train driven_oscillator --holdout A=0.8,1 --out jordan_holdout.npz
       dynsys train van_der_pol --model jordan --dt 0.05 --t-end 10 --out vdp.npz
     """
     from ..rnn.data import DatasetSpec
@@ -132,7 +139,14 @@ def train_command(system_name, params, ranges, kind, seed, quiet, as_json, out, 
             dataset[field] = options[key]
     if options["n_test"] is not None:
         dataset["n_test"] = options["n_test"]
-    spec = DatasetSpec(system_name, params=fixed, ranges=sampled, seed=seed, **dataset)
+    spec = DatasetSpec(
+        system_name,
+        params=fixed,
+        ranges=sampled,
+        holdout=_ranges(holdout, "--holdout"),
+        seed=seed,
+        **dataset,
+    )
     model_changes = {
         "hidden": options["hidden"],
         "activation": options["activation"],
@@ -152,13 +166,15 @@ def train_command(system_name, params, ranges, kind, seed, quiet, as_json, out, 
     if as_json:
         doc = {"model": str(saved), "history": history.summary()}
         doc["stages"] = {name: h.summary() for name, h in trained.stages.items()}
-        if trained.evaluation is not None:
-            doc |= trained.evaluation.to_dict()
+        for evaluation in (trained.evaluation, trained.extrapolation):
+            if evaluation is not None:
+                doc |= evaluation.to_dict()
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(_training_line(trained))
-        if trained.evaluation is not None:
-            click.echo(trained.evaluation.table())
+        for evaluation in (trained.evaluation, trained.extrapolation):
+            if evaluation is not None:
+                click.echo(evaluation.table())
         click.echo(f"wrote {saved}")
     if history.stopped_reason == "non_finite":
         raise DynsysError(f"{history.message}; the best parameters were saved to {saved}")

@@ -114,6 +114,7 @@ class TrainedRNN:
     settings: ModelSettings
     training: TrainSettings
     evaluation: Evaluation | None = None
+    extrapolation: Evaluation | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -182,7 +183,10 @@ def train_rnn(
             model, train, val, epochs=training.closed_loop_epochs, teacher_forcing=False, **options
         )
     evaluation = rollout_table(model, splits.test, normalizer) if spec.n_test else None
-    return TrainedRNN(model, stages, spec, normalizer, settings, training, evaluation)
+    outside = None
+    if splits.extrapolation is not None and spec.n_test:
+        outside = rollout_table(model, splits.extrapolation, normalizer, split="extrapolation")
+    return TrainedRNN(model, stages, spec, normalizer, settings, training, evaluation, outside)
 
 
 def _finished(stages: dict[str, History]) -> bool:
@@ -201,6 +205,8 @@ def save_trained(trained: TrainedRNN, path: str | Path) -> Path:
     extra = dict(trained.extra)
     if trained.evaluation is not None:
         extra["test"] = trained.evaluation.to_dict()["test"]
+    if trained.extrapolation is not None:
+        extra["extrapolation"] = trained.extrapolation.to_dict()["extrapolation"]
     return save_model(
         path,
         trained.model,
