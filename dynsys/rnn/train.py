@@ -197,17 +197,18 @@ def fit(
     return history
 
 
-SMALL_HIDDEN = 256
+SMALL_HIDDEN = 64
 """Up to this many hidden units, training runs BLAS on one thread (see :func:`_blas_threads`)."""
 
 
 def _blas_threads(model):
     """One BLAS thread for a small network, the library's default for a large one.
 
-    A step's matrices (batch x hidden times hidden x hidden) are too small to share: several
-    threads only wait for each other, and on a busy machine their spin-waiting made training
-    a hundred times slower (measured: 500 L-BFGS iterations of the Elman recipe, 4 s on one
-    thread, over 3 minutes on two with the other core busy).
+    A step's matrices (batch x hidden times hidden x hidden) are too small to share up to 64
+    hidden units: several threads only wait for each other, and on a busy machine their
+    spin-waiting made training a hundred times slower (measured: 500 L-BFGS iterations of the
+    Elman recipe, 4 s on one thread, over 3 minutes on two with the other core busy).  From 128
+    units on, two threads are faster on an idle machine (benchmarks/bench_rnn.py).
     """
     if getattr(model, "n_hidden", SMALL_HIDDEN + 1) > SMALL_HIDDEN:
         return contextlib.nullcontext()
