@@ -48,6 +48,7 @@ def main() -> None:
     """
 
 
-from . import commands, plot_commands, rnn_commands  # noqa: E402,F401  (registers the commands)
+# importing the command modules registers their commands
+from . import commands, config_commands, plot_commands, rnn_commands, run_command  # noqa: E402,F401
 
 __all__ = ["BadInput", "main"]

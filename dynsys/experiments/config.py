@@ -1,0 +1,885 @@
+"""Experiment files: one YAML file describes a whole experiment, checked by pydantic models.
+
+A file names the experiment and its system (a built-in one, or states and equations of your
+own), and may set the simulation, the reference solver, a dataset, a model and its training,
+figures, outputs and a sweep; every other field keeps its default::
+
+    name: seed-oscillator
+    system: {name: driven_oscillator, params: {k: 4.0}}
+    simulation: {s0: [1.0, 0.0], dt: 0.01, t_end: 20, methods: [euler, rk4]}
+
+:func:`load_config` reads a file with YAML's safe loader (numbers such as ``1e-3`` are numbers,
+dates stay text), applies ``--set`` overrides (:func:`apply_overrides`) and validates the result.
+Every mistake raises a :class:`ConfigError` (an InputError) of one line naming the file, the
+dotted path and its line::
+
+    config.yaml: model.hiden (line 7): unknown key; did you mean 'hidden'?
+
+:func:`resolved_yaml` writes a config back with every default filled (it re-runs identically),
+:func:`config_schema` is its JSON Schema (for editors), and :func:`config_hash` names a config's
+results by their content.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import keyword
+import re
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    Strict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ..errors import InputError, unknown_name
+from ..reference import SOLVE_IVP_METHODS
+from ..rnn.data import ODE_STEPPERS
+from ..steppers import METHODS
+from ..systems import SYSTEMS
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+"""Names of experiments and figure files: letters, digits, '_', '.' and '-'."""
+MAX_VALUES = 1_000_000
+"""A file may hold at most this many values once its aliases are expanded."""
+
+
+class ConfigError(InputError):
+    """A config file or override that does not validate: one line with the path and line."""
+
+    def __init__(self, message: str):
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+
+
+# -- reading YAML ----------------------------------------------------------------------------
+
+_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_FLOAT_FIRST = list("-+.0123456789")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader; reads 1e-3 as a number (YAML 1.1 wants 1.0e-3), dates as text, and
+    turns a value an explicit tag cannot build (``!!int abc``) into a YAML error at its line."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as err:
+            problem = f"cannot read {node.value!r} as {node.tag}: {err}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML's safe dumper, quoting the text that :class:`_Loader` would read as a number."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, _FLOAT_FIRST)
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """The data of ``text`` and the line of each key and list item, by dotted path."""
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[str, int] = {}
+        size = _walk(node, "", lines, {}, set(), source)
+        if size > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: aliases expand the file to {size} values (at most {MAX_VALUES})"
+            )
+        return loader.construct_document(node), lines
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = str(err.problem or err.context or "cannot read it")
+        if err.problem and err.context and not err.context.startswith("while"):
+            problem = f"{err.context}, {problem}"  # expected a single document, but found ...
+        problem = " ".join(problem.split())
+        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - text.rfind("\n", 0, err.position)
+        raise ConfigError(
+            f"{source}: malformed YAML at line {line}, column {column}: "
+            f"character #x{err.character:04x} is not allowed"
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: malformed YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: malformed YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _walk(
+    node: yaml.Node, path: str, lines: dict[str, int], sizes: dict, stack: set, source: str
+) -> int:
+    """Record the lines below ``node``; return its number of values with aliases expanded."""
+    key = id(node)
+    if key in stack:
+        raise ConfigError(
+            f"{source}: line {node.start_mark.line + 1}: an alias refers to itself "
+            "(a recursive structure)"
+        )
+    if key in sizes:
+        return sizes[key]
+    stack.add(key)
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value in node.value:
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            sub = _join(path, name)
+            lines.setdefault(sub, key_node.start_mark.line + 1)
+            size += _walk(key_node, sub, lines, sizes, stack, source)
+            size += _walk(value, sub, lines, sizes, stack, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            sub = _join(path, i)
+            lines.setdefault(sub, item.start_mark.line + 1)
+            size += _walk(item, sub, lines, sizes, stack, source)
+    stack.discard(key)
+    sizes[key] = size
+    return size
+
+
+def _join(path: str, part: str | int) -> str:
+    """``path`` extended by a key (``a.b``) or a list index (``a[0]``)."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path else str(part)
+
+
+# -- field types -----------------------------------------------------------------------------
+
+
+def _number_as_text(value: Any) -> Any:
+    """An expression written as a bare number (``y: 0``) is the text of that number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return value
+
+
+Number = Annotated[float, Strict()]
+"""A finite float; an int is taken, text and booleans are not."""
+Count = Annotated[int, Strict()]
+Positive = Annotated[float, Strict(), Field(gt=0)]
+Interval = tuple[Number, Number]
+Expression = Annotated[str, BeforeValidator(_number_as_text)]
+Method = Literal[(*METHODS, "map")]
+SolveIvpMethod = Literal[SOLVE_IVP_METHODS]
+DriveNodes = Literal[ODE_STEPPERS]
+
+
+def _error(path: str, message: str) -> PydanticCustomError:
+    """A validation error at ``path``, a dotted path below the model or field raising it."""
+    return PydanticCustomError("dynsys", "{message}", {"path": path, "message": message})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# -- the sections ----------------------------------------------------------------------------
+
+
+class SystemConfig(_Section):
+    """A built-in system by ``name``, or your own by ``states`` and ``equations``.
+
+    ``params`` sets parameters of either.  Your own system reads expressions in its states,
+    ``params`` and t: ``equations`` (ds/dt of each state), ``drive`` (the input x(t), which the
+    equations read as ``x``), ``jacobian`` (rows then columns by state), ``energy`` (in the
+    states and params only) and its default initial state ``s0`` (zeros).
+    """
+
+    name: str | None = Field(None, description="A built-in system (see `dynsys systems`).")
+    params: dict[str, Number] = Field(default_factory=dict, description="Parameter values.")
+    states: list[str] | None = Field(None, description="Your own system: its state names.")
+    equations: dict[str, Expression] | None = Field(
+        None, description="Your own system: ds/dt of each state, an expression."
+    )
+    drive: Expression | None = Field(None, description="The input x(t): an expression in t.")
+    jacobian: dict[str, dict[str, Expression]] | None = None
+    energy: Expression | None = None
+    s0: list[Number] | None = Field(None, description="Default initial state (zeros).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zero_s0(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("name") is None and data.get("s0") is None:
+            states = data.get("states")
+            if isinstance(states, list):
+                return {**data, "s0": [0.0] * len(states)}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> SystemConfig:
+        own_fields = ("states", "equations", "drive", "jacobian", "energy", "s0")
+        own = [name for name in own_fields if getattr(self, name) is not None]
+        if self.name is not None and own:
+            raise _error(
+                "",
+                f"give either name (a built-in system) or states and equations (your own), "
+                f"not both: name and {', '.join(own)}",
+            )
+        if self.name is not None:
+            self._check_builtin()
+        elif self.states is None or self.equations is None:
+            missing = "equations" if self.states is not None else "states"
+            if not own:
+                raise _error(
+                    "",
+                    "needs a name (a built-in system: "
+                    f"{', '.join(SYSTEMS)}) or states and equations (your own)",
+                )
+            raise _error(
+                missing, f"your own system needs states and equations; {missing} is missing"
+            )
+        else:
+            self._check_own()
+        return self
+
+    def _check_builtin(self) -> None:
+        if self.name not in SYSTEMS:
+            raise _error("name", str(unknown_name("system", self.name, SYSTEMS)))
+        cls = SYSTEMS[self.name]
+        spec = {p.name: p for p in cls.parameters}
+        for key, value in self.params.items():
+            if key not in spec:
+                raise _error(f"params.{key}", str(unknown_name("parameter", key, spec)))
+            try:
+                spec[key].validate(value, self.name)
+            except InputError as err:
+                raise _error(f"params.{key}", str(err)) from None
+
+    def _check_own(self) -> None:
+        states, params = self.states or [], list(self.params)
+        reserved = {"t"} | ({"x"} if self.drive is not None else set())
+        if not states:
+            raise _error("states", "must name at least one state")
+        for where, names in (("states", states), ("params", params)):
+            for i, name in enumerate(names):
+                path = f"{where}[{i}]" if where == "states" else f"params.{name}"
+                if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
+                    raise _error(path, f"{name!r} is not a name (letters, digits and _)")
+                if name in reserved:
+                    raise _error(path, f"{name!r} is reserved (t is time, x the drive)")
+        for name in states:
+            if states.count(name) > 1:
+                raise _error("states", f"{name!r} appears twice")
+            if name in self.params:
+                raise _error(f"params.{name}", f"{name!r} is a state and a parameter")
+        _check_keys("equations", self.equations or {}, states, "state", every=True)
+        _check_keys("jacobian", self.jacobian or {}, states, "state")
+        for row, columns in (self.jacobian or {}).items():
+            _check_keys(f"jacobian.{row}", columns, states, "state")
+        if self.s0 is not None and len(self.s0) != len(states):
+            raise _error("s0", f"must have {len(states)} values ({', '.join(states)})")
+        names = [*states, *params, "t"]
+        in_field = [*names, "x"] if self.drive is not None else names
+        for key, text in (self.equations or {}).items():
+            _check_expression(text, in_field, f"equations.{key}")
+        if self.drive is not None:
+            _check_expression(self.drive, [*params, "t"], "drive")
+        for row, columns in (self.jacobian or {}).items():
+            for column, text in columns.items():
+                _check_expression(text, in_field, f"jacobian.{row}.{column}")
+        if self.energy is not None:
+            _check_expression(self.energy, [*states, *params], "energy")
+
+    @property
+    def state_names(self) -> list[str]:
+        """The states of the system, built-in or your own."""
+        return list(SYSTEMS[self.name].states) if self.name else list(self.states or [])
+
+    @property
+    def param_names(self) -> list[str]:
+        """The parameters the system takes: a built-in one's, or the keys of ``params``."""
+        if self.name:
+            return [p.name for p in SYSTEMS[self.name].parameters]
+        return list(self.params)
+
+    @property
+    def kind(self) -> str:
+        """Whether the system is an "ode" or a "map" (your own systems are ODEs)."""
+        return SYSTEMS[self.name].kind if self.name else "ode"
+
+
+def _check_keys(
+    where: str, mapping: dict, known: Sequence[str], what: str, every: bool = False
+) -> None:
+    """Keys of ``mapping`` among ``known`` (closest match), and all of them if ``every``."""
+    for key in mapping:
+        if key not in known:
+            raise _error(f"{where}.{key}", str(unknown_name(what, str(key), known)))
+    missing = [name for name in known if name not in mapping] if every else []
+    if missing:
+        raise _error(where, f"missing the {what} {', '.join(map(repr, missing))}")
+
+
+def _check_expression(text: str, names: Sequence[str], path: str) -> None:
+    """Parse ``text`` (reading ``names``) with the expression grammar, or a validation error."""
+    from .expressions import compile_expression
+
+    field = f"system.{path}"
+    try:
+        compile_expression(text, tuple(names), field=field)
+    except InputError as err:
+        message = str(err)
+        raise _error(path, message.removeprefix(f"{field}: ")) from None
+
+
+class SimulationConfig(_Section):
+    """The recurrences: initial state(s), the time grid, the steppers and the time loop."""
+
+    s0: list[Number] | list[list[Number]] | None = Field(
+        None, description="Initial state, or a list of them (a batch). Default: the system's."
+    )
+    t0: Number = 0.0
+    t_end: Number = Field(20.0, description="End time; > t0.")
+    dt: Positive = Field(0.01, description="Step h (maps: 1).")
+    methods: list[Method] = Field(
+        default_factory=lambda: ["euler", "semi_implicit_euler", "rk4"],
+        min_length=1,
+        description="Steppers to run ('map' for a discrete map).",
+    )
+    save_every: Count = Field(1, ge=1)
+    backend: Literal["auto", "numpy", "numba"] = "auto"
+
+    @field_validator("s0", mode="wrap")
+    @classmethod
+    def _one_message(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise _error(
+                "", f"must be a list of numbers or a list of such lists, got {_short(value)}"
+            ) from None
+
+    @model_validator(mode="after")
+    def _check(self) -> SimulationConfig:
+        if not self.t_end > self.t0:
+            raise _error("t_end", f"must be > t0 = {self.t0:g}, got {self.t_end:g}")
+        span = self.t_end - self.t0
+        if self.dt > span * (1 + 1e-9):
+            raise _error("dt", f"must not exceed t_end - t0 = {span:g}, got {self.dt:g}")
+        for i, method in enumerate(self.methods):
+            if method in self.methods[:i]:
+                raise _error(f"methods[{i}]", f"{method!r} is listed twice")
+        return self
+
+
+class ReferenceConfig(_Section):
+    """solve_ivp, the reference the steppers are compared with."""
+
+    method: SolveIvpMethod = "DOP853"
+    rtol: Positive = 1e-10
+    atol: Positive = 1e-12
+
+
+class DatasetConfig(_Section):
+    """A dataset of solved trajectories for an RNN (None fields: the system's recipe)."""
+
+    ranges: dict[str, Interval] = Field(
+        default_factory=dict, description="Parameters drawn uniformly in [low, high]."
+    )
+    s0_ranges: dict[str, Interval] = Field(
+        default_factory=dict, description="Initial states drawn in [low, high] (default [-1, 1])."
+    )
+    h: Positive | None = None
+    t_end: Positive | None = None
+    n_train: Annotated[Count, Field(ge=1)] | None = None
+    n_val: Annotated[Count, Field(ge=0)] | None = None
+    n_test: Annotated[Count, Field(ge=0)] | None = None
+    seq_len: Annotated[Count, Field(ge=1)] | None = None
+    holdout: dict[str, Interval] = Field(
+        default_factory=dict, description="Parameter values kept for the extrapolation set."
+    )
+    drive_nodes: DriveNodes = "rk4"
+    param_inputs: list[str] = Field(default_factory=list)
+    initial_state: Literal["inputs", "h0"] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetConfig:
+        for where in ("ranges", "s0_ranges", "holdout"):
+            for name, (low, high) in getattr(self, where).items():
+                if not low < high:
+                    raise _error(
+                        f"{where}.{name}",
+                        f"must be [low, high] with low < high, got [{low:g}, {high:g}]",
+                    )
+        return self
+
+
+class ModelConfig(_Section):
+    """The network (None fields: the system's recipe)."""
+
+    kind: Literal["elman", "jordan"] = "jordan"
+    hidden: Count = Field(32, ge=1, description="Hidden units.")
+    activation: Literal["tanh", "relu", "identity"] | None = None
+    residual: bool = True
+    dtype: Literal["float64", "float32"] = "float64"
+
+
+class TrainingConfig(_Section):
+    """How the network is fitted (None fields: the system's recipe)."""
+
+    optimizer: Literal["adam", "sgd", "lbfgs"] = "lbfgs"
+    epochs: Annotated[Count, Field(ge=1)] | None = None
+    lr: Positive = 1e-3
+    batch_size: Count = Field(32, ge=1)
+    patience: Annotated[Count, Field(ge=1)] | None = None
+    clip: Positive | None = None
+    closed_loop_epochs: Annotated[Count, Field(ge=0)] | None = None
+    whole_epochs: Annotated[Count, Field(ge=0)] | None = None
+
+
+class PlotConfig(_Section):
+    """A figure: its kind (a ``dynsys plot`` kind, or phase), file name and options."""
+
+    kind: str = Field(description="phase, or a kind of `dynsys plot`.")
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = Field(
+        None, description="File name without suffix. Default: the kind."
+    )
+    format: Literal["png", "svg", "pdf"] = "png"
+    options: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Keyword arguments of the plot function."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_after_kind(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("name") is None
+            and isinstance(data.get("kind"), str)
+        ):
+            return {**data, "name": data["kind"]}
+        return data
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        kinds = plot_kinds()
+        if kind not in kinds:
+            raise _error("", str(unknown_name("plot kind", kind, kinds)))
+        return kind
+
+
+def plot_kinds() -> tuple[str, ...]:
+    """The figures a config can ask for: phase and the kinds of ``dynsys plot``."""
+    from ..plots import PLOT_KINDS  # matplotlib: only for configs with figures
+
+    return ("phase", *PLOT_KINDS)
+
+
+class OutputConfig(_Section):
+    """What is written besides the tables and figures."""
+
+    trajectories: Literal["npz", "csv", "none"] = "npz"
+
+
+class SweepConfig(_Section):
+    """Runs of the config with fields changed: every combination of the ``grid`` lists, and
+    the explicit ``points``; keys are dotted paths (``simulation.dt``)."""
+
+    grid: dict[str, list[JsonValue]] = Field(
+        default_factory=dict, description="Dotted path -> the values it takes."
+    )
+    points: list[dict[str, JsonValue]] = Field(
+        default_factory=list, description="Explicit runs: dotted path -> value."
+    )
+    executor: Literal["local", "dask"] = "local"
+    jobs: Count = Field(1, ge=1)
+    scheduler: str | None = Field(None, description="dask: the scheduler's address.")
+
+    @model_validator(mode="after")
+    def _check(self) -> SweepConfig:
+        if not self.grid and not self.points:
+            raise _error("", "sweep has no points: give grid lists or points")
+        for key, values in self.grid.items():
+            if not values:
+                raise _error(f"grid.{key}", "sweep has no points: the list is empty")
+        return self
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment: a system and what to do with it."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Names the results folder.")
+    seed: Count = Field(0, ge=0)
+    system: SystemConfig
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
+    dataset: DatasetConfig | None = None
+    model: ModelConfig | None = None
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    plots: list[PlotConfig] = Field(default_factory=list)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    sweep: SweepConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _map_defaults(cls, data: Any) -> Any:
+        """A discrete map steps with 'map' and dt = 1 unless told otherwise."""
+        if not isinstance(data, dict) or not isinstance(data.get("system"), dict):
+            return data
+        name = data["system"].get("name")
+        if not isinstance(name, str) or name not in SYSTEMS or SYSTEMS[name].kind != "map":
+            return data
+        simulation = data.get("simulation", {})
+        if not isinstance(simulation, dict):
+            return data
+        return {**data, "simulation": {"methods": ["map"], "dt": 1.0, **simulation}}
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentConfig:
+        system = self.system
+        states, kind = system.state_names, system.kind
+        s0 = self.simulation.s0
+        for i, row in enumerate(_rows(s0)):
+            if len(row) != len(states):
+                where = (
+                    "simulation.s0" if s0 and not isinstance(s0[0], list) else f"simulation.s0[{i}]"
+                )
+                raise _error(
+                    where, f"must have {len(states)} values ({', '.join(states)}), got {len(row)}"
+                )
+        for i, method in enumerate(self.simulation.methods):
+            if (method == "map") != (kind == "map"):
+                hint = "a discrete map steps with 'map'" if kind == "map" else "'map' steps maps"
+                raise _error(
+                    f"simulation.methods[{i}]", f"{method!r} does not fit a {kind}: {hint}"
+                )
+        if self.dataset is not None:
+            self._check_dataset(self.dataset, states)
+        if self.training.closed_loop_epochs and self.model and self.model.kind != "jordan":
+            raise _error(
+                "training.closed_loop_epochs", "applies to Jordan networks (model.kind: jordan)"
+            )
+        names = [plot.name for plot in self.plots]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise _error(f"plots[{i}].name", f"another figure is named {name!r}; name this one")
+        if self.sweep is not None:
+            self._check_sweep(self.sweep)
+        return self
+
+    def _check_dataset(self, dataset: DatasetConfig, states: list[str]) -> None:
+        if self.system.kind != "ode":
+            raise _error("dataset", "datasets need an ODE; the system is a discrete map")
+        params = self.system.param_names
+        for where in ("ranges", "holdout"):
+            _check_keys(f"dataset.{where}", getattr(dataset, where), params, "parameter")
+        _check_keys("dataset.s0_ranges", dataset.s0_ranges, states, "state")
+        for i, name in enumerate(dataset.param_inputs):
+            if name not in params:
+                raise _error(
+                    f"dataset.param_inputs[{i}]", str(unknown_name("parameter", name, params))
+                )
+
+    def _check_sweep(self, sweep: SweepConfig) -> None:
+        """Every swept path names a field, and each value fits the rest of the config."""
+        base = self.model_dump(mode="json", exclude={"sweep"})
+        for key, values in sweep.grid.items():
+            for value in values:
+                _check_point(base, {key: value}, f"sweep.grid.{key}")
+        for i, point in enumerate(sweep.points):
+            _check_point(base, point, f"sweep.points[{i}]")
+
+
+def _rows(s0: list | None) -> list[list]:
+    if not s0:
+        return [] if s0 is None else [s0]
+    return s0 if isinstance(s0[0], list) else [s0]
+
+
+def _check_point(base: dict, point: dict[str, Any], where: str) -> None:
+    """``base`` with the dotted keys of ``point`` set validates, or an error at ``where``."""
+    data = copy.deepcopy(base)
+    for key, value in point.items():
+        if key == "sweep" or key.startswith("sweep."):
+            raise _error(where, f"{key!r}: a sweep cannot change the sweep")
+        try:
+            _set_path(data, key, value)
+        except InputError as err:
+            raise _error(where, str(err)) from None
+    try:
+        ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        path, message, _ = _describe(err, data)
+        shown = ", ".join(f"{k} = {_short(v)}" for k, v in point.items())
+        raise _error(where, f"with {shown}: {path}: {message}") from None
+
+
+# -- overrides -------------------------------------------------------------------------------
+
+
+def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
+    """A copy of ``data`` with each ``dotted.path=value`` set; the value is read as YAML.
+
+    ``model.hidden=64``, ``system.params.k=4``, ``simulation.s0=[1, 0]``, ``dataset=null``;
+    a path into a missing section creates it, and a number indexes a list (``plots.0.kind``).
+    """
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, such as model.hidden=64")
+        value, _ = _read_yaml(text, f"--set {key}")
+        try:
+            _set_path(data, key, value)
+        except ConfigError as err:
+            raise ConfigError(f"--set {err}") from None
+    return data
+
+
+def _set_path(data: dict, key: str, value: Any) -> None:
+    """Set ``data`` at the dotted ``key`` (``a.b[0].c`` or ``a.b.0.c``) to ``value``."""
+    parts = _dots(key).split(".")
+    if not all(parts):
+        raise ConfigError(f"{key}: empty name in the dotted path")
+    here: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[:i]) or "the top level"
+        if isinstance(here, list):
+            if not part.isdigit() or int(part) >= len(here):
+                raise ConfigError(f"{key}: {where} is a list of {len(here)}; {part!r} is no index")
+            index: Any = int(part)
+        elif isinstance(here, dict):
+            index = part
+            if not last and here.get(part) is None:
+                here[part] = {}  # a missing section
+        else:
+            raise ConfigError(f"{key}: {where} is a value, not a section")
+        if last:
+            here[index] = value
+        else:
+            here = here[index]
+
+
+# -- loading and messages --------------------------------------------------------------------
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """The experiment of the YAML file at ``path`` with ``overrides`` applied, validated."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read it ({err})") from None
+    return parse_config(text, str(path), overrides)
+
+
+def parse_config(
+    text: str, source: str = "<string>", overrides: Sequence[str] = ()
+) -> ExperimentConfig:
+    """The experiment of YAML ``text`` with ``overrides`` applied; ``source`` names it."""
+    data, lines = _read_yaml(text, source)
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty; it needs at least name and system")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping (name: ..., system: ...), got {_kind(data)}"
+        )
+    data = apply_overrides(data, overrides)
+    sets = {key.partition("=")[0].strip() for key in overrides}
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(
+            validation_error_message(err, lines, source, data=data, sets=sets)
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+
+
+def validation_error_message(
+    err: ValidationError,
+    lines: dict[str, int],
+    source: str,
+    *,
+    data: Any = None,
+    sets: Collection[str] = (),
+) -> str:
+    """One line for the first error of ``err``: the source, dotted path, line and problem.
+
+    ``data`` (the validated input) lets the path skip pydantic's union tags; a path at or
+    below a key of ``sets`` is said to come from ``--set``.
+    """
+    path, message, others = _describe(err, data)
+    dotted = _dots(path)
+    from_set = any(dotted == key or dotted.startswith(key + ".") for key in map(_dots, sets))
+    where = " (--set)" if from_set else ""
+    if not from_set:
+        line = lines.get(path) or lines.get(path.rpartition(".")[0])
+        if line is None and path.endswith("]"):
+            line = lines.get(path.rpartition("[")[0])
+        where = f" (line {line})" if line else ""
+    more = f" (and {others} more)" if others else ""
+    if not path:
+        return f"{source}: {message}{more}"
+    return f"{source}: {path}{where}: {message}{more}"
+
+
+def _dots(path: str) -> str:
+    """``a.b[0].c`` as ``a.b.0.c``."""
+    return re.sub(r"\[(\d+)\]", r".\1", path)
+
+
+def _describe(err: ValidationError, data: Any) -> tuple[str, str, int]:
+    """The dotted path and message of the first error of ``err``, and how many other paths."""
+    errors = err.errors(include_url=False)
+    described = [_one(e, data) for e in errors]
+    paths = {path for path, _ in described}
+    path, message = described[0]
+    return path, message, len(paths) - 1
+
+
+def _one(error: dict, data: Any) -> tuple[str, str]:
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    loc = _clean(error["loc"], data, kind)
+    path = ""
+    for part in loc:
+        path = _join(path, part)
+    if kind == "dynsys":
+        sub = ctx["path"]
+        path = f"{path}{'' if sub.startswith('[') or not path else '.'}{sub}" if sub else path
+        return path, ctx["message"]
+    if kind == "extra_forbidden":
+        return path, _unknown_key(loc)
+    if kind == "missing":
+        return path, "a value is missing" if isinstance(loc[-1], int) else "required key is missing"
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return path, f"must be one of {', '.join(allowed)}; got {_short(value)}{hint}"
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}
+    if kind in bounds:
+        bound = next(iter(ctx.values()))
+        bound = f"{bound:g}" if isinstance(bound, float) else bound
+        return path, f"must be {bounds[kind]} {bound}, got {_short(value)}"
+    if kind == "string_pattern_mismatch":
+        return path, f"must be letters, digits, '_', '.' or '-', got {_short(value)}"
+    if kind in ("value_error", "assertion_error"):
+        return path, str(ctx.get("error", error["msg"]))
+    message = error["msg"].replace("Input should be", "must be")
+    message = message[0].lower() + message[1:]
+    return path, f"{message}, got {_short(value)}"
+
+
+def _clean(loc: tuple, data: Any, kind: str) -> list:
+    """``loc`` without pydantic's union and key tags, following the keys present in ``data``."""
+    out: list = []
+    here = data
+    for i, part in enumerate(loc):
+        if part == "[key]":
+            break
+        if _has(here, part):
+            out.append(str(part) if isinstance(here, dict) else part)  # a dict key is no index
+            here = here[part]
+        elif data is None and isinstance(part, str) and ("[" in part or part in _TAGS):
+            continue
+        elif data is None or (kind == "missing" and i == len(loc) - 1):
+            out.append(part)
+            here = None
+    return out
+
+
+def _has(container: Any, part: Any) -> bool:
+    if isinstance(container, list):
+        return isinstance(part, int) and 0 <= part < len(container)
+    return isinstance(container, dict) and part in container
+
+
+_TAGS = {"list", "dict", "str", "int", "float", "bool", "none"}
+
+
+def _unknown_key(loc: list) -> str:
+    """An unknown key's message: its closest valid key, or the valid keys."""
+    model: Any = ExperimentConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model else None
+        model = _model_in(field.annotation) if field else None
+    if model is None:
+        return "unknown key"
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; valid keys: {', '.join(known)}"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside an annotation such as ``list[PlotConfig]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        model = _model_in(arg)
+        if model is not None:
+            return model
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "text"}.get(type(value), f"a {type(value).__name__}")
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def resolved_yaml(config: ExperimentConfig) -> str:
+    """``config`` as YAML with every default filled: loading it gives the same config."""
+    data = config.model_dump(mode="json")
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of experiment files."""
+    return ExperimentConfig.model_json_schema()
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    """12 hex digits naming what ``config`` computes (its name and sweep aside)."""
+    data = config.model_dump(mode="json", exclude={"name", "sweep"})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,569 @@
+"""One experiment from its config: simulate, compare, train, draw, all into one run folder.
+
+A run goes through its steps in order and records each one as it completes:
+
+- ``simulation``: each method of ``simulation.methods`` on the grid t0 + n dt (every
+  ``save_every``-th step kept) and the solve_ivp reference (``reference``) on the same grid.
+  The errors of each method against the reference (and against the exact solution where the
+  system has one) go to ``metrics.json``; the trajectories to ``trajectories/<method>.npz``
+  (or ``.csv``; ``output.trajectories: none`` skips them) and ``trajectories/reference.npz``.
+- ``train`` (when the config has a ``model``): the dataset, model and training settings are
+  the system's recipe (:func:`dynsys.rnn.pipeline.recipe`) with the config's fields set over
+  it, seeded by ``seed``.  The fitted network goes to ``model.npz``, its test table
+  (``TrainedRNN.evaluation``) to ``metrics.json`` under ``test``.
+- ``plot:<name>`` for each figure of ``plots``: ``plots/<name>.<format>``.
+
+The folder::
+
+    config.resolved.yaml   the config with every default filled: `dynsys run` it again
+    status.json            {"state": running|done|failed|interrupted, "completed": [...], ...}
+    metrics.json           what was measured so far; wall times only under "timings"
+    run.log                timestamped lines of what ran
+    trajectories/  model.npz  plots/
+
+Every file is written whole or not at all (a temporary file, then a rename), after each step,
+so a crash or Ctrl-C leaves the completed steps readable and ``status.json`` naming them.
+
+Resuming (``resume=True``, ``dynsys run --resume DIR``) skips the completed steps (their
+metrics stay as written) and runs the rest.  A ``train`` step that did not complete but left
+``model.npz`` (training writes its best parameters when interrupted) continues from those
+parameters: the training stages that had ended are kept, the interrupted one runs its
+remaining epochs, the later ones run in full.  The optimiser's own state (Adam's moments,
+L-BFGS's memory) is not saved, so a resumed fit is close to, not the same as, an
+uninterrupted one; everything else (simulation, plots) is recomputed identically.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__, checks
+from ..errors import DivergenceError, InputError
+from ..metrics import energy_drift, error_metrics
+from ..output import atomic_write, write_trajectory
+from ..reference import reference
+from ..rnn.data import DatasetSpec
+from ..rnn.pipeline import ModelSettings, TrainSettings, recipe, save_trained, train_rnn
+from ..rnn.train import History
+from ..simulate import kept_steps, simulate
+from ..steppers import REFERENCE_METHOD
+from ..study import Comparison, MethodResult
+from ..systems import System, get_system
+from ..tables import number, table
+from .config import ExperimentConfig, PlotConfig, config_hash, resolved_yaml
+from .records import Echo, RunRecord, prepare_folder
+from .resume import continue_training
+
+LYAPUNOV_EXPONENTS = {"lorenz": (0.906, {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0})}
+"""Largest Lyapunov exponent of a system at its parameters: valid times in Lyapunov times."""
+MODEL_FILE = "model.npz"
+
+
+# -- the plan: everything checked before the folder exists ----------------------------------
+
+
+@dataclass(frozen=True)
+class PlotJob:
+    """One figure: the plot function's keyword arguments, checked, and its file name."""
+
+    name: str
+    kind: str
+    file: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A config turned into what the run needs: the system, its initial state, the RNN
+    settings (None without a model) and the figures; building it checks the config."""
+
+    config: ExperimentConfig
+    system: System
+    s0: np.ndarray
+    spec: DatasetSpec | None
+    model: ModelSettings | None
+    training: TrainSettings | None
+    plots: tuple[PlotJob, ...]
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        train = ("train",) if self.model is not None else ()
+        return ("simulation", *train, *(f"plot:{p.name}" for p in self.plots))
+
+
+def user_system_name(config_name: str) -> str:
+    """The registry name of a config's own system: ``user_<config name>``, as an identifier."""
+    return "user_" + re.sub(r"\W", "_", config_name).lower()
+
+
+def build_system(config: ExperimentConfig) -> System:
+    """The config's system with its parameters; a system of your own is registered first."""
+    spec = config.system
+    if spec.name is not None:
+        return get_system(spec.name, **spec.params)
+    from .user_system import make_system_class, register_user_system
+
+    cls = make_system_class(
+        user_system_name(config.name),
+        spec.states or [],
+        spec.params,
+        spec.equations or {},
+        drive=spec.drive,
+        jacobian=spec.jacobian,
+        energy=spec.energy,
+        s0=spec.s0,
+    )
+    register_user_system(cls)
+    return cls()
+
+
+def plan_run(config: ExperimentConfig) -> Plan:
+    """Check everything a run of ``config`` needs before it starts; raise InputError if not."""
+    system = build_system(config)
+    sim = config.simulation
+    start = checks.initial_state(system, system.default_s0 if sim.s0 is None else sim.s0)
+    checks.step_count(sim.t0, sim.t_end, sim.dt)
+    spec = model = training = None
+    if config.model is not None:
+        spec, model, training = rnn_settings(config, system.name)
+    jobs = tuple(_plot_job(i, plot, config) for i, plot in enumerate(config.plots))
+    return Plan(config, system, start, spec, model, training, jobs)
+
+
+def rnn_settings(
+    config: ExperimentConfig, system_name: str
+) -> tuple[DatasetSpec, ModelSettings, TrainSettings]:
+    """The recipe of ``model.kind`` on the system, with the config's non-None fields over it."""
+    if config.model is None:
+        raise InputError("the config has no model to train")
+    dataset, model, training = recipe(system_name, config.model.kind)
+    given = config.dataset
+    if given is not None and given.ranges:
+        ranges = {k: tuple(v) for k, v in given.ranges.items()}
+    else:  # the recipe's, except parameters the config fixes
+        recipe_ranges = dataset.get("ranges", {})
+        ranges = {k: v for k, v in recipe_ranges.items() if k not in config.system.params}
+    dataset.pop("ranges", None)
+    fixed = {**dataset.pop("params", {}), **config.system.params}
+    fixed = {k: v for k, v in fixed.items() if k not in ranges}
+    if given is not None:
+        for key in ("h", "t_end", "n_train", "n_val", "n_test", "seq_len", "initial_state"):
+            if getattr(given, key) is not None:
+                dataset[key] = getattr(given, key)
+        for key in ("s0_ranges", "holdout"):
+            if getattr(given, key):
+                dataset[key] = {k: tuple(v) for k, v in getattr(given, key).items()}
+        if given.param_inputs:
+            dataset["param_inputs"] = tuple(given.param_inputs)
+        dataset["drive_nodes"] = given.drive_nodes
+    ref = config.reference
+    spec = DatasetSpec(
+        system_name,
+        params=fixed,
+        ranges=ranges,
+        seed=config.seed,
+        reference_method=ref.method,
+        rtol=ref.rtol,
+        atol=ref.atol,
+        **dataset,
+    )
+    m = config.model
+    changes = {"hidden": m.hidden, "residual": m.residual, "dtype": m.dtype}
+    if m.activation is not None:
+        changes["activation"] = m.activation
+    t = config.training
+    train_changes: dict[str, Any] = {
+        "optimizer": t.optimizer,
+        "lr": t.lr,
+        "batch_size": t.batch_size,
+        "patience": t.patience,
+        "clip": t.clip,
+        "seed": config.seed,
+    }
+    for key in ("epochs", "closed_loop_epochs", "whole_epochs"):
+        if getattr(t, key) is not None:
+            train_changes[key] = getattr(t, key)
+    return spec, replace(model, **changes), replace(training, **train_changes)
+
+
+SYSTEM_PLOTS = {
+    "phase": "phase_portrait",
+    "timeseries": "timeseries_plot",
+    "error": "error_plot",
+    "convergence": "convergence_plot",
+    "stability": "stability_plot",
+}
+MODEL_PLOTS = {
+    "training": "training_curves",
+    "rollout": "rollout_plot",
+    "field": "vector_field_plot",
+}
+UNROLLED_OPTIONS = ("method", "steps", "model")
+_NOT_OPTIONS = ("data", "normalizer", "spec")
+
+
+def _plot_job(index: int, plot: PlotConfig, config: ExperimentConfig) -> PlotJob:
+    """The figure's keyword arguments: the simulation's grid and methods, then its options."""
+    from .. import plots
+
+    where = f"plots[{index}] ({plot.name})"
+    sim = config.simulation
+    steppers = [m for m in sim.methods if m != REFERENCE_METHOD]
+    if plot.kind == "unrolled":
+        allowed: tuple[str, ...] = UNROLLED_OPTIONS
+        defaults: dict[str, Any] = {"method": (steppers or ["rk4"])[0], "steps": 4, "model": False}
+    else:
+        function = getattr(plots, {**SYSTEM_PLOTS, **MODEL_PLOTS}[plot.kind])
+        parameters = list(inspect.signature(function).parameters)[1:]
+        allowed = tuple(p for p in parameters if p not in _NOT_OPTIONS)
+        methods = list(sim.methods) if plot.kind == "phase" else steppers
+        grid = {"s0": sim.s0, "t_span": (sim.t0, sim.t_end), "dt": sim.dt, "methods": methods}
+        defaults = {k: v for k, v in grid.items() if k in allowed}
+    for key in plot.options:
+        if key not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise InputError(
+                f"{where}: unknown option {key!r} of a {plot.kind} plot; known: {known}"
+            )
+    kwargs = defaults | dict(plot.options)
+    if "t_span" in kwargs and kwargs["t_span"] is not None:
+        kwargs["t_span"] = checks.time_span(kwargs["t_span"])
+    needs_model = plot.kind in MODEL_PLOTS or (plot.kind == "unrolled" and kwargs["model"])
+    if needs_model and config.model is None:
+        raise InputError(f"{where}: a {plot.kind} plot draws the trained network; add a model")
+    return PlotJob(plot.name or plot.kind, plot.kind, f"{plot.name}.{plot.format}", kwargs)
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: its folder, state ("done", or "interrupted" after Ctrl-C), metrics,
+    and the steps it skipped as completed before (when resumed)."""
+
+    folder: Path
+    state: str
+    metrics: dict[str, Any]
+    skipped: tuple[str, ...] = ()
+    message: str = ""
+
+    def summary(self) -> str:
+        """The tables of the run and where its files are."""
+        return summary_table(self.metrics, self.folder)
+
+
+def default_folder(config: ExperimentConfig, root: str | Path = "runs") -> Path:
+    """``runs/<name>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``, ... after it if that exists)."""
+    base = Path(root) / f"{config.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    folder: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool | None = None,
+    echo: Echo | None = None,
+) -> RunResult:
+    """Run ``config`` (without its sweep) into ``folder``; see the module doc.
+
+    ``overwrite`` replaces an existing run folder (never any other folder); ``resume``
+    continues the run in ``folder``.  ``progress`` shows the training's bar (None: when stderr
+    is a terminal); ``echo`` receives each log line.  Ctrl-C leaves the status "interrupted"
+    and re-raises KeyboardInterrupt; any other error leaves it "failed" and re-raises.
+    """
+    folder = Path(folder)
+    plan = plan_run(config)
+    digest = config_hash(config)
+    prepare_folder(folder, overwrite=overwrite, resume=resume, config_hash=digest)
+    if not resume:
+        text = resolved_yaml(config)
+        atomic_write(folder / "config.resolved.yaml", lambda f: f.write(text.encode()))
+    record = RunRecord.open(
+        folder,
+        resume=resume,
+        status={"config_hash": digest, "steps": list(plan.steps)},
+        metrics={
+            "name": config.name,
+            "seed": config.seed,
+            "dynsys_version": __version__,
+            "config_hash": digest,
+            "system": plan.system.name,
+        },
+        echo=echo,
+    )
+    skipped = tuple(s for s in plan.steps if s in record.completed)
+    record.log(
+        f"{'resumed' if resume else 'started'} {config.name} ({plan.system.name}, "
+        f"config {record.status['config_hash']}): steps {', '.join(plan.steps)}"
+    )
+    step = ""
+    try:
+        for step in plan.steps:
+            if step in record.completed:
+                record.log(f"{step}: completed before, skipped")
+                continue
+            record.log(f"{step}: running")
+            began = time.perf_counter()
+            _run_step(step, plan, record, resume, progress)
+            record.complete(step, time.perf_counter() - began)
+    except KeyboardInterrupt:
+        note = record.status.pop("note", "") or f"interrupted during {step}"
+        record.finish("interrupted", f"{note}; continue with: dynsys run --resume {folder}")
+        raise
+    except BaseException as err:
+        record.finish("failed", f"{step}: {type(err).__name__}: {err}")
+        raise
+    record.finish("done", "")
+    return RunResult(folder, "done", record.metrics, skipped)
+
+
+def _run_step(step: str, plan: Plan, record: RunRecord, resume: bool, progress) -> None:
+    if step == "simulation":
+        _simulation_step(plan, record)
+    elif step == "train":
+        _train_step(plan, record, resume, progress)
+    else:
+        job = next(p for p in plan.plots if f"plot:{p.name}" == step)
+        _plot_step(job, plan, record)
+
+
+def _simulation_step(plan: Plan, record: RunRecord) -> None:
+    """Every method and the reference on one grid; errors to metrics, trajectories to files."""
+    config, folder = plan.config, record.folder
+    fmt = config.output.trajectories
+    if fmt != "none":
+        (folder / "trajectories").mkdir(exist_ok=True)
+    if plan.system.kind == "map":
+        trajectories = {m: _simulate(plan, m) for m in config.simulation.methods}
+        record.metrics["simulation"] = {}
+        record.log("simulation: a discrete map has no solve_ivp reference; no errors measured")
+        reference_traj = None
+    else:
+        comparison = compare_methods(plan)
+        doc = comparison.to_dict()
+        timings = {}
+        for name, row in doc["methods"].items():
+            timings[name] = round(row.pop("wall_s"), 6)
+        record.metrics["simulation"] = doc["methods"]
+        record.metrics["reference"] = doc["reference"]
+        record.metrics["timings"]["methods"] = timings
+        trajectories, reference_traj = comparison.trajectories, comparison.reference
+        for result in comparison.methods.values():
+            if result.diverged is not None:
+                record.log(f"simulation: {result.diverged}")
+    if fmt != "none":
+        everything = dict(trajectories)
+        if reference_traj is not None:
+            everything["reference"] = reference_traj
+        for name, traj in everything.items():
+            write_trajectory(traj, folder / "trajectories" / f"{name}.{fmt}")
+
+
+def _simulate(plan: Plan, method: str):
+    sim = plan.config.simulation
+    return simulate(
+        plan.system,
+        plan.s0,
+        t_span=(sim.t0, sim.t_end),
+        dt=sim.dt,
+        method=method,
+        save_every=sim.save_every,
+        backend=sim.backend,
+    )
+
+
+def compare_methods(plan: Plan) -> Comparison:
+    """:func:`dynsys.compare` with the simulation's save_every and backend: each method and
+    solve_ivp on the kept steps of one grid, and the exact solution where there is one."""
+    sim, ref_config, system = plan.config.simulation, plan.config.reference, plan.system
+    kept = kept_steps(checks.step_count(sim.t0, sim.t_end, sim.dt), sim.save_every)
+    t = sim.t0 + kept * sim.dt
+    ref = reference(
+        system, plan.s0, t, method=ref_config.method, rtol=ref_config.rtol, atol=ref_config.atol
+    )
+    exact = None if system.exact is None else system.exact(t, plan.s0, sim.t0, system.params)
+    results, trajectories = {}, {}
+    for name in sim.methods:
+        began = time.perf_counter()
+        try:
+            traj = _simulate(plan, name)
+        except DivergenceError as err:
+            wall = time.perf_counter() - began
+            results[name] = MethodResult(name, None, None, None, wall, diverged=err)
+            continue
+        trajectories[name] = traj
+        results[name] = MethodResult(
+            name,
+            error_metrics(traj.states, ref.states),
+            None if exact is None else error_metrics(traj.states, exact),
+            energy_drift(traj) if system.energy is not None else None,
+            time.perf_counter() - began,
+        )
+    return Comparison(
+        system=system,
+        s0=plan.s0,
+        t_span=(sim.t0, sim.t_end),
+        dt=sim.dt,
+        reference=ref,
+        reference_exact_errors=None if exact is None else error_metrics(ref.states, exact),
+        methods=results,
+        trajectories=trajectories,
+    )
+
+
+def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
+    """Fit (or continue fitting) the network, save it, and put its test table in metrics."""
+    assert plan.spec is not None and plan.model is not None and plan.training is not None
+    path = record.folder / MODEL_FILE
+    if resume and path.exists():
+        record.log(f"train: continuing from the parameters saved in {MODEL_FILE}")
+        trained = continue_training(path, plan.spec, plan.model, plan.training, progress)
+    else:
+        trained = train_rnn(plan.spec, plan.model, plan.training, progress=progress)
+    save_trained(trained, path)
+    for name, history in trained.stages.items():
+        record.log(f"train: {name}: {history.message or history.stopped_reason}")
+    if trained.history.stopped_reason == "interrupted":
+        record.status["note"] = (
+            f"training interrupted ({trained.history.message}); the best parameters so far "
+            f"are in {MODEL_FILE}"
+        )
+        raise KeyboardInterrupt
+    record.metrics["training"] = {name: _stage_summary(h) for name, h in trained.stages.items()}
+    record.metrics["timings"]["training"] = {
+        name: round(h.wall_s, 6) for name, h in trained.stages.items()
+    }
+    if trained.evaluation is not None:
+        record.metrics["test"] = with_lyapunov_times(
+            trained.evaluation.to_dict()["test"], plan.spec
+        )
+    if trained.history.stopped_reason == "non_finite":
+        record.log(f"train: warning: {trained.history.message}")
+
+
+def _stage_summary(history: History) -> dict[str, Any]:
+    """What a training stage did, without its wall time (that goes under timings)."""
+    keys = ("optimizer", "epochs_run", "best_epoch", "best_loss", "final_train_loss")
+    keys += ("final_val_loss", "stopped_reason")
+    summary = history.summary()
+    return {k: summary[k] for k in keys}
+
+
+def with_lyapunov_times(test: dict[str, dict], spec: DatasetSpec) -> dict[str, dict]:
+    """The test rows, each with ``valid_time_lyapunov`` = valid_time x λ_max when the largest
+    Lyapunov exponent λ_max of the system at the dataset's parameters is known."""
+    exponent = lyapunov_exponent(spec)
+    if exponent is None:
+        return test
+    out = {}
+    for name, row in test.items():
+        valid = row.get("valid_time")
+        out[name] = row | {"valid_time_lyapunov": None if valid is None else valid * exponent}
+    return out
+
+
+def lyapunov_exponent(spec: DatasetSpec) -> float | None:
+    """λ_max of the dataset's system when known for its (fixed, unsampled) parameters."""
+    if spec.system not in LYAPUNOV_EXPONENTS:
+        return None
+    exponent, params = LYAPUNOV_EXPONENTS[spec.system]
+    values = spec.base_system().param_values()
+    if any(k in spec.ranges for k in params):
+        return None
+    same = all(np.isclose(values[k], v, rtol=1e-9, atol=0) for k, v in params.items())
+    return exponent if same else None
+
+
+def _plot_step(job: PlotJob, plan: Plan, record: RunRecord) -> None:
+    """Draw one figure with the dynsys.plots function of its kind and save it."""
+    from .. import plots
+
+    (record.folder / "plots").mkdir(exist_ok=True)
+    kwargs = dict(job.kwargs)
+    model_file = record.folder / MODEL_FILE
+    if job.kind in SYSTEM_PLOTS:
+        fig, _ = getattr(plots, SYSTEM_PLOTS[job.kind])(plan.system, **kwargs)
+    elif job.kind in MODEL_PLOTS:
+        fig, _ = getattr(plots, MODEL_PLOTS[job.kind])(model_file, **kwargs)
+    elif kwargs["model"]:
+        fig, _ = plots.rnn_unrolled_plot(model_file, kwargs["steps"])
+    else:
+        graph = plots.stepper_graph(plan.system, kwargs["method"], plan.config.simulation.dt)
+        fig, _ = plots.unrolled_plot(graph, kwargs["steps"])
+    plots.save_figure(fig, record.folder / "plots" / job.file)
+    record.log(f"plot:{job.name}: wrote plots/{job.file}")
+
+
+# -- the summary -------------------------------------------------------------------------------
+
+
+def summary_table(metrics: dict[str, Any], folder: Path | None = None) -> str:
+    """The simulation errors, the test table (with a model) and the files, as text."""
+    lines = [f"{metrics.get('name')}: {metrics.get('system')}, seed {metrics.get('seed')}"]
+    simulation = metrics.get("simulation") or {}
+    if simulation:
+        ref = metrics.get("reference", {})
+        lines.append(
+            f"errors against solve_ivp {ref.get('method')} rtol={ref.get('rtol'):g} "
+            f"atol={ref.get('atol'):g}"
+        )
+        has_exact = any("exact" in row for row in simulation.values())
+        headers = ["method", "max abs err", "rmse", "rel L2", "final err"]
+        headers += ["vs exact"] if has_exact else []
+        rows = []
+        for name, row in simulation.items():
+            keys = ("max_abs_error", "rmse", "rel_l2", "final_abs_error")
+            cells = [name, *(number(row.get(k)) for k in keys)]
+            if has_exact:
+                cells.append(number((row.get("exact") or {}).get("max_abs_error")))
+            rows.append(cells)
+        lines.append(table(headers, rows))
+    test = metrics.get("test")
+    if test:
+        keys = ["rel_l2", "rmse", "max_abs_error", "valid_time"]
+        if any("valid_time_lyapunov" in row for row in test.values()):
+            keys.append("valid_time_lyapunov")
+        rows = [
+            [name, *(number(row.get(k)) if "valid" not in k else _time(row.get(k)) for k in keys)]
+            for name, row in test.items()
+        ]
+        lines += ["", "RNN rollout on the test set, beside the steppers at the same h:"]
+        lines.append(table(["method", *keys], rows))
+    if folder is not None:
+        lines += ["", f"results in {folder}/ (metrics.json, run.log, config.resolved.yaml)"]
+    return "\n".join(lines)
+
+
+def _time(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+__all__ = [
+    "Plan",
+    "RunResult",
+    "build_system",
+    "compare_methods",
+    "continue_training",
+    "default_folder",
+    "plan_run",
+    "prepare_folder",
+    "run_experiment",
+    "summary_table",
+    "user_system_name",
+]

@@ -1,0 +1,467 @@
+"""Sweeps: one run per point of a config's ``sweep``, on local processes or a Dask cluster.
+
+The points are every combination of the ``grid`` lists (in the order the keys are written),
+then the explicit ``points``; each is the config without its sweep and with the point's dotted
+keys set.  A point runs :func:`~dynsys.experiments.run.run_experiment` into
+``points/<config_hash>/``, named by the hash of its resolved config, so the same point always
+lands in the same folder.  The sweep folder::
+
+    config.resolved.yaml   the sweep's config, every default filled
+    status.json            {"state", "completed": [point hashes], "failed": [...], "message"}
+    run.log                timestamped lines: each point started, done, skipped or failed
+    points/<hash>/         a run folder per point
+    sweep.csv, sweep.json  one row per point: the swept values and the headline metrics
+    sweep.png              a headline metric against the first swept key
+
+Resuming (``resume=True``) skips the points whose folder says "done", continues those that
+stopped, and runs the rest.  Executors: ``local`` runs the points in this process with one
+job, or on ``jobs`` processes started fresh ('spawn', so nothing of this process leaks into
+them); ``dask`` sends each point to the workers of a ``distributed`` scheduler (``scheduler``:
+its address, or a local cluster of ``jobs`` worker processes without one).  With Dask the
+run folder must be on a file system every worker sees.  A point that fails is recorded and
+the others go on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import csv
+import io
+import itertools
+import json
+import math
+import multiprocessing
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..output import atomic_write
+from .config import ExperimentConfig, config_hash, parse_config, resolved_yaml
+from .records import Echo, RunRecord, prepare_folder
+from .run import plan_run
+
+HEADLINE = ("rel_l2", "max_abs_error")
+"""Per method of the simulation; with a model also the RNN's test rel_l2 and valid_time."""
+DASK_MISSING = (
+    "the dask executor needs dask.distributed, which is not installed: "
+    "pip install 'dynsys[dask]' (or dask[distributed])"
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: the values it sets, its config (as resolved YAML) and its hash."""
+
+    values: dict[str, Any]
+    config_text: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """What a worker needs to run a point: plain data, picklable."""
+
+    config_text: str
+    folder: str
+    resume: bool
+    overwrite: bool
+
+
+@dataclass(frozen=True)
+class PointOutcome:
+    """How a point ended ("done", "failed" or "interrupted"), with its metrics."""
+
+    folder: str
+    state: str
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep: its folder, its rows (one per point) and how many points failed."""
+
+    folder: Path
+    state: str
+    rows: list[dict[str, Any]]
+    keys: tuple[str, ...]
+    skipped: int = 0
+    failed: int = 0
+
+    def summary(self) -> str:
+        """The sweep table (swept values and headline metrics) as text."""
+        from ..tables import table
+
+        columns = [c for c in _columns(self.rows, self.keys) if not c.endswith("max_abs_error")]
+        body = [[_cell(row.get(c)) for c in columns] for row in self.rows]
+        columns = [c.removeprefix("simulation.") for c in columns]
+        done = len(self.rows) - self.failed
+        lines = [f"sweep of {len(self.rows)} points: {done} done, {self.failed} failed"]
+        lines += [table(columns, body), "", f"results in {self.folder}/ (sweep.csv, sweep.json)"]
+        return "\n".join(lines)
+
+
+# -- the points --------------------------------------------------------------------------------
+
+
+def sweep_points(config: ExperimentConfig, source: str = "config") -> tuple[list[Point], list[str]]:
+    """The distinct points of ``config.sweep`` and the swept keys (grid keys, then the keys of
+    the explicit points), each point validated as a config of its own."""
+    sweep = config.sweep
+    if sweep is None:
+        raise InputError(f"{source} has no sweep section")
+    keys = list(sweep.grid)
+    choices = [
+        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sweep.grid.values())
+    ]
+    if not keys:
+        choices = []
+    choices += [dict(point) for point in sweep.points]
+    for point in sweep.points:
+        keys += [k for k in point if k not in keys]
+    if not choices:
+        raise InputError(f"{source}: the sweep has no points")
+    base = resolved_yaml(config.model_copy(update={"sweep": None}))
+    points, seen = [], set()
+    for i, values in enumerate(choices):
+        overrides = [f"{key}={json.dumps(value)}" for key, value in values.items()]
+        point = parse_config(base, f"{source}: sweep point {i + 1}", overrides)
+        digest = config_hash(point)
+        if digest in seen:
+            continue
+        seen.add(digest)
+        data = point.model_dump(mode="json")
+        full = {key: values[key] if key in values else _get_path(data, key) for key in keys}
+        points.append(Point(full, resolved_yaml(point), digest))
+    return points, keys
+
+
+def _get_path(data: Any, key: str) -> Any:
+    """The value at dotted ``key`` (``a.b.0`` or ``a.b[0]``), None where there is none."""
+    here = data
+    for part in re.sub(r"\[(\d+)\]", r".\1", key).split("."):
+        if isinstance(here, dict):
+            here = here.get(part)
+        elif isinstance(here, list) and part.isdigit() and int(part) < len(here):
+            here = here[int(part)]
+        else:
+            return None
+    return here
+
+
+# -- running a sweep ---------------------------------------------------------------------------
+
+
+def run_sweep(
+    config: ExperimentConfig,
+    folder: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    echo: Echo | None = None,
+    source: str = "config",
+) -> SweepResult:
+    """Run every point of ``config.sweep`` into ``folder`` (see the module doc)."""
+    folder = Path(folder).absolute()
+    points, keys = sweep_points(config, source)
+    for point in points:  # every point checked before anything is written
+        plan_run(parse_config(point.config_text, f"sweep point {point.hash}"))
+    sweep = config.sweep
+    if sweep is None:  # sweep_points refuses it already; this tells the type checker
+        raise InputError(f"{source} has no sweep section")
+    sweep_hash = config_hash(config)
+    with _executor(sweep.executor, sweep.jobs, sweep.scheduler) as submit:
+        prepare_folder(folder, overwrite=overwrite, resume=resume, config_hash=sweep_hash)
+        if not resume:
+            text = resolved_yaml(config)
+            atomic_write(folder / "config.resolved.yaml", lambda f: f.write(text.encode()))
+        (folder / "points").mkdir(exist_ok=True)
+        status = {"config_hash": sweep_hash, "failed": []}
+        record = RunRecord.open(folder, resume=resume, status=status, echo=echo)
+        record.log(
+            f"{'resumed' if resume else 'started'} sweep {config.name}: {len(points)} points "
+            f"over {', '.join(keys)}; executor {sweep.executor}, {sweep.jobs} job(s)"
+        )
+        outcomes, tasks = _pending(points, folder, record)
+        skipped = len(outcomes)
+        try:
+            for digest, outcome in submit(tasks):
+                outcomes[digest] = outcome
+                values = _show(next(p.values for p in points if p.hash == digest))
+                note = f": {outcome.message}" if outcome.message else ""
+                record.log(
+                    f"point {digest} ({values}): {outcome.state} in {outcome.seconds:.1f} s{note}"
+                )
+                _mark(record, digest, outcome.state)
+        except KeyboardInterrupt:
+            record.finish("interrupted", f"continue with: dynsys run --resume {folder}")
+            raise
+        rows = [_row(p, outcomes.get(p.hash)) for p in points]
+        write_aggregate(folder, config, rows, keys)
+        failed = sum(row["status"] != "done" for row in rows)
+        state = "failed" if failed else "done"
+        message = f"{failed} of {len(rows)} points failed" if failed else ""
+        record.finish(state, message)
+    return SweepResult(folder, state, rows, tuple(keys), skipped, failed)
+
+
+def _pending(
+    points: list[Point], folder: Path, record: RunRecord
+) -> tuple[dict[str, PointOutcome], dict[str, PointTask]]:
+    """The outcomes of the points done before (skipped), and the tasks of the others: a point
+    that stopped is resumed, one without a status (or folder) starts afresh."""
+    outcomes, tasks = {}, {}
+    for point in points:
+        sub = folder / "points" / point.hash
+        done = _done_metrics(sub)
+        if done is not None:
+            outcomes[point.hash] = PointOutcome(str(sub), "done", "", done)
+            record.log(f"point {point.hash} ({_show(point.values)}): done before, skipped")
+            continue
+        stopped = (sub / "status.json").is_file()
+        tasks[point.hash] = PointTask(point.config_text, str(sub), stopped, not stopped)
+    return outcomes, tasks
+
+
+def run_point(task: PointTask) -> PointOutcome:
+    """Run one point (in a worker): a failed run is reported, not raised; Ctrl-C is raised
+    (the point's own status says "interrupted")."""
+    from .run import run_experiment
+
+    began = time.perf_counter()
+    try:
+        config = parse_config(task.config_text, f"{task.folder}/config.resolved.yaml")
+        result = run_experiment(
+            config, task.folder, overwrite=task.overwrite, resume=task.resume, progress=False
+        )
+    except Exception as err:
+        message = f"{type(err).__name__}: {err}"
+        return PointOutcome(task.folder, "failed", message, {}, time.perf_counter() - began)
+    return PointOutcome(task.folder, "done", "", result.metrics, time.perf_counter() - began)
+
+
+Submit = Callable[[dict[str, PointTask]], Iterator[tuple[str, PointOutcome]]]
+
+
+@contextmanager
+def _executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Submit]:
+    """A function running tasks {key: task} and yielding (key, outcome) as each finishes."""
+    if kind == "dask" or scheduler is not None:
+        with _dask(jobs, scheduler) as submit:
+            yield submit
+        return
+    if jobs == 1:
+        yield lambda tasks: ((key, run_point(task)) for key, task in tasks.items())
+        return
+    context = multiprocessing.get_context("spawn")
+
+    def submit(tasks: dict[str, PointTask]) -> Iterator[tuple[str, PointOutcome]]:
+        if not tasks:
+            return
+        workers = min(jobs, len(tasks))
+        with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending = {pool.submit(run_point, task): key for key, task in tasks.items()}
+            try:
+                for future in futures.as_completed(pending):
+                    yield pending[future], future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+    yield submit
+
+
+@contextmanager
+def _dask(jobs: int, scheduler: str | None) -> Iterator[Submit]:
+    """A Dask client of the scheduler at ``scheduler``, or of a local cluster of ``jobs``."""
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(DASK_MISSING) from None
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = distributed.LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        client = distributed.Client(cluster if cluster is not None else scheduler, timeout=10)
+    except (OSError, TimeoutError, ValueError) as err:
+        if cluster is not None:
+            cluster.close()
+        where = scheduler or "a local cluster"
+        raise InputError(f"cannot reach the dask scheduler at {where}: {err}") from None
+
+    def submit(tasks: dict[str, PointTask]) -> Iterator[tuple[str, PointOutcome]]:
+        keys = list(tasks)
+        jobs_ = client.map(run_point, [tasks[k] for k in keys], pure=False)
+        index = {future.key: key for future, key in zip(jobs_, keys, strict=True)}
+        try:
+            for future in distributed.as_completed(jobs_):
+                yield index[future.key], future.result()
+        except BaseException:
+            client.cancel(jobs_)
+            raise
+
+    try:
+        yield submit
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# -- records and the aggregate -----------------------------------------------------------------
+
+
+def _mark(record: RunRecord, digest: str, state: str) -> None:
+    """List a point among the completed (done) or the failed ones of the sweep's status."""
+    target = record.status["completed"] if state == "done" else record.status["failed"]
+    if digest not in target:
+        target.append(digest)
+    record.write_status()
+
+
+def _done_metrics(folder: Path) -> dict[str, Any] | None:
+    """The metrics of a point folder whose status says done, else None."""
+    try:
+        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return metrics if status.get("state") == "done" else None
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of a run's metrics, by dotted path into metrics.json."""
+    row: dict[str, Any] = {}
+    for method, errors in (metrics.get("simulation") or {}).items():
+        for key in HEADLINE:
+            row[f"simulation.{method}.{key}"] = errors.get(key)
+    rnn = (metrics.get("test") or {}).get("rnn")
+    if rnn:
+        for key in ("rel_l2", "valid_time", "valid_time_lyapunov"):
+            if key in rnn:
+                row[f"test.rnn.{key}"] = rnn[key]
+    return row
+
+
+def _row(point: Point, outcome: PointOutcome | None) -> dict[str, Any]:
+    state = "interrupted" if outcome is None else outcome.state
+    metrics = {} if outcome is None else outcome.metrics
+    return {"point": point.hash, "status": state, **point.values, **headline(metrics)}
+
+
+def _columns(rows: list[dict[str, Any]], keys: Sequence[str]) -> list[str]:
+    columns = ["point", "status", *keys]
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns
+
+
+def write_aggregate(
+    folder: Path, config: ExperimentConfig, rows: list[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """sweep.csv, sweep.json and sweep.png of the rows, each written atomically."""
+    columns = _columns(rows, keys)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(c)) for c in columns])
+    atomic_write(folder / "sweep.csv", lambda f: f.write(text.getvalue().encode()))
+    doc = {
+        "name": config.name,
+        "swept": list(keys),
+        "columns": columns,
+        "points": [{**row, "folder": f"points/{row['point']}"} for row in rows],
+    }
+    body = json.dumps(doc, indent=2) + "\n"
+    atomic_write(folder / "sweep.json", lambda f: f.write(body.encode()))
+    from ..plots.style import save_figure
+
+    save_figure(sweep_figure(rows, keys, config.name), folder / "sweep.png")
+
+
+def sweep_figure(rows: list[dict[str, Any]], keys: Sequence[str], title: str):
+    """A headline metric against the first swept key, one line per combination of the other
+    keys (and per method): the RNN's test rel_l2 when trained, else each method's rel_l2."""
+    from ..plots.style import house_style, method_colour, new_figure
+
+    done = [row for row in rows if row["status"] == "done"]
+    if any("test.rnn.rel_l2" in row for row in done):
+        metrics = {"test.rnn.rel_l2": "rnn"}
+        label = "test rel L2 error of the RNN"
+    else:
+        names = [c for row in done for c in row if c.startswith("simulation.")]
+        metrics = {c: c.split(".")[1] for c in dict.fromkeys(names) if c.endswith(".rel_l2")}
+        label = "rel L2 error (against solve_ivp)"
+    first, others = keys[0], list(keys[1:])
+    numeric = all(_is_number(row.get(first)) for row in done)
+    categories = list(dict.fromkeys(json.dumps(row.get(first)) for row in done))
+    with house_style():
+        fig = new_figure(6.5, 4.2)
+        ax = fig.add_subplot()
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in done:
+            groups.setdefault(_show({k: row.get(k) for k in others}), []).append(row)
+        positive = True
+        for group, members in groups.items():
+            for column, method in metrics.items():
+                points = []
+                for row in members:
+                    y = row.get(column)
+                    x = row[first] if numeric else categories.index(json.dumps(row.get(first)))
+                    if y is not None:
+                        points.append((x, y))
+                points.sort()
+                if not points:
+                    continue
+                positive &= all(y > 0 for _, y in points)
+                name = ", ".join(part for part in (method, group) if part)
+                colour = method_colour(method) if len(groups) == 1 else None
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, marker="o", label=name, color=colour)
+        if positive and ax.lines:
+            ax.set_yscale("log")
+        if numeric and done and min(row[first] for row in done) > 0:
+            values = [row[first] for row in done]
+            if max(values) / min(values) >= 10:
+                ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(categories)), [json.loads(c) for c in categories])
+        ax.set_xlabel(first)
+        ax.set_ylabel(label)
+        ax.set_title(f"{title}: {len(done)} points")
+        if ax.lines:
+            ax.legend(fontsize=8)
+    return fig
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if isinstance(value, str | int):
+        return str(value)
+    return json.dumps(value)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _csv_value(value) or "-"
+
+
+def _show(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
