@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +45,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from bench_core import source_version, table, verdict  # the same script folder
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import dynsys
@@ -338,27 +338,6 @@ def numpy_blas() -> str:
         return "unknown"
 
 
-def source_version() -> str:
-    """The git commit of the dynsys checkout, with '+dirty' for uncommitted changes to it."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(dynsys.__file__)))
-    try:
-        commit = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", root, "status", "--porcelain", "--", "dynsys"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"commit {commit}{'+dirty' if dirty else ''}"
-
-
 def machine(torch: Any) -> dict[str, Any]:
     """CPU, memory, versions, thread counts and load."""
     cpu = "unknown"
@@ -386,22 +365,6 @@ def machine(torch: Any) -> dict[str, Any]:
 
 
 # -- reporting ---------------------------------------------------------------------------------
-
-
-def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a plain-text table: the first column left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    print(f"\n{title}")
-    for j, row in enumerate(cells):
-        rest = (c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
-        print("  ".join([row[0].ljust(widths[0]), *rest]).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def report_machine(info: dict[str, Any], sizes: Sizes, quick: bool) -> None:

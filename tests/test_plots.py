@@ -3,12 +3,10 @@ the maths under the stability plot, and the plotting commands with good and bad 
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from images import assert_image, lines  # tests/images.py
 
 from dynsys import STEPPERS, InputError, Parameter, System, get_system
 from dynsys.cli import main
@@ -29,23 +27,6 @@ from dynsys.plots import (
 )
 from dynsys.plots.marks import EQUILIBRIUM, TRAJECTORY
 from dynsys.plots.stability import SPLIT
-
-MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
-
-
-def assert_image(path: Path) -> None:
-    """A PNG or PDF starts with its magic bytes; an SVG parses as XML with an <svg> root."""
-    data = path.read_bytes()
-    if path.suffix == ".svg":
-        assert ET.fromstring(data).tag.endswith("svg")
-    else:
-        assert data.startswith(MAGIC[path.suffix]), data[:16]
-    assert len(data) > 1000
-
-
-def lines(ax, gid: str = TRAJECTORY) -> list:
-    return [line for line in ax.lines if line.get_gid() == gid]
-
 
 # -- phase portraits -----------------------------------------------------------------------
 

@@ -3,13 +3,12 @@ unrolled graph, from tiny networks trained once per module, and their plotting c
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from images import assert_image, lines  # tests/images.py
 
 from dynsys import InputError
 from dynsys.cli import main
@@ -21,28 +20,12 @@ from dynsys.plots import (
     training_curves,
     vector_field_plot,
 )
-from dynsys.plots.marks import TRAJECTORY
 from dynsys.plots.rnn import REFERENCE
 from dynsys.rnn import ElmanRNN, JordanRNN
 from dynsys.rnn.data import DatasetSpec, sample
 from dynsys.rnn.evaluate import rollout_table
 from dynsys.rnn.io import load_model, save_model
 from dynsys.rnn.pipeline import recipe, save_trained, train_rnn
-
-MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
-
-
-def assert_image(path: Path) -> None:
-    data = path.read_bytes()
-    if path.suffix == ".svg":
-        assert ET.fromstring(data).tag.endswith("svg")
-    else:
-        assert data.startswith(MAGIC[path.suffix]), data[:16]
-    assert len(data) > 1000
-
-
-def lines(ax, gid: str = TRAJECTORY) -> list:
-    return [line for line in ax.lines if line.get_gid() == gid]
 
 
 def texts(fig) -> list[str]:
