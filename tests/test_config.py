@@ -566,3 +566,9 @@ def test_mutated_yaml_text_validates_or_fails_cleanly(text, data):
         )
         text = text[:at] + insert + text[at + cut :]
     _config_or_clean_error(text)
+
+
+def test_a_dataset_without_a_model_is_refused():
+    text = "name: x\nsystem: {name: driven_oscillator}\ndataset: {n_train: 8}\n"
+    with pytest.raises(InputError, match=r"dataset.*add a model section"):
+        parse_config(text)

@@ -576,6 +576,8 @@ class ExperimentConfig(_Section):
                 )
         if self.dataset is not None:
             self._check_dataset(self.dataset, states)
+            if self.model is None:
+                raise _error("dataset", "is for fitting an RNN: add a model section (model: {})")
         if self.training.closed_loop_epochs and self.model and self.model.kind != "jordan":
             raise _error(
                 "training.closed_loop_epochs", "applies to Jordan networks (model.kind: jordan)"
