@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, checks
-from ..errors import DivergenceError, InputError
+from ..errors import DivergenceError, DynsysError, InputError
 from ..metrics import energy_drift, error_metrics
 from ..output import atomic_write, write_trajectory
 from ..reference import reference
@@ -429,7 +429,8 @@ def compare_methods(plan: Plan) -> Comparison:
 
 def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
     """Fit (or continue fitting) the network, save it, and put its test table in metrics."""
-    assert plan.spec is not None and plan.model is not None and plan.training is not None
+    if plan.spec is None or plan.model is None or plan.training is None:
+        raise DynsysError("internal: a train step in a plan without a model")  # never planned
     path = record.folder / MODEL_FILE
     if resume and path.exists():
         record.log(f"train: continuing from the parameters saved in {MODEL_FILE}")
