@@ -94,6 +94,9 @@ def _compile(cls: type[System], stepper: Stepper) -> Advance:
         "field": numba.njit(cls.vector_field),
         "drive": numba.njit(cls.forcing) if cls.forcing is not None else None,
     }
+    # Safe: the source is dynsys's own template filled with tableau numbers (repr of floats)
+    # and fixed identifiers; no user text enters it (the class name only labels the filename),
+    # and user-defined (YAML) systems are never compiled: kernels.supports refuses them.
     exec(compile(source, f"<dynsys.kernels {cls.__name__} {stepper.name}>", "exec"), scope)
     advance = numba.njit(parallel=True)(scope["advance"])
     _COMPILED.add((cls, stepper))  # (compiled on its first call, which follows at once)
