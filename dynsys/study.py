@@ -138,22 +138,34 @@ def compare(
     reference_method: str = "DOP853",
     rtol: float = 1e-10,
     atol: float = 1e-12,
+    save_every: int = 1,
+    backend: str = "auto",
 ) -> Comparison:
     """Run each method on the grid t0 + n dt and measure it against a tight solve_ivp reference
-    (and the exact solution where the system has one)."""
+    (and the exact solution where the system has one), on the kept steps 0, k, 2k, ... and the
+    last (k = ``save_every``); ``backend`` is the time loop (see :func:`dynsys.simulate`)."""
     _require_ode(system, "compare")
     methods = _method_list(methods, system)
     t0, t_end = checks.time_span(t_span)
     dt = checks.positive_number("dt", dt)
+    save_every = checks.integer("save_every", save_every)
     start = checks.initial_state(system, s0)
-    t = t0 + kept_steps(checks.step_count(t0, t_end, dt), 1) * dt
+    t = t0 + kept_steps(checks.step_count(t0, t_end, dt), save_every) * dt
     ref = reference(system, start, t, method=reference_method, rtol=rtol, atol=atol)
     exact = system.exact(t, start, t0, system.params) if system.exact is not None else None
     results, trajectories = {}, {}
     for name in methods:
         began = time.perf_counter()
         try:
-            traj = simulate(system, start, t_span=(t0, t_end), dt=dt, method=name)
+            traj = simulate(
+                system,
+                start,
+                t_span=(t0, t_end),
+                dt=dt,
+                method=name,
+                save_every=save_every,
+                backend=backend,
+            )
         except DivergenceError as err:
             wall = time.perf_counter() - began
             results[name] = MethodResult(name, None, None, None, wall, diverged=err)

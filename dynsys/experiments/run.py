@@ -46,16 +46,14 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, checks
-from ..errors import DivergenceError, DynsysError, InputError
-from ..metrics import energy_drift, error_metrics
+from ..errors import DynsysError, InputError
 from ..output import atomic_write, write_trajectory
-from ..reference import reference
 from ..rnn.data import DatasetSpec
 from ..rnn.pipeline import ModelSettings, TrainSettings, recipe, save_trained, train_rnn
 from ..rnn.train import History
-from ..simulate import kept_steps, simulate
+from ..simulate import simulate
 from ..steppers import REFERENCE_METHOD
-from ..study import Comparison, MethodResult
+from ..study import Comparison, compare
 from ..systems import System, get_system
 from ..tables import number, table
 from .config import ExperimentConfig, PlotConfig, config_hash, resolved_yaml
@@ -389,41 +387,19 @@ def _simulate(plan: Plan, method: str):
 
 
 def compare_methods(plan: Plan) -> Comparison:
-    """:func:`dynsys.compare` with the simulation's save_every and backend: each method and
-    solve_ivp on the kept steps of one grid, and the exact solution where there is one."""
-    sim, ref_config, system = plan.config.simulation, plan.config.reference, plan.system
-    kept = kept_steps(checks.step_count(sim.t0, sim.t_end, sim.dt), sim.save_every)
-    t = sim.t0 + kept * sim.dt
-    ref = reference(
-        system, plan.s0, t, method=ref_config.method, rtol=ref_config.rtol, atol=ref_config.atol
-    )
-    exact = None if system.exact is None else system.exact(t, plan.s0, sim.t0, system.params)
-    results, trajectories = {}, {}
-    for name in sim.methods:
-        began = time.perf_counter()
-        try:
-            traj = _simulate(plan, name)
-        except DivergenceError as err:
-            wall = time.perf_counter() - began
-            results[name] = MethodResult(name, None, None, None, wall, diverged=err)
-            continue
-        trajectories[name] = traj
-        results[name] = MethodResult(
-            name,
-            error_metrics(traj.states, ref.states),
-            None if exact is None else error_metrics(traj.states, exact),
-            energy_drift(traj) if system.energy is not None else None,
-            time.perf_counter() - began,
-        )
-    return Comparison(
-        system=system,
-        s0=plan.s0,
+    """:func:`dynsys.compare` with the simulation's methods, reference, save_every and backend."""
+    sim, ref = plan.config.simulation, plan.config.reference
+    return compare(
+        plan.system,
+        plan.s0,
         t_span=(sim.t0, sim.t_end),
         dt=sim.dt,
-        reference=ref,
-        reference_exact_errors=None if exact is None else error_metrics(ref.states, exact),
-        methods=results,
-        trajectories=trajectories,
+        methods=sim.methods,
+        reference_method=ref.method,
+        rtol=ref.rtol,
+        atol=ref.atol,
+        save_every=sim.save_every,
+        backend=sim.backend,
     )
 
 
