@@ -30,10 +30,13 @@ def reference(
 ) -> Trajectory:
     """Solve ds/dt = g(t, s, x(t)) with solve_ivp and return the states on the grid ``t``.
 
-    Each trajectory of a batch is solved on its own (its own error control, as if alone);
-    ``stack=True`` solves the batch as one system of batch * n states in a single call, which
-    is faster but controls the error of the stack as a whole.  ``info`` records the scipy
-    method, rtol, atol, and per trajectory nfev and status.
+    Each trajectory of a batch is solved on its own (its own error control, as if alone; a
+    failure names the trajectory); ``stack=True`` solves the batch as one system of batch * n
+    states in a single call, which is faster but controls the error of the stack as a whole:
+    scipy's error norm is then the RMS over all batch * n components, so rtol and atol divided
+    by sqrt(batch) hold every trajectory to the criterion of its own call (see
+    :func:`dynsys.rnn.data.solve_trajectories`).  ``info`` records the scipy method, rtol,
+    atol, and per trajectory nfev and status.
     """
     if system.kind == "map":
         raise InputError(f"{system.name} is a discrete map; solve_ivp applies to ODEs only")
@@ -51,10 +54,7 @@ def reference(
         states, nfev, status = _solve(system, system.params, batch, t, method, rtol, atol)
         nfev, status = [nfev] * len(batch), [status] * len(batch)
     else:
-        solved = [
-            _solve(system, _member(system.params, i), batch[i : i + 1], t, method, rtol, atol)
-            for i in range(len(batch))
-        ]
+        solved = [_solve_member(system, batch, i, t, method, rtol, atol) for i in range(len(batch))]
         states = np.concatenate([s for s, _, _ in solved]) if solved else batch[:, None]
         nfev, status = [f for _, f, _ in solved], [s for _, _, s in solved]
     wall = time.perf_counter() - began
@@ -81,6 +81,16 @@ def reference(
 def _member(p: Params, i: int) -> Params:
     """The parameters of batch member i, as scalars."""
     return Params({k: v[i] if v.ndim else v for k, v in p.items()})
+
+
+def _solve_member(system, batch, i, t, method, rtol, atol):
+    """Trajectory i of the batch (m, n) alone; a failure of one of several names it."""
+    try:
+        return _solve(system, _member(system.params, i), batch[i : i + 1], t, method, rtol, atol)
+    except SolverError as err:
+        if len(batch) == 1:
+            raise
+        raise SolverError(f"trajectory {i} of {len(batch)}: {err}") from None
 
 
 def _solve(system, p, s0, t, method, rtol, atol):

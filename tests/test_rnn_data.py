@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
 
-from dynsys import InputError, get_system, reference
+from dynsys import InputError, SolverError, get_system, reference
+from dynsys.reference import SOLVE_IVP_METHODS
 from dynsys.rnn.data import (
+    INITIAL_STATES,
+    TASKS,
     DatasetSpec,
     Normalizer,
     fit_normalizer,
     make_splits,
-    pad_initial_state,
     sample,
 )
-from dynsys.rnn.evaluate import rollout_table, valid_prediction_time
+from dynsys.rnn.evaluate import METRICS, rollout_table, valid_prediction_time
+from dynsys.rnn.models import pad_initial_state
 from dynsys.steppers import STEPPERS
 
 # the issue's setting: resonant oscillator, A in [0.2, 1], s0 in [-1, 1]^2, h = 0.1, t_end = 20
@@ -100,7 +107,7 @@ def test_step_map_inputs_are_the_rk4_drive_samples(step_map):
 
 def test_rk4_fed_the_inputs_of_a_step_map_is_the_rk4_row(step_map):
     evaluation = rollout_table(RK4Model(step_map.test), step_map.test, None)
-    rnn, rk4 = evaluation.rows["rnn"], evaluation.rows["rk4"]
+    rnn, rk4 = evaluation.rows["model"], evaluation.rows["rk4"]
     for key in ("rel_l2", "rmse", "max_abs_error"):
         assert rnn[key] == pytest.approx(rk4[key], rel=1e-9)
     assert rnn["rel_l2"] == pytest.approx(7e-6, rel=0.3)
@@ -291,23 +298,17 @@ def test_perfect_model_and_the_steppers_figures(task, step_map, driven):
     splits = step_map if task == "step_map" else driven
     test, norm = splits.test, splits.normalizer
     evaluation = rollout_table(Perfect(test, norm), norm.transform(test), norm)
-    assert list(evaluation.rows) == ["rnn", "euler", "semi_implicit_euler", "rk4"]
+    assert list(evaluation.rows) == ["model", "euler", "semi_implicit_euler", "rk4"]
     rows = evaluation.to_dict()["test"]
-    assert rows["rnn"]["rel_l2"] < 1e-14 and rows["rnn"]["valid_time"] == pytest.approx(20.0)
+    assert rows["model"]["rel_l2"] < 1e-14 and rows["model"]["valid_time"] == pytest.approx(20.0)
     # the issue: explicit Euler ~0.56, semi-implicit Euler ~0.033, RK4 ~7e-6
     assert rows["euler"]["rel_l2"] == pytest.approx(0.56, rel=0.3)
     assert rows["semi_implicit_euler"]["rel_l2"] == pytest.approx(0.033, rel=0.3)
     assert rows["rk4"]["rel_l2"] == pytest.approx(7e-6, rel=0.3)
     assert rows["euler"]["valid_time"] < 15 and rows["rk4"]["valid_time"] == pytest.approx(20.0)
-    assert set(rows["rk4"]) == {"rel_l2", "rmse", "max_abs_error", "valid_time"}
+    assert set(rows["rk4"]) == set(METRICS)
     text = evaluation.table()
-    assert text.splitlines()[0].split() == [
-        "method",
-        "rel_l2",
-        "rmse",
-        "max_abs_error",
-        "valid_time",
-    ]
+    assert text.splitlines()[0].split() == ["method", *METRICS]
     assert "semi_implicit_euler" in text and "horizon 20" in text
 
 
@@ -334,8 +335,9 @@ def test_a_diverging_stepper_is_reported_not_raised():
         "rmse": None,
         "max_abs_error": None,
         "valid_time": 0.05,
+        "valid_time_smape": 0.05,
     }
-    assert rows["rnn"]["rel_l2"] < 1e-12
+    assert rows["model"]["rel_l2"] < 1e-12
     assert "euler" in evaluation.diverged and "euler diverged" in evaluation.table()
 
 
@@ -400,6 +402,9 @@ def test_evaluation_bad_input(step_map):
         ({"holdout": {"A": (0.8, 1.2)}}, r"holdout\['A'\] = \(0.8, 1.2\) must lie inside"),
         ({"holdout": {"A": (0.2, 1.0)}}, "leave part of it for training"),
         ({"reference_method": "euler"}, "unknown reference_method 'euler'"),
+        ({"transient": -1.0}, r"transient must be >= 0 \(a time run before t = 0\), got -1"),
+        ({"transient": float("nan")}, "transient must be a finite number"),
+        ({"transient": "long"}, "transient must be a number, got 'long'"),
     ],
 )
 def test_bad_spec(change, match):
@@ -419,3 +424,143 @@ def test_bad_spec_dict_and_sample_arguments():
         sample(spec, 2, seed=1, holdout=True)
     with pytest.raises(InputError, match="normalizer stds must be > 0"):
         Normalizer.from_dict({"x_mean": [0], "x_std": [0], "y_mean": [0], "y_std": [1]})
+
+
+# -- typical initial states, the transient, the batched solve ------------------------------
+
+
+def test_initial_states_default_to_the_systems_typical_ranges():
+    spec = DatasetSpec("lotka_volterra", h=0.1, t_end=5.0)
+    assert spec.s0_ranges == {"x": (1.0, 5.0), "y": (0.5, 3.0)} and spec.transient == 0.0
+    data = sample(spec, 16, seed=0)
+    assert np.all(data.states > 0.05)  # positive populations all along
+    x, y = data.s0.T
+    assert np.all((x >= 1) & (x <= 5) & (y >= 0.5) & (y <= 3))
+    assert x.max() - x.min() > 2 and y.max() - y.min() > 1  # drawn across the ranges
+    partial = DatasetSpec("lotka_volterra", s0_ranges={"y": (1.0, 2.0)})
+    assert partial.s0_ranges == {"x": (1.0, 5.0), "y": (1.0, 2.0)}
+    assert DatasetSpec("pendulum").s0_ranges == {"theta": (-np.pi, np.pi), "omega": (-8.0, 8.0)}
+
+
+def test_lorenz_data_start_on_the_attractor_after_the_transient():
+    spec = DatasetSpec("lorenz", h=0.05, t_end=2.0)
+    assert spec.transient == 10.0
+    data = sample(spec, 6, seed=3)
+    s = data.states
+    assert np.all(np.abs(s[..., 0]) < 25) and np.all(np.abs(s[..., 1]) < 30)
+    assert np.all((s[..., 2] > 0) & (s[..., 2] < 55))
+    # the same draws without a transient are the states at t = -10, which s(0) solves from
+    drawn = sample(replace(spec, transient=0.0, t_end=0.05), 6, seed=3).s0
+    assert np.all(np.abs(drawn[:, :2]) <= 15) and np.all((drawn[:, 2] >= 10) & (drawn[:, 2] <= 40))
+    lorenz = get_system("lorenz")
+    ran = reference(lorenz, drawn, [-10.0, 0.0], stack=True).states[:, -1]
+    np.testing.assert_allclose(data.s0, ran, rtol=0, atol=1e-4 * np.abs(ran).max())
+    assert np.min(np.linalg.norm(data.s0 - drawn, axis=1)) > 1.0
+    again = sample(spec, 6, seed=3)
+    np.testing.assert_array_equal(again.Y, data.Y)
+    np.testing.assert_array_equal(again.h0, data.h0)
+
+
+def test_a_transient_keeps_the_drive_phase():
+    """With a transient the grid is still t_n = n h, the drive x(t_n) and the exact solution
+    from the drawn state at t = -transient."""
+    drawn = sample(DatasetSpec(**SHORT), 3, seed=2)  # transient 0: s0 is the drawn state
+    later = sample(DatasetSpec(**SHORT, transient=2.5), 3, seed=2)
+    np.testing.assert_array_equal(later.X, drawn.X)
+    np.testing.assert_array_equal(later.t, drawn.t)
+    system = get_system("driven_oscillator", m=1.0, k=1.0, c=0.0, A=drawn.params["A"])
+    t = np.concatenate([[-2.5], later.t])
+    exact = system.exact(t, drawn.s0, -2.5, system.params)[:, 1:]
+    np.testing.assert_allclose(later.states, exact, rtol=0, atol=1e-9)
+    assert np.min(np.abs(later.s0 - drawn.s0)) > 1e-3
+
+
+@pytest.mark.parametrize("name", ["driven_oscillator", "lotka_volterra"])
+def test_the_batched_solve_equals_tight_dop853_one_trajectory_at_a_time(name):
+    given = ISSUE if name == "driven_oscillator" else {"system": name, "h": 0.1, "t_end": 20.0}
+    data = sample(DatasetSpec(**given), 6, seed=5)
+    worst = 0.0
+    for i in range(6):
+        alone = get_system(name, **{k: v[i] for k, v in data.params.items()})
+        fine = reference(alone, data.s0[i], data.t, rtol=1e-12, atol=1e-14).states
+        rms = np.sqrt(np.mean(fine**2))
+        worst = max(worst, np.max(np.abs(data.states[i] - fine)) / rms)
+    assert worst < 1e-9  # measured 1.3e-10 (oscillator) and 2.1e-10 (Lotka-Volterra)
+
+
+def test_one_solve_ivp_call_per_split(monkeypatch):
+    calls = []
+
+    def spy(fun, t_span, y0, **kwargs):
+        calls.append((len(y0), kwargs["rtol"], kwargs["atol"]))
+        return solve_ivp(fun, t_span, y0, **kwargs)
+
+    monkeypatch.setattr(importlib.import_module("dynsys.reference"), "solve_ivp", spy)
+    make_splits(DatasetSpec(**SHORT))  # 5, 3 and 4 trajectories of 2 states
+    assert [n for n, _, _ in calls] == [10, 6, 8]
+    for (_, rtol, atol), batch in zip(calls, (5, 3, 4), strict=True):
+        assert rtol == pytest.approx(1e-10 / np.sqrt(batch))
+        assert atol == pytest.approx(1e-12 / np.sqrt(batch))
+
+
+def test_a_failed_solve_names_the_trajectory():
+    """rate < -35.5 overflows before t = 20 (exp(-rate t) > 1e308): the first such is named."""
+    spec = DatasetSpec(
+        "exponential_decay", ranges={"rate": (-60.0, 1.0)}, h=0.5, t_end=20.0, rtol=1e-6
+    )
+    rates = sample(replace(spec, t_end=1.0), 8, seed=4).params["rate"]  # the same draws
+    assert np.any(rates < -40)
+    with pytest.raises(SolverError) as info:
+        sample(spec, 8, seed=4)
+    message = str(info.value)
+    found = re.match(
+        r"sampled trajectory (\d+) \(s = \S+, rate = (\S+)\): "
+        r"solve_ivp \(DOP853\) stopped at t = ",
+        message,
+    )
+    assert found and "\n" not in message, message
+    i = int(found.group(1))
+    assert float(found.group(2)) == pytest.approx(rates[i], rel=1e-5)
+    assert rates[i] < -35 and np.all(rates[:i] > -36)
+
+
+def test_a_spec_keeps_its_transient_and_old_specs_read_as_none():
+    spec = DatasetSpec("lorenz", h=0.05, t_end=1.0)
+    again = DatasetSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again == spec and again.transient == 10.0
+    old = {k: v for k, v in spec.to_dict().items() if k != "transient"}
+    assert DatasetSpec.from_dict(old).transient == 0.0  # written before transients existed
+    assert DatasetSpec("lorenz", transient=0.5).transient == 0.5
+
+
+def test_every_spec_field_has_a_one_line_help():
+    for f in fields(DatasetSpec):
+        text = f.metadata["help"]
+        assert text and "\n" not in text and len(text) < 90, f.name
+    choices = {f.name: f.metadata.get("choices") for f in fields(DatasetSpec)}
+    assert choices["task"] == TASKS and choices["initial_state"] == INITIAL_STATES
+    assert choices["reference_method"] == SOLVE_IVP_METHODS
+
+
+def test_large_batches_are_stacked_in_chunks_and_implicit_methods_alone(monkeypatch):
+    calls = []
+
+    def spy(fun, t_span, y0, **kwargs):
+        calls.append(len(y0))
+        return solve_ivp(fun, t_span, y0, **kwargs)
+
+    monkeypatch.setattr(importlib.import_module("dynsys.reference"), "solve_ivp", spy)
+    monkeypatch.setattr(importlib.import_module("dynsys.rnn.data"), "STACK_SIZE", 2)
+    spec = DatasetSpec(**SHORT)
+    chunked = sample(spec, 5, seed=6)
+    assert calls == [4, 4, 2]
+    calls.clear()
+    alone = sample(replace(spec, reference_method="Radau"), 5, seed=6)
+    assert calls == [2] * 5
+    np.testing.assert_allclose(alone.states, chunked.states, rtol=0, atol=1e-7)
+
+
+def test_reference_names_the_member_of_a_batch_that_fails():
+    system = get_system("exponential_decay", rate=np.array([1.0, -100.0]))
+    with pytest.raises(SolverError, match=r"^trajectory 1 of 2: solve_ivp \(DOP853\) stopped"):
+        reference(system, [[1.0], [1.0]], np.arange(21.0))

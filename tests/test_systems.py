@@ -537,3 +537,73 @@ def test_unforced_undamped_duffing_energy_is_conserved():
 def test_boolean_parameters_are_refused(value):
     with pytest.raises(InputError, match="parameter 'k' of driven_oscillator must be a number"):
         get_system("driven_oscillator", k=value)
+
+
+# -- typical initial states (where datasets draw s0) --------------------------------------------
+ODES = [name for name in ALL if SYSTEMS[name].kind == "ode"]
+
+
+@pytest.mark.parametrize("name", ODES)
+def test_typical_initial_states_are_declared_and_documented(name):
+    cls = SYSTEMS[name]
+    ranges = cls.typical_s0_ranges()
+    assert list(ranges) == list(cls.states)
+    assert all(np.isfinite(lo) and np.isfinite(hi) and lo < hi for lo, hi in ranges.values())
+    assert set(cls.typical_s0) <= set(cls.states)
+    assert cls.transient >= 0
+    lines = [line.strip() for line in (cls.__doc__ or "").splitlines()]
+    assert any(line.startswith("Typical initial states: ") for line in lines)
+    described = get_system(name).describe()
+    assert described["typical_s0"] == {k: list(v) for k, v in ranges.items()}
+    assert described["transient"] == cls.transient
+
+
+def test_maps_declare_no_typical_initial_states():
+    assert "typical_s0" not in get_system("logistic_map").describe()
+
+
+def test_lotka_volterra_typical_states_are_positive_around_the_equilibrium():
+    system = get_system("lotka_volterra")
+    (x_lo, x_hi), (y_lo, y_hi) = system.typical_s0_ranges().values()
+    p = {k: float(v) for k, v in system.params.items()}
+    assert x_lo > 0 and y_lo > 0
+    assert x_lo < p["gamma"] / p["delta"] < x_hi and y_lo < p["alpha"] / p["beta"] < y_hi
+
+
+def test_pendulum_typical_states_swing_and_rotate():
+    """At the defaults the box holds energies below and above the separatrix E = 2 g/length."""
+    system = get_system("pendulum")
+    (t_lo, t_hi), (w_lo, w_hi) = system.typical_s0_ranges().values()
+    assert (t_lo, t_hi) == (-np.pi, np.pi)
+    separatrix = 2 * float(system.params["g"] / system.params["length"])
+    corners = np.array([[0.0, 0.0], [0.0, w_hi], [0.0, w_lo], [np.pi, 0.0]])
+    energy = system.energy(corners, system.params)
+    assert energy[0] < separatrix < min(energy[1], energy[2])
+    assert min(energy[1], energy[2]) > 1.5 * separatrix  # well above: whole turns
+    assert energy[3] == pytest.approx(separatrix)  # theta = pi is on the separatrix
+
+
+def test_van_der_pol_typical_box_holds_its_limit_cycle():
+    system = get_system("van_der_pol")
+    t = np.linspace(20.0, 40.0, 401)
+    sol = solve_ivp(
+        lambda tt, y: system.rhs(tt, y, None, system.params),
+        (0, 40),
+        [0.1, 0.0],
+        t_eval=t,
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    (x_lo, x_hi), (y_lo, y_hi) = system.typical_s0_ranges().values()
+    assert x_lo < sol.y[0].min() < -1.9 and 1.9 < sol.y[0].max() < x_hi
+    assert y_lo < sol.y[1].min() and sol.y[1].max() < y_hi
+
+
+def test_lorenz_runs_a_transient_and_user_systems_keep_the_default():
+    from dynsys.experiments.user_system import make_system_class
+
+    assert SYSTEMS["lorenz"].transient == 10.0
+    assert SYSTEMS["lorenz"].typical_s0_ranges()["z"] == (10.0, 40.0)
+    user = make_system_class("u", ["q", "p"], {"a": 1.0}, {"q": "p", "p": "-a*q"})
+    assert user.typical_s0_ranges() == {"q": (-1.0, 1.0), "p": (-1.0, 1.0)}
+    assert user.transient == 0.0

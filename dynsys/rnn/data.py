@@ -1,12 +1,16 @@
 """Datasets of simulated trajectories for fitting RNNs: sampled, simulated, cut, normalised.
 
 A :class:`DatasetSpec` names a system, uniform ranges for some of its parameters and for the
-initial states, the grid t_n = n h, n = 0..N (N h <= t_end), and the task.  Each trajectory is
-solved by :func:`dynsys.reference` (solve_ivp, DOP853, rtol 1e-10, atol 1e-12 by default) on
-that grid, and cut into sequences of ``seq_len`` steps (default: the whole trajectory, N steps;
-the N mod seq_len steps left at the end are dropped).  Arrays are batch-first: X has shape
-(batch, time, n_in), Y (batch, time, n_out) with n_out the number of states.  A sequence starting
-at step k (t_k = k h) with L = seq_len steps gives:
+initial states (by default the system's typical ones, ``System.typical_s0``), the grid
+t_n = n h, n = 0..N (N h <= t_end), and the task.  A drawn state s0 is the state at
+t = -transient (by default ``System.transient``, 0 for most systems): the trajectory runs from
+there, so the data starts at t = 0 on the attractor, and the drive x(t) keeps its phase (x(t_n)
+is the drive at t_n = n h whatever the transient).  The trajectories of a split are solved
+together by one :func:`dynsys.reference` call (solve_ivp, DOP853, on the stacked system; see
+:func:`solve_trajectories`), and cut into sequences of ``seq_len`` steps (default: the whole
+trajectory, N steps; the N mod seq_len steps left at the end are dropped).  Arrays are
+batch-first: X has shape (batch, time, n_in), Y (batch, time, n_out) with n_out the number of
+states.  A sequence starting at step k (t_k = k h) with L = seq_len steps gives:
 
 ``driven_response`` (Elman, a(j) = b + W h(j-1) + U X[:, j], o(j) = c + V h(j)); L + 1 times::
 
@@ -22,7 +26,8 @@ at step k (t_k = k h) with L = seq_len steps gives:
 
 With ``initial_state="h0"`` the driven response is laid out like the step map below instead
 (same X, Y and h0 = s(t_k)): the initial state reaches the Elman network as its first hidden
-units, h(0) = (s(t_k), 0, ..., 0) (:func:`pad_initial_state`), rather than as input channels.
+units, h(0) = (s(t_k), 0, ..., 0) (:func:`dynsys.rnn.models.pad_initial_state`), rather than
+as input channels.
 
 ``step_map`` (Jordan, s(n+1) = f(s(n), x(n+1)), o(0) = h0, run free on its own outputs)::
 
@@ -65,12 +70,13 @@ from typing import Any
 import numpy as np
 
 from .. import checks
-from ..errors import InputError, unknown_name
-from ..reference import SOLVE_IVP_METHODS, reference
+from ..errors import InputError, SolverError, unknown_name
+from ..reference import IMPLICIT, SOLVE_IVP_METHODS, reference
 from ..simulate import Recurrence
 from ..steppers import STEPPERS, Stepper
 from ..systems import get_system
 from ..systems.base import System
+from .angles import decode, encode, encoded_names
 
 TASKS = ("driven_response", "step_map")
 INITIAL_STATES = ("inputs", "h0")
@@ -78,35 +84,90 @@ ODE_STEPPERS = tuple(name for name, s in STEPPERS.items() if s.kind == "ode")
 _TINY = 1e-12
 
 
+def _help(text: str, **more: Any) -> dict[str, Any]:
+    return {"help": text, **more}
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """Everything needed to draw a dataset again: the system, the ranges, the grid, the task.
 
     ``params`` fixes parameters; ``ranges`` samples others uniformly in [low, high];
-    ``s0_ranges`` samples each initial state uniformly (default [-1, 1]).  ``drive_nodes`` is a
-    stepper name or a tuple of nodes c in [0, 1] (step_map only).  ``seq_len`` is the number of
-    steps per sequence (None: the whole trajectory).  Validated on construction.
+    ``s0_ranges`` samples each initial state uniformly (a state not given: the system's typical
+    range, ``System.typical_s0``), at t = -``transient`` (None: ``System.transient``).
+    ``drive_nodes`` is a stepper name or a tuple of nodes c in [0, 1] (step_map only).
+    ``seq_len`` is the number of steps per sequence (None: the whole trajectory).  Validated on
+    construction, which fills in the system's s0_ranges and transient.
     """
 
-    system: str
-    task: str = "step_map"
-    params: dict[str, float] = field(default_factory=dict)
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
-    s0_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
-    h: float = 0.1
-    t_end: float = 20.0
-    drive_nodes: str | tuple[float, ...] = "rk4"
-    param_inputs: tuple[str, ...] = ()
-    seq_len: int | None = None
-    seed: int = 0
-    n_train: int = 64
-    n_val: int = 16
-    n_test: int = 16
-    holdout: dict[str, tuple[float, float]] = field(default_factory=dict)
-    initial_state: str = "inputs"
-    reference_method: str = "DOP853"
-    rtol: float = 1e-10
-    atol: float = 1e-12
+    system: str = field(metadata=_help("name of the ODE system whose trajectories make the data"))
+    task: str = field(
+        default="step_map",
+        metadata=_help("what the model learns: the step map or the driven response", choices=TASKS),
+    )
+    params: dict[str, float] = field(
+        default_factory=dict,
+        metadata=_help("parameter values fixed for every trajectory (others keep defaults)"),
+    )
+    ranges: dict[str, tuple[float, float]] = field(
+        default_factory=dict,
+        metadata=_help("parameters drawn per trajectory, uniformly in (low, high), by name"),
+    )
+    s0_ranges: dict[str, tuple[float, float]] = field(
+        default_factory=dict,
+        metadata=_help("initial states drawn uniformly in (low, high); default: typical ranges"),
+    )
+    h: float = field(default=0.1, metadata=_help("time step of the grid t_n = n h (> 0)"))
+    t_end: float = field(
+        default=20.0, metadata=_help("length of each trajectory: n = 0..N with N h <= t_end")
+    )
+    drive_nodes: str | tuple[float, ...] = field(
+        default="rk4",
+        metadata=_help("drive samples per step (step map): a stepper's nodes, or c in [0, 1]"),
+    )
+    param_inputs: tuple[str, ...] = field(
+        default=(), metadata=_help("parameters given to the model as constant input channels")
+    )
+    seq_len: int | None = field(
+        default=None, metadata=_help("steps per training sequence (None: whole trajectories)")
+    )
+    seed: int = field(default=0, metadata=_help("seed of the draws of parameters and states"))
+    n_train: int = field(default=64, metadata=_help("number of training trajectories (>= 1)"))
+    n_val: int = field(
+        default=16, metadata=_help("number of validation trajectories (>= 0)", minimum=0)
+    )
+    n_test: int = field(default=16, metadata=_help("number of test trajectories (>= 0)", minimum=0))
+    holdout: dict[str, tuple[float, float]] = field(
+        default_factory=dict,
+        metadata=_help("parameter intervals inside ranges kept for the extrapolation set only"),
+    )
+    initial_state: str = field(
+        default="inputs",
+        metadata=_help(
+            "how a driven-response model gets s(t_k): input channels or hidden state",
+            choices=INITIAL_STATES,
+        ),
+    )
+    reference_method: str = field(
+        default="DOP853",
+        metadata=_help("solve_ivp method that simulates the data", choices=SOLVE_IVP_METHODS),
+    )
+    rtol: float = field(
+        default=1e-10, metadata=_help("relative tolerance of the solver, per trajectory")
+    )
+    atol: float = field(
+        default=1e-12, metadata=_help("absolute tolerance of the solver, per trajectory")
+    )
+    embed_angles: bool = field(
+        default=True,
+        metadata=_help("give models each angle state (the system's angles) as (cos, sin)"),
+    )
+    transient: float | None = field(
+        default=None,
+        metadata=_help(
+            "time run before t = 0 from each drawn state (None: the system's)", minimum=0
+        ),
+    )
 
     def __post_init__(self):
         for name, value in _validated(self).items():
@@ -116,6 +177,14 @@ class DatasetSpec:
     def n_steps(self) -> int:
         """N: the grid is t_n = n h, n = 0..N."""
         return checks.step_count(0.0, self.t_end, self.h)
+
+    @property
+    def angles(self) -> tuple[int, ...]:
+        """Indices of the states a model sees as (cos, sin) (see :mod:`dynsys.rnn.angles`)."""
+        if not self.embed_angles:
+            return ()
+        cls = type(self.base_system())
+        return tuple(cls.states.index(name) for name in cls.angles)
 
     def base_system(self) -> System:
         """The system with the fixed ``params`` set (sampled ones at their defaults)."""
@@ -135,7 +204,11 @@ class DatasetSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DatasetSpec:
-        """The spec written by :meth:`to_dict` (unknown keys are refused)."""
+        """The spec written by :meth:`to_dict` (unknown keys are refused).
+
+        A spec without ``transient`` was written before that field existed, when no transient
+        was run: it reads as transient 0, so that it draws the same data again.
+        """
         if not isinstance(data, dict):
             raise InputError(f"a dataset spec must be a mapping, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
@@ -144,7 +217,7 @@ class DatasetSpec:
         for key in data:
             if key not in known:
                 raise unknown_name("dataset spec field", key, known)
-        return cls(**data)
+        return cls(**{"transient": 0.0, **data})
 
 
 def _validated(spec: DatasetSpec) -> dict[str, Any]:
@@ -172,7 +245,11 @@ def _validated(spec: DatasetSpec) -> dict[str, Any]:
             raise InputError(f"parameter {name!r} is both fixed in params and sampled in ranges")
         system.with_params(**{name: np.array([lo, hi])})  # the parameter's domain
     s0_given = _intervals("s0_ranges", spec.s0_ranges, system.states, f"state of {spec.system}")
-    s0_ranges = {s: s0_given.get(s, (-1.0, 1.0)) for s in system.states}
+    s0_ranges = system.typical_s0_ranges() | s0_given
+    transient = system.transient if spec.transient is None else spec.transient
+    transient = checks.finite_number("transient", transient)
+    if transient < 0:
+        raise InputError(f"transient must be >= 0 (a time run before t = 0), got {transient:g}")
     holdout = _intervals("holdout", spec.holdout, names, f"parameter of {spec.system} in holdout")
     for name, (lo, hi) in holdout.items():
         if name not in ranges:
@@ -210,6 +287,7 @@ def _validated(spec: DatasetSpec) -> dict[str, Any]:
         "params": {k: float(v) for k, v in spec.params.items()},
         "ranges": ranges,
         "s0_ranges": s0_ranges,
+        "transient": transient,
         "h": h,
         "t_end": t_end,
         "drive_nodes": _drive_nodes(spec.drive_nodes),
@@ -307,11 +385,19 @@ class Dataset:
         return self.X.shape[0]
 
     @property
-    def states(self) -> np.ndarray:
-        """The states on ``t``, (batch, L + 1, n): h0 then Y for step_map, Y for driven_response."""
+    def model_states(self) -> np.ndarray:
+        """The states on ``t`` as models see them (angles as (cos, sin)): h0 then Y for
+        step_map, Y for driven_response, (batch, L + 1, n_out)."""
         if self.h0 is None:
             return self.Y
         return np.concatenate([self.h0[:, None], self.Y], axis=1)
+
+    @property
+    def states(self) -> np.ndarray:
+        """The states on ``t`` in the system's own coordinates, (batch, L + 1, n)."""
+        if self.normalized:
+            raise InputError("the dataset is normalised: map it back to read its states")
+        return decode(self.model_states, self.spec.angles, self.s0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -418,7 +504,8 @@ def fit_normalizer(train: Dataset) -> Normalizer:
         raise InputError("cannot fit a normalizer on an empty dataset")
     y_mean, y_std = _mean_std(train.Y)
     x_mean, x_std = _mean_std(train.X)
-    if train.spec.task == "driven_response":  # the s(t_k) inputs are states: the states' map
+    if train.spec.task == "driven_response" and train.spec.initial_state == "inputs":
+        # the s(t_k) inputs are states: the states' map
         first = 1 if train.spec.base_system().driven else 0
         x_mean[first : first + len(y_mean)] = y_mean
         x_std[first : first + len(y_mean)] = y_std
@@ -451,17 +538,18 @@ def make_splits(spec: DatasetSpec) -> Splits:
     """
     train_seq, val_seq, test_seq, out_seq = np.random.SeedSequence(spec.seed).spawn(4)
     system = spec.base_system()
-    train = _simulate(spec, system, spec.n_train, np.random.default_rng(train_seq), False)
+
+    def split(what: str, n: int, seq, held_out: bool = False, whole: bool = False) -> Dataset:
+        return _simulate(spec, system, n, np.random.default_rng(seq), held_out, whole, what)
+
+    train = split("training", spec.n_train, train_seq)
     extrapolation = None
     if spec.holdout:
-        rng = np.random.default_rng(out_seq)
-        extrapolation = _simulate(spec, system, spec.n_test, rng, True, whole=True)
+        extrapolation = split("extrapolation", spec.n_test, out_seq, True, whole=True)
     return Splits(
         train=train,
-        val=_simulate(spec, system, spec.n_val, np.random.default_rng(val_seq), False),
-        test=_simulate(
-            spec, system, spec.n_test, np.random.default_rng(test_seq), False, whole=True
-        ),
+        val=split("validation", spec.n_val, val_seq),
+        test=split("test", spec.n_test, test_seq, whole=True),
         normalizer=fit_normalizer(train),
         extrapolation=extrapolation,
     )
@@ -479,7 +567,8 @@ def sample(
     seed = checks.integer("seed", seed, minimum=0)
     if holdout and not spec.holdout:
         raise InputError("holdout=True needs a spec with a holdout range")
-    return _simulate(spec, spec.base_system(), n, np.random.default_rng(seed), holdout, whole)
+    rng = np.random.default_rng(seed)
+    return _simulate(spec, spec.base_system(), n, rng, holdout, whole, "sampled")
 
 
 def _draw(
@@ -507,8 +596,12 @@ def _simulate(
     rng: np.random.Generator,
     held_out: bool,
     whole: bool = False,
+    what: str = "sampled",
 ) -> Dataset:
-    """Draw n trajectories, solve them on the grid and cut them into sequences (or not)."""
+    """Draw n trajectories, solve them on the grid and cut them into sequences (or not).
+
+    ``what`` names the split in a solver error.
+    """
     sampled, s0 = _draw(spec, n, rng, held_out)
     n_steps, ns = spec.n_steps, system.n_states
     step_map = spec.task == "step_map" or spec.initial_state == "h0"
@@ -521,13 +614,11 @@ def _simulate(
         values = {k: np.empty(0) for k in system.params}
     else:
         batched = system.with_params(**sampled) if sampled else system
-        t_grid = np.arange(n_steps + 1) * spec.h
-        ref = reference(
-            batched, s0, t_grid, method=spec.reference_method, rtol=spec.rtol, atol=spec.atol
-        )
-        states = ref.states
+        states = solve_trajectories(spec, batched, s0, what)
         drive = _drive(batched, stepper, spec.h, n_inputs, n)
         values = {k: np.broadcast_to(v, (n,)).copy() for k, v in batched.params.items()}
+    physical, states = states, encode(states, spec.angles)
+    ns = states.shape[-1]
     L = n_steps if whole else spec.seq_len or n_steps
     starts = np.arange(n_steps // L) * L
     w = len(starts)
@@ -554,7 +645,7 @@ def _simulate(
         "h0": h0,
         "t": np.arange(L + 1) * spec.h,
         "t0": np.tile(starts * spec.h, n),
-        "s0": states[:, starts].reshape(n * w, ns),
+        "s0": physical[:, starts].reshape(n * w, physical.shape[-1]),
         "trajectory": np.repeat(np.arange(n), w),
     }
     for a in [*arrays.values(), *per_seq.values()]:
@@ -564,22 +655,68 @@ def _simulate(
         **arrays,
         params=per_seq,
         input_names=_input_names(spec, system, stepper),
-        output_names=tuple(system.states),
+        output_names=encoded_names(system.states, spec.angles),
         spec=spec,
     )
 
 
-def pad_initial_state(h0: np.ndarray, width: int) -> np.ndarray:
-    """States (batch, n) as initial hidden states (batch, width): (s, 0, ..., 0), n <= width."""
-    h0 = np.asarray(h0)
-    if h0.shape[-1] > width:
-        raise InputError(
-            f"an initial state of {h0.shape[-1]} values does not fit {width} hidden units; "
-            f"use at least {h0.shape[-1]} hidden units"
-        )
-    out = np.zeros((*h0.shape[:-1], width), dtype=h0.dtype)
-    out[..., : h0.shape[-1]] = h0
-    return out
+STACK_SIZE = 1024
+"""Trajectories per stacked solve_ivp call: rtol and atol shrink by at most sqrt(1024) = 32."""
+
+
+def solve_trajectories(
+    spec: DatasetSpec, system: System, s0: np.ndarray, what: str = "sampled"
+) -> np.ndarray:
+    """The states s(t_n), t_n = n h, n = 0..N, from s(-transient) = s0 (batch, n): (batch, N+1, n).
+
+    ``system`` carries one value per trajectory of each sampled parameter.  One solve_ivp call
+    solves the whole batch (up to :data:`STACK_SIZE` trajectories) as one system of batch * n
+    states, with rtol and atol divided by sqrt(batch): scipy's error norm is the RMS over all
+    the components, so every step then meets each trajectory's own criterion
+    RMS(err / (atol + rtol |s|)) <= 1, the one a call per trajectory meets (and the shared
+    step, set by the hardest trajectory, is often smaller).  Implicit methods (whose stacked
+    Jacobian would be dense), or a stacked call that fails, solve the trajectories one by one
+    with rtol and atol; the first that fails is named in a one-line SolverError (with
+    ``what``, the split).  The transient, when > 0, is the same call from t = -transient, so
+    the drive keeps its phase: x(t_n) is the drive at t_n = n h.
+    """
+    grid = np.arange(spec.n_steps + 1) * spec.h
+    t = np.concatenate([[-spec.transient], grid]) if spec.transient > 0 else grid
+    options = {"method": spec.reference_method, "rtol": spec.rtol, "atol": spec.atol}
+    parts = []
+    for first in range(0, len(s0), STACK_SIZE):
+        rows = slice(first, first + STACK_SIZE)
+        part = system.with_params(**{k: v[rows] for k, v in system.params.items() if v.ndim})
+        parts.append(_solve_stack(part, s0[rows], t, options, what, first))
+    return np.concatenate(parts)[:, -len(grid) :]
+
+
+def _solve_stack(
+    system: System, s0: np.ndarray, t: np.ndarray, options: dict, what: str, first: int
+) -> np.ndarray:
+    """The batch s0 (m, n) in one stacked call, else one by one: (m, time, n)."""
+    if options["method"] not in IMPLICIT:
+        shrink = np.sqrt(len(s0))
+        tight = {**options, "rtol": options["rtol"] / shrink, "atol": options["atol"] / shrink}
+        try:
+            return reference(system, s0, t, stack=True, **tight).states
+        except SolverError:
+            pass  # solved again one by one, to name the trajectory that fails
+    return np.stack([_solve_one(system, s0, i, t, options, what, first) for i in range(len(s0))])
+
+
+def _solve_one(
+    system: System, s0: np.ndarray, i: int, t: np.ndarray, options: dict, what: str, first: int
+) -> np.ndarray:
+    """Trajectory i of the batch alone, (time, n); a failure names it, its s0 and parameters."""
+    member = {k: float(v[i]) for k, v in system.params.items() if v.ndim}
+    try:
+        return reference(system.with_params(**member), s0[i], t, **options).states
+    except SolverError as err:
+        start = ", ".join(f"{k} = {v:.6g}" for k, v in zip(system.states, s0[i], strict=True))
+        drawn = "".join(f", {k} = {v:.6g}" for k, v in member.items())
+        at = f" at t = {t[0]:g}" if t[0] else ""
+        raise SolverError(f"{what} trajectory {first + i} ({start}{at}{drawn}): {err}") from None
 
 
 def _nodes_stepper(drive_nodes: str | tuple[float, ...]) -> Stepper:

@@ -15,7 +15,9 @@ whole batches of numpy arrays and, compiled, on single numbers (see :mod:`dynsys
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -23,6 +25,8 @@ import numpy as np
 from ..errors import InputError, unknown_name
 
 Domain = Literal["real", "positive", "nonnegative"]
+Ranges = Mapping[str, tuple[float, float]]
+"""Uniform ranges (low, high) by name."""
 
 
 class Params(dict[str, np.ndarray]):
@@ -80,7 +84,8 @@ class System:
     numpy only, :meth:`rhs` itself); they may also provide a static ``forcing(t, p)`` (the drive
     x(t); its presence makes the system driven), ``exact(t, s0, t0, p)``, ``jacobian(t, s, p)``
     and ``energy(s, p)``.  The class docstring holds the equations in a literal block introduced
-    by ``Equations::``.
+    by ``Equations::``, and one line on where its typical initial states lie (``typical_s0``
+    and ``transient``, the data that datasets draw from).
     """
 
     name: ClassVar[str]
@@ -88,6 +93,15 @@ class System:
     parameters: ClassVar[tuple[Parameter, ...]]
     default_s0: ClassVar[tuple[float, ...]]
     """An initial state that shows the system's typical behaviour."""
+    typical_s0: ClassVar[Ranges] = MappingProxyType({})
+    """Where typical initial states lie, at the default parameters: a uniform range
+    (low, high) per state name; a state not listed has (-1, 1).  Datasets draw s0 from these
+    unless told otherwise (:meth:`typical_s0_ranges` fills in the default)."""
+    transient: ClassVar[float] = 0.0
+    """Time (>= 0) to run each drawn state before t = 0, so that data starts on the attractor."""
+    angles: ClassVar[tuple[str, ...]] = ()
+    """States that are angles (the vector field is 2 pi periodic in them): a model is given
+    each as (cos, sin), so a rotation never leaves the range it was trained on."""
     kind: ClassVar[Literal["ode", "map"]] = "ode"
     split: ClassVar[int | None] = None
     """Number of leading "position" states; semi-implicit Euler updates the rest first."""
@@ -148,6 +162,12 @@ class System:
         return sizes[0] if sizes else None
 
     @classmethod
+    def typical_s0_ranges(cls) -> dict[str, tuple[float, float]]:
+        """{state: (low, high)} for every state, in order: ``typical_s0``, else (-1, 1)."""
+        ranges = {s: cls.typical_s0.get(s, (-1.0, 1.0)) for s in cls.states}
+        return {s: (float(lo), float(hi)) for s, (lo, hi) in ranges.items()}
+
+    @classmethod
     def summary(cls) -> str:
         """First line of the docstring."""
         return inspect.cleandoc(cls.__doc__ or "").splitlines()[0]
@@ -178,7 +198,7 @@ class System:
 
     def describe(self) -> dict[str, Any]:
         """Everything a user wants to know about the system, JSON-ready."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "summary": self.summary(),
@@ -199,6 +219,10 @@ class System:
             "jacobian": self.jacobian is not None,
             "energy": self.energy is not None,
         }
+        if self.kind == "ode":
+            out["typical_s0"] = {k: list(v) for k, v in self.typical_s0_ranges().items()}
+            out["transient"] = self.transient
+        return out
 
     def __repr__(self) -> str:
         values = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())

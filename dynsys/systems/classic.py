@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from .base import Parameter, Params, System, jacobian_matrix
+from .base import Parameter, Params, Ranges, System, jacobian_matrix
 
 
 class ExponentialDecay(System):
@@ -15,11 +17,13 @@ class ExponentialDecay(System):
         ds/dt = -rate s
 
     Exact solution s(t) = s0 exp(-rate (t - t0)).
+    Typical initial states: s in [-2, 2].
     """
 
     name = "exponential_decay"
     states = ("s",)
     default_s0 = (1.0,)
+    typical_s0: ClassVar[Ranges] = {"s": (-2.0, 2.0)}
     parameters = (Parameter("rate", 1.0, "decay rate (negative for growth)"),)
 
     @staticmethod
@@ -45,11 +49,15 @@ class Pendulum(System):
         domega/dt = -(g/length) sin(theta) - damping omega
 
     Energy per unit mass and squared length: E = omega^2 / 2 + (g/length) (1 - cos(theta)).
+    Typical initial states: theta in [-pi, pi], omega in [-8, 8], swinging and rotating (at the
+    defaults the separatrix E = 2 g/length crosses theta = 0 at |omega| = 2 sqrt(g/length) = 6.3).
     """
 
     name = "pendulum"
     states = ("theta", "omega")
     default_s0 = (1.0, 0.0)
+    typical_s0: ClassVar[Ranges] = {"theta": (-np.pi, np.pi), "omega": (-8.0, 8.0)}
+    angles = ("theta",)
     parameters = (
         Parameter("g", 9.81, "gravitational acceleration", "positive"),
         Parameter("length", 1.0, "length of the rod", "positive"),
@@ -78,11 +86,15 @@ class VanDerPol(System):
 
         dx/dt = y
         dy/dt = mu (1 - x^2) y - x
+
+    Typical initial states: x, y in [-3, 3], inside and outside the limit cycle (|x| < 2.1,
+    |y| < 2.7 at mu = 1).
     """
 
     name = "van_der_pol"
     states = ("x", "y")
     default_s0 = (2.0, 0.0)
+    typical_s0: ClassVar[Ranges] = {"x": (-3.0, 3.0), "y": (-3.0, 3.0)}
     parameters = (Parameter("mu", 1.0, "nonlinear damping strength"),)
 
     @staticmethod
@@ -106,11 +118,13 @@ class Duffing(System):
 
     The defaults are the classic chaotic double well.  Energy (conserved when delta = gamma = 0):
     E = v^2/2 + alpha s^2/2 + beta s^4/4.
+    Typical initial states: s, v in [-1, 1], reaching both wells (s = -1, 1 at the defaults).
     """
 
     name = "duffing"
     states = ("s", "v")
     default_s0 = (1.0, 0.0)
+    typical_s0: ClassVar[Ranges] = {"s": (-1.0, 1.0), "v": (-1.0, 1.0)}
     parameters = (
         Parameter("delta", 0.2, "damping", "nonnegative"),
         Parameter("alpha", -1.0, "linear stiffness"),
@@ -150,11 +164,14 @@ class LotkaVolterra(System):
 
     x is the prey, y the predator.  The conserved quantity, returned as the energy, is
     V = delta x - gamma ln x + beta y - alpha ln y.
+    Typical initial states: x in [1, 5], y in [0.5, 3], positive populations around the
+    equilibrium (gamma/delta, alpha/beta) = (3, 1.5) of the defaults.
     """
 
     name = "lotka_volterra"
     states = ("x", "y")
     default_s0 = (10.0, 5.0)
+    typical_s0: ClassVar[Ranges] = {"x": (1.0, 5.0), "y": (0.5, 3.0)}
     parameters = (
         Parameter("alpha", 1.5, "prey growth rate", "positive"),
         Parameter("beta", 1.0, "predation rate", "positive"),
@@ -190,11 +207,16 @@ class Lorenz(System):
         dx/dt = sigma (y - x)
         dy/dt = x (rho - z) - y
         dz/dt = x y - beta z
+
+    Typical initial states: x, y in [-15, 15], z in [10, 40], each run for a transient of 10
+    time units first, so that data starts on the attractor.
     """
 
     name = "lorenz"
     states = ("x", "y", "z")
     default_s0 = (1.0, 1.0, 1.0)
+    typical_s0: ClassVar[Ranges] = {"x": (-15.0, 15.0), "y": (-15.0, 15.0), "z": (10.0, 40.0)}
+    transient = 10.0
     parameters = (
         Parameter("sigma", 10.0, "Prandtl number"),
         Parameter("rho", 28.0, "Rayleigh number"),

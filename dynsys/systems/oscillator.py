@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from .base import Parameter, Params, System, jacobian_matrix
+from .base import Parameter, Params, Ranges, System, jacobian_matrix
 
 
 class DrivenOscillator(System):
@@ -19,11 +21,13 @@ class DrivenOscillator(System):
     driven exactly at resonance, where the amplitude grows like t sin t.  The exact solution
     covers every case: undamped (off and at resonance, by one formula), under-, critically and
     over-damped.  The energy is E = m v^2 / 2 + k s^2 / 2.
+    Typical initial states: s, v in [-1, 1].
     """
 
     name = "driven_oscillator"
     states = ("s", "v")
     default_s0 = (1.0, 0.0)
+    typical_s0: ClassVar[Ranges] = {"s": (-1.0, 1.0), "v": (-1.0, 1.0)}
     parameters = (
         Parameter("m", 1.0, "mass", "positive"),
         Parameter("k", 1.0, "spring constant", "positive"),
