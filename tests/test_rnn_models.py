@@ -8,7 +8,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from dynsys import InputError, Recurrence, get_stepper, get_system, simulate
-from dynsys.rnn import MODELS, PARAM_NAMES, ElmanRNN, JordanRNN, RNNModel, gradient_check
+from dynsys.rnn import MODEL_KINDS as MODELS
+from dynsys.rnn import ElmanRNN, JordanRNN, RNNModel, gradient_check
 
 ACTIVATIONS = ["tanh", "relu", "identity"]
 HEADS = ["identity", "softmax"]
@@ -66,7 +67,7 @@ def test_elman_gradient_check(activation, output, h0):
     X, Y, initial = problem(model, seed, h0=h0)
     away_from_kinks(model, X, Y, initial)
     errors = gradient_check(model, X, Y, initial)
-    assert set(errors) == {*PARAM_NAMES, "h0"}
+    assert set(errors) == {*("U", "W", "b", "V", "c"), "h0"}
     assert max(errors.values()) < 1e-6, errors
 
 
@@ -160,12 +161,12 @@ def test_truncated_equals_sum_of_windows(kind, activation, output, residual):
         part, grads = model.loss_and_grad(X[:, s : s + k], Y[:, s : s + k], start, **kwargs)
         weight = X[:, s : s + k].shape[1] / T
         window_loss += weight * part
-        for name in PARAM_NAMES:
+        for name in ("U", "W", "b", "V", "c"):
             total[name] += weight * grads[name]
         if s == 0:
             total["h0"] = weight * grads["h0"]
     assert window_loss == pytest.approx(loss, rel=1e-13)
-    for name in (*PARAM_NAMES, "h0"):
+    for name in (*("U", "W", "b", "V", "c"), "h0"):
         assert_allclose(cut[name], total[name], rtol=1e-12, atol=1e-15, err_msg=name)
 
 
@@ -268,7 +269,7 @@ def test_linear_jordan_is_the_euler_stepper(euler_oscillator, residual):
 @pytest.mark.parametrize("cls", [ElmanRNN, JordanRNN])
 def test_same_seed_same_parameters(cls):
     a, b, c = cls(3, 7, 2, seed=5), cls(3, 7, 2, seed=5), cls(3, 7, 2, seed=6)
-    for name in PARAM_NAMES:
+    for name in ("U", "W", "b", "V", "c"):
         assert_array_equal(a.params[name], b.params[name])
         assert a.params[name].shape == a.param_shapes[name]
     assert not np.array_equal(a.flat_params(), c.flat_params())
@@ -306,8 +307,8 @@ def test_from_config_refuses_a_wrong_kind_and_unknown_keys():
     cfg = ElmanRNN(1, 2, 1).config()
     with pytest.raises(InputError, match="kind"):
         JordanRNN.from_config(cfg)
-    with pytest.raises(InputError, match="kind 'gru'"):
-        RNNModel.from_config({**cfg, "kind": "gru"})
+    with pytest.raises(InputError, match="kind 'hopfield'"):
+        RNNModel.from_config({**cfg, "kind": "hopfield"})
     with pytest.raises(InputError, match="'hidden'"):
         ElmanRNN.from_config({**cfg, "hidden": 3})
 
@@ -320,7 +321,9 @@ def test_flat_vector_order_and_writes():
     assert_array_equal(model.params["W"], np.arange(6.0, 18.0).reshape(4, 3))
     assert_array_equal(model.params["c"], vec[-4:])
     assert_array_equal(model.flat_params(), vec)
-    grads = {name: model.params[name] * 2 for name in PARAM_NAMES} | {"h0": np.ones(4)}
+    grads = {name: model.params[name] * 2 for name in ("U", "W", "b", "V", "c")} | {
+        "h0": np.ones(4)
+    }
     assert_array_equal(model.flat_grad(grads), 2 * vec)
     with pytest.raises(InputError, match=f"\\({model.n_params},\\)"):
         model.set_flat_params(vec[:-1])

@@ -12,20 +12,23 @@ The models::
 from __future__ import annotations
 
 from .activations import ACTIVATIONS, HEADS, Activation, Head
+from .base import Model
 from .gradcheck import gradient_check
-from .models import MODELS, PARAM_NAMES, BPTTResult, ElmanRNN, ForwardPass, JordanRNN, RNNModel
+from .kinds import MODEL_KINDS, model_class
+from .models import BPTTResult, ElmanRNN, ForwardPass, JordanRNN, RNNModel
 
 __all__ = [
     "ACTIVATIONS",
     "HEADS",
-    "MODELS",
-    "PARAM_NAMES",
+    "MODEL_KINDS",
     "Activation",
     "BPTTResult",
     "ElmanRNN",
     "ForwardPass",
     "Head",
     "JordanRNN",
+    "Model",
     "RNNModel",
     "gradient_check",
+    "model_class",
 ]

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .models import PARAM_NAMES, RNNModel
+from .base import Model
 
 _TINY = np.finfo(np.float64).tiny
 
 
 def gradient_check(
-    model: RNNModel,
+    model: Model,
     X: Any,
     Y: Any,
     h0: Any = None,
@@ -50,18 +50,25 @@ def gradient_check(
         isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1
     ):
         raise InputError(f"max_entries must be a positive integer or None, got {max_entries!r}")
-    checked = type(model).from_config({**model.config(), "dtype": "float64"})
+    config = model.config()
+    checked = type(model).from_config(
+        {**config, "dtype": "float64"} if "dtype" in config else config
+    )
     checked.set_flat_params(model.flat_params().astype(np.float64))
     X, Y = _numbers("X", X), _numbers("Y", Y)
-    result = checked.bptt(X, Y, h0, truncate=truncate, **loss_kwargs)
-    grads = result.grads
+    if truncate is None:
+        _, grads = checked.loss_and_grad(X, Y, h0, **loss_kwargs)
+        prev = None
+    else:
+        result = checked.bptt(X, Y, h0, truncate=truncate, **loss_kwargs)
+        grads, prev = result.grads, result.forward.prev
     h0 = np.zeros_like(grads["h0"]) if h0 is None else np.array(h0, dtype=np.float64)
-    loss = _loss_function(checked, X, Y, truncate, result.forward.prev, loss_kwargs)
+    loss = _loss_function(checked, X, Y, truncate, prev, loss_kwargs)
     rng = np.random.default_rng(seed)
     errors: dict[str, float] = {}
     theta = checked.flat_params()
     start = 0
-    for name in PARAM_NAMES:
+    for name in checked.param_shapes:
         size = checked.params[name].size
 
         def at(i: int, delta: float, offset: int = start) -> float:
@@ -91,11 +98,11 @@ def _numbers(field: str, value: Any) -> np.ndarray:
 
 
 def _loss_function(
-    model: RNNModel,
+    model: Model,
     X: np.ndarray,
     Y: np.ndarray,
     truncate: int | None,
-    prev: np.ndarray,
+    prev: np.ndarray | None,
     kwargs: dict[str, Any],
 ) -> Callable[[np.ndarray], float]:
     """h0 -> the loss at the model's current parameters (the windowed one when truncating)."""

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError, unknown_name
+from ..errors import InputError
 from ..output import atomic_write
-from .models import MODELS, PARAM_NAMES
+from .kinds import model_class
 
 FORMAT = "dynsys-rnn"
 FORMAT_VERSION = 1
@@ -60,13 +60,14 @@ def save_model(
         "normalizer": _section("normalizer", normalizer),
         "training": _section("training", training),
         "dataset": _section("dataset", dataset),
+        "system": None if dataset is None else system_record(dataset.get("system")),
         "extra": _section("extra", extra),
     }
     try:
         text = json.dumps(meta, default=_plain)
     except (TypeError, ValueError) as err:
         raise InputError(f"model metadata must be JSON values: {err}") from None
-    arrays = {name: np.ascontiguousarray(model.params[name]) for name in PARAM_NAMES}
+    arrays = {name: np.ascontiguousarray(model.params[name]) for name in model.param_shapes}
     return atomic_write(path, lambda f: np.savez(f, metadata=np.array(text), **arrays))
 
 
@@ -90,7 +91,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
                 if "metadata" not in npz.files:
                     raise InputError(f"{path} is not a dynsys model file (no metadata entry)")
                 text = npz["metadata"]
-                arrays = {name: npz[name] for name in PARAM_NAMES if name in npz.files}
+                arrays = {name: npz[name] for name in npz.files if name != "metadata"}
     except InputError:
         raise
     except ValueError as err:
@@ -103,6 +104,8 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise InputError(f"model file {path} is truncated or corrupt ({err})") from None
     meta = _metadata(path, text)
     model = _model(path, meta["architecture"])
+    restore_system(path, meta.get("system"))
+    _check_system_known(path, meta.get("dataset"))
     for name, param in model.params.items():
         if name not in arrays:
             raise InputError(f"model file {path} has no array {name!r}")
@@ -154,13 +157,52 @@ def _metadata(path: Path, text: np.ndarray) -> dict[str, Any]:
 
 def _model(path: Path, architecture: dict[str, Any]):
     """A fresh model of the saved architecture (its arrays are overwritten by the caller)."""
-    kind = architecture.get("kind")
-    if kind not in MODELS:
-        raise unknown_name("model kind", str(kind), MODELS)
+    cls = model_class(architecture.get("kind"))
     try:
-        return MODELS[kind].from_config(architecture)
+        return cls.from_config(architecture)
     except (TypeError, ValueError, KeyError) as err:  # InputError is a ValueError
         raise InputError(f"model file {path} has an invalid architecture: {err}") from None
+
+
+def system_record(name: Any) -> dict[str, Any] | None:
+    """What rebuilds system ``name``: its name for a built-in system, its whole definition
+    (states, parameters, equations, ...) for a user-defined one."""
+    from ..experiments.user_system import UserSystem
+    from ..systems import SYSTEMS
+
+    cls = SYSTEMS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        return None
+    if issubclass(cls, UserSystem):
+        return {"name": name, "definition": dict(cls.spec)}
+    return {"name": name}
+
+
+def restore_system(path: Path, record: Any) -> None:
+    """Register the user-defined system a model file carries, so that its dataset spec,
+    evaluation and plots find it by name (a built-in one needs nothing)."""
+    if not isinstance(record, dict) or "definition" not in record:
+        return
+    from ..experiments.user_system import register_user_system, user_system_class
+
+    definition = record["definition"]
+    if not isinstance(definition, dict):
+        raise InputError(f"model file {path}: its system section has no valid definition")
+    try:
+        register_user_system(user_system_class(definition, field="system"))
+    except InputError as err:
+        raise InputError(f"model file {path}: its system cannot be rebuilt: {err}") from None
+
+
+def _check_system_known(path: Path, dataset: Any) -> None:
+    from ..systems import SYSTEMS
+
+    name = dataset.get("system") if isinstance(dataset, dict) else None
+    if isinstance(name, str) and name not in SYSTEMS:
+        raise InputError(
+            f"model file {path}: system {name!r} is not built in and the file carries no "
+            "definition of it (its system section is missing)"
+        )
 
 
 def _major(version: str) -> int:

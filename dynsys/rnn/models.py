@@ -40,11 +40,9 @@ pass do not page-fault.
 
 from __future__ import annotations
 
-import inspect
 import math
-import operator
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,12 +50,46 @@ from scipy.linalg import get_blas_funcs
 
 from .._malloc import tune_allocator
 from ..errors import InputError, unknown_name
-from .activations import Activation, Head, get_activation, get_head, softmax
+from .activations import ACTIVATIONS, Activation, Head, get_activation, get_head, softmax
+from .base import Model, positive_int
 
-PARAM_NAMES: tuple[str, ...] = ("U", "W", "b", "V", "c")
-"""The parameters, in the order of the flat vector of :meth:`RNNModel.flat_params`."""
+PARAM_ORDER: tuple[str, ...] = ("U", "W", "b", "V", "c")
+"""The parameters of the Elman and Jordan networks, in the order of their flat vector."""
 
 DTYPES = ("float32", "float64")
+
+_HIDDEN = field(default=32, metadata={"help": "Hidden units."})
+_ACTIVATION = field(
+    default="tanh", metadata={"help": "Activation of the hidden units.", "choices": ACTIVATIONS}
+)
+_DTYPE = field(
+    default="float64",
+    metadata={"help": "Floating-point type of the computation.", "choices": DTYPES},
+)
+
+
+@dataclass(frozen=True)
+class ElmanSettings:
+    """The Elman network's settings."""
+
+    hidden: int = _HIDDEN
+    activation: str = _ACTIVATION
+    identity_init: bool = field(
+        default=False, metadata={"help": "Start W at the identity: h(t) starts as h(t-1)."}
+    )
+    dtype: str = _DTYPE
+
+
+@dataclass(frozen=True)
+class JordanSettings:
+    """The Jordan network's settings."""
+
+    hidden: int = _HIDDEN
+    activation: str = _ACTIVATION
+    residual: bool = field(
+        default=True, metadata={"help": "Output an increment: s(n+1) = s(n) + o (Euler-like)."}
+    )
+    dtype: str = _DTYPE
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,18 +185,6 @@ def _with_ones(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _positive_int(field: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise InputError(f"{field} must be a positive integer, got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise InputError(f"{field} must be a positive integer, got {value!r}") from None
-    if number < 1:
-        raise InputError(f"{field} must be a positive integer, got {value!r}")
-    return number
-
-
 def _dtype(value: Any) -> np.dtype:
     try:
         dtype = np.dtype(value)
@@ -187,7 +207,7 @@ def _clip_value(clip: Any) -> float | None:
     return value
 
 
-class RNNModel:
+class RNNModel(Model):
     """What the Elman and Jordan RNNs share: parameters, configuration, validation, the loss.
 
     ``params`` is a dict of the arrays U (n_in, n_hidden), W (n_state, n_hidden), b (n_hidden,),
@@ -209,9 +229,9 @@ class RNNModel:
         seed: int = 0,
         dtype: Any = np.float64,
     ):
-        self.n_in = _positive_int("n_in", n_in)
-        self.n_hidden = _positive_int("n_hidden", n_hidden)
-        self.n_out = _positive_int("n_out", n_out)
+        self.n_in = positive_int("n_in", n_in)
+        self.n_hidden = positive_int("n_hidden", n_hidden)
+        self.n_out = positive_int("n_out", n_out)
         self._act: Activation = get_activation(activation)
         self._head: Head = get_head(output)
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -246,7 +266,7 @@ class RNNModel:
         scales = self._weight_scales()
         shapes = self.param_shapes
         params = {}
-        for name in PARAM_NAMES:
+        for name in PARAM_ORDER:
             if name in scales:
                 values = rng.uniform(-scales[name], scales[name], size=shapes[name])
             else:
@@ -265,11 +285,6 @@ class RNNModel:
             "c": (self.n_out,),
         }
 
-    @property
-    def n_params(self) -> int:
-        """The number of scalar parameters."""
-        return sum(math.prod(shape) for shape in self.param_shapes.values())
-
     def config(self) -> dict[str, Any]:
         """The constructor arguments as a JSON-ready dict, with ``kind`` ("elman" or "jordan")."""
         return {
@@ -283,64 +298,10 @@ class RNNModel:
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> RNNModel:
-        """A new model from :meth:`config`'s dict (freshly initialised from its seed).
-
-        Called on :class:`RNNModel` itself it builds the model ``cfg["kind"]`` names.
-        """
-        if not isinstance(cfg, Mapping):
-            raise InputError(f"config must be a mapping, got {type(cfg).__name__}")
-        args = dict(cfg)
-        kind = args.pop("kind", cls.kind or None)
-        if kind is None:
-            raise InputError(f"config needs a kind; known: {', '.join(MODELS)}")
-        if kind not in MODELS:
-            raise unknown_name("kind", str(kind), MODELS)
-        target = MODELS[kind]
-        if cls is not RNNModel and target is not cls:
-            raise InputError(f"config kind {kind!r} does not fit {cls.__name__} ({cls.kind!r})")
-        allowed = [k for k in inspect.signature(target).parameters if k != "self"]
-        unknown = sorted(set(args) - set(allowed))
-        if unknown:
-            raise InputError(f"unknown config key {unknown[0]!r}; known: {', '.join(allowed)}")
-        missing = [k for k in ("n_in", "n_hidden", "n_out") if k not in args]
-        if missing:
-            raise InputError(f"config is missing {missing[0]!r}")
-        return target(**args)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "kind")
-        return f"{type(self).__name__}({args})"
-
-    # -- the flat parameter vector --------------------------------------------------------------
-    def flat_params(self) -> np.ndarray:
-        """A copy of the parameters as one vector, in the order U, W, b, V, c (each C-order)."""
-        return np.concatenate([self.params[name].ravel() for name in PARAM_NAMES])
-
-    def set_flat_params(self, vec: Any) -> None:
-        """Write a vector laid out like :meth:`flat_params` into the parameter arrays in place."""
-        vec = np.asarray(vec)
-        if vec.shape != (self.n_params,):
-            raise InputError(
-                f"the flat parameter vector must have shape ({self.n_params},), got {vec.shape}"
-            )
-        if not np.all(np.isfinite(vec)):
-            raise InputError("the flat parameter vector must be finite numbers")
-        start = 0
-        for name in PARAM_NAMES:
-            arr = self.params[name]
-            arr[...] = vec[start : start + arr.size].reshape(arr.shape)
-            start += arr.size
-
-    def flat_grad(self, grads: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The parameter gradients as one vector in the order of :meth:`flat_params` (no h0)."""
-        return np.concatenate([np.asarray(grads[name]).ravel() for name in PARAM_NAMES])
-
     def _weights(self) -> dict[str, np.ndarray]:
         """``params``, checked: a replaced array must keep its shape and the model's dtype."""
         shapes = self.param_shapes
-        for name in PARAM_NAMES:
+        for name in PARAM_ORDER:
             arr = self.params.get(name)
             if not (
                 isinstance(arr, np.ndarray)
@@ -401,7 +362,7 @@ class RNNModel:
 
     @staticmethod
     def _truncation(truncate: Any) -> int | None:
-        return None if truncate is None else _positive_int("truncate", truncate)
+        return None if truncate is None else positive_int("truncate", truncate)
 
     # -- pieces shared by both models -----------------------------------------------------------
     def _projection(self, x_tm: np.ndarray) -> np.ndarray:
@@ -448,7 +409,7 @@ class RNNModel:
             "c": np.dot(np.ones(len(do), dtype=do.dtype), do),  # a sum over rows, as a product
             "h0": d_h0.sum(axis=0) if fp.h0_shared else d_h0,
         }
-        norm = math.sqrt(sum(float(np.vdot(grads[k], grads[k])) for k in PARAM_NAMES))
+        norm = math.sqrt(sum(float(np.vdot(grads[k], grads[k])) for k in PARAM_ORDER))
         factor = 1.0
         if clip is not None and norm > clip:
             factor = clip / norm
@@ -511,7 +472,28 @@ class ElmanRNN(RNNModel):
     """
 
     kind = "elman"
+    task = "driven_response"
+    summary = "Elman network: hidden state fed back, h(t) = act(b + W h(t-1) + U x(t))"
+    Settings = ElmanSettings
+    recipe: ClassVar[dict] = {
+        "dataset": {"initial_state": "h0", "seq_len": 20},
+        "model": {"identity_init": True},
+        "training": {"epochs": 500, "whole_epochs": 300},
+    }
     state_name = "n_hidden"
+
+    @classmethod
+    def build(cls, settings: ElmanSettings, n_in: int, n_out: int, seed: int) -> ElmanRNN:
+        model = cls(
+            n_in, settings.hidden, n_out, settings.activation, seed=seed, dtype=settings.dtype
+        )
+        if settings.identity_init:
+            model.params["W"][...] = np.eye(settings.hidden)
+        return model
+
+    def initial(self, s0: np.ndarray) -> np.ndarray:
+        """Initial states (batch, n) as h(0) = (s0, 0, ..., 0) (batch, n_hidden)."""
+        return pad_initial_state(s0, self.n_hidden)
 
     @property
     def n_state(self) -> int:
@@ -616,7 +598,22 @@ class JordanRNN(RNNModel):
     """
 
     kind = "jordan"
+    task = "step_map"
+    summary = "Jordan network: a learned step map s(n+1) = f(s(n), x(n+1)) fed its own output"
+    Settings = JordanSettings
     state_name = "n_out"
+
+    @classmethod
+    def build(cls, settings: JordanSettings, n_in: int, n_out: int, seed: int) -> JordanRNN:
+        return cls(
+            n_in,
+            settings.hidden,
+            n_out,
+            settings.activation,
+            residual=settings.residual,
+            seed=seed,
+            dtype=settings.dtype,
+        )
 
     def __init__(
         self,
@@ -809,10 +806,20 @@ class JordanRNN(RNNModel):
         return np.ascontiguousarray(self.forward(X, h0).y_hat)
 
 
+def pad_initial_state(h0: np.ndarray, width: int) -> np.ndarray:
+    """States (batch, n) as initial hidden states (batch, width): (s, 0, ..., 0), n <= width."""
+    h0 = np.asarray(h0)
+    if h0.shape[-1] > width:
+        raise InputError(
+            f"an initial state of {h0.shape[-1]} values does not fit {width} hidden units; "
+            f"use at least {h0.shape[-1]} hidden units"
+        )
+    out = np.zeros((*h0.shape[:-1], width), dtype=h0.dtype)
+    out[..., : h0.shape[-1]] = h0
+    return out
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise InputError(f"teacher_forcing must be true or false, got {value!r}")
     return bool(value)
-
-
-MODELS: dict[str, type[RNNModel]] = {"elman": ElmanRNN, "jordan": JordanRNN}
