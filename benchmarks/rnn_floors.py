@@ -8,7 +8,7 @@ On driven_oscillator (m = k = 1, c = 0, A in [0.2, 1], s0 in [-1, 1]^2, h = 0.1,
 - the Elman network on the driven-response task is below 5%.
 
 Each seed trains exactly what ``dynsys train driven_oscillator --model KIND --seed S`` trains
-(:func:`dynsys.rnn.pipeline.recipe`), and evaluates it on the run's own test split (32 whole
+(:func:`dynsys.rnn.settings.plan_fit`), and evaluates it on the run's own test split (32 whole
 trajectories) and on a fresh test set drawn as ``dynsys evaluate`` draws it.
 
 Usage::
@@ -24,13 +24,13 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import dynsys
-from dynsys.rnn.data import DatasetSpec, sample
+from dynsys.rnn.data import sample
 from dynsys.rnn.evaluate import rollout_table
-from dynsys.rnn.pipeline import recipe, train_rnn
+from dynsys.rnn.pipeline import train_model
+from dynsys.rnn.settings import plan_fit
 
 SYSTEM = "driven_oscillator"
 FRESH_TEST = 64  # trajectories of the second, fresh test set
@@ -38,10 +38,10 @@ FRESH_TEST = 64  # trajectories of the second, fresh test set
 
 def run_seed(kind: str, seed: int) -> dict[str, Any]:
     """Train ``kind`` with the recipe and ``seed``; its test and fresh-test figures."""
-    dataset, model, training = recipe(SYSTEM, kind)
-    spec = DatasetSpec(SYSTEM, seed=seed, **dataset)
+    plan = plan_fit(SYSTEM, kind, seed=seed)
+    spec = plan.spec
     began = time.perf_counter()
-    trained = train_rnn(spec, model, replace(training, seed=seed), progress=False)
+    trained = train_model(plan, progress=False)
     seconds = time.perf_counter() - began
     fresh = sample(spec, FRESH_TEST, seed + 1, whole=True)
     fresh_eval = rollout_table(trained.model, fresh, trained.normalizer, split="fresh")
@@ -61,7 +61,7 @@ def verdicts(row: dict[str, Any]) -> dict[str, bool]:
     out = {}
     for split in ("test", "fresh"):
         t = row[split]
-        rnn = t["rnn"]["rel_l2"]
+        rnn = t["model"]["rel_l2"]
         if row["kind"] == "jordan":
             out[f"{split}: <= semi/5"] = rnn <= t["semi_implicit_euler"]["rel_l2"] / 5
             out[f"{split}: <= euler/100"] = rnn <= t["euler"]["rel_l2"] / 100
@@ -96,7 +96,7 @@ def report(rows: list[dict[str, Any]]) -> bool:
                 f"{t['rnn'] / t['euler']:>9.2e} {t['rnn'] / t['rk4']:>9.2e}  {marks}"
             )
     for kind in ("jordan", "elman"):
-        mine = [r["test"]["rnn"]["rel_l2"] for r in rows if r["kind"] == kind]
+        mine = [r["test"]["model"]["rel_l2"] for r in rows if r["kind"] == kind]
         if mine:
             print(
                 f"{kind}: median test rel L2 {statistics.median(mine):.3g}, worst {max(mine):.3g}"

@@ -32,8 +32,8 @@ from dynsys.plots import (
     unrolled_plot,
     vector_field_plot,
 )
-from dynsys.rnn.data import DatasetSpec
-from dynsys.rnn.pipeline import recipe, train_rnn
+from dynsys.rnn.pipeline import train_model
+from dynsys.rnn.settings import plan_fit
 
 GALLERY = Path(__file__).resolve().parent / "gallery"
 
@@ -42,9 +42,7 @@ GALLERY = Path(__file__).resolve().parent / "gallery"
 def jordan():
     """What `dynsys train driven_oscillator --model jordan` fits: a residual Jordan network of
     32 identity units on 64 trajectories of the oscillator, h = 0.1 (under a second)."""
-    dataset, model, training = recipe("driven_oscillator", "jordan")
-    spec = DatasetSpec("driven_oscillator", **dataset)
-    return train_rnn(spec, model, training, progress=False)
+    return train_model(plan_fit("driven_oscillator", "jordan"), progress=False)
 
 
 FIGURES = {

@@ -25,6 +25,7 @@ from dynsys.experiments.config import (
     parse_config,
     resolved_yaml,
 )
+from dynsys.rnn.kinds import MODEL_KINDS as KINDS
 
 NAMED = """\
 name: seed-oscillator
@@ -105,7 +106,7 @@ def test_the_smallest_named_file_validates_with_defaults():
     assert config.simulation.save_every == 1 and config.simulation.backend == "auto"
     assert (config.reference.method, config.reference.rtol) == ("DOP853", 1e-10)
     assert config.dataset is None and config.model is None and config.sweep is None
-    assert config.training.optimizer == "lbfgs" and config.training.epochs is None
+    assert config.training.given() == {}  # the recipe decides
     assert config.plots == [] and config.output.trajectories == "npz"
 
 
@@ -181,9 +182,9 @@ def test_overrides_set_nested_fields_lists_and_scalars():
 
 def test_overrides_set_null_booleans_and_list_items():
     config = parse_config(
-        FULL, overrides=["dataset=null", "model.residual=false", "plots.1.kind=error"]
+        FULL, overrides=["dataset=null", "model.identity_init=false", "plots.1.kind=error"]
     )
-    assert config.dataset is None and config.model.residual is False
+    assert config.dataset is None and config.model.identity_init is False
     assert config.plots[1].kind == "error"
     config = parse_config(FULL, overrides=["plots[0].format=pdf", "simulation.methods.1=euler"])
     assert config.plots[0].format == "pdf" and config.simulation.methods == ["rk4", "euler"]
@@ -266,13 +267,13 @@ def test_a_bad_value_is_named_with_its_line(old, new, expected):
     [
         ("model: {hidden: 0}", "model.hidden (line 4): must be >= 1, got 0"),
         ("model: {hidden: 2.5}", "model.hidden (line 4): must be a valid integer, got 2.5"),
-        ("model: {kind: gru}", "model.kind (line 4): must be one of elman, jordan; got 'gru'"),
+        ("model: {kind: hopfield}", f"model.kind (line 4): must be one of {', '.join(KINDS)}"),
         ("seed: -1", "seed (line 4): must be >= 0, got -1"),
         ("training: {lr: 0}", "training.lr (line 4): must be > 0"),
         ("training: {optimizer: adma}", "(did you mean 'adam'?)"),
         (
             "{model: {kind: elman}, training: {closed_loop_epochs: 3}}",
-            "training.closed_loop_epochs (line 5): applies to Jordan",
+            "training.closed_loop_epochs (line 5): applies to models that feed back their output",
         ),
         ("reference: {method: dop853}", "reference.method (line 4): must be one of RK45"),
         ("dataset: {ranges: {A: [1]}}", "dataset.ranges.A[1] (line 4): a value is missing"),

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 import dynsys.rnn.pipeline as pipeline
 from dynsys.cli import main
 from dynsys.rnn.io import load_model
+from dynsys.rnn.settings import plan_fit
 
 SMALL = ["--n-train", "8", "--n-test", "6", "--t-end", "5", "--quiet"]
-NAMES = {"rnn", "euler", "semi_implicit_euler", "rk4"}
-KEYS = {"rel_l2", "rmse", "max_abs_error", "valid_time"}
+NAMES = {"model", "euler", "semi_implicit_euler", "rk4"}
+KEYS = {"rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape"}
 
 
 def invoke(*args):
@@ -31,16 +32,16 @@ def jordan_file(tmp_path_factory):
 
 def test_train_jordan_prints_the_table_and_saves_the_model(jordan_file):
     path, output = jordan_file
-    assert "trained a jordan network, 32 identity units, residual on driven_oscillator" in output
+    assert "trained a jordan model (hidden=32, activation=identity, residual=True" in output
     assert f"wrote {path}" in output
     rows = {line.split()[0]: line.split() for line in output.splitlines()[3:7]}
     assert set(rows) == NAMES
-    rnn, semi, euler = (float(rows[k][1]) for k in ("rnn", "semi_implicit_euler", "euler"))
+    rnn, semi, euler = (float(rows[k][1]) for k in ("model", "semi_implicit_euler", "euler"))
     assert rnn < semi / 5 and rnn < euler / 100  # the floors, on a small problem
     loaded = load_model(path)
     assert loaded.dataset["params"] == {"m": 1.0, "k": 1.0, "c": 0.0}
     assert loaded.dataset["ranges"] == {"A": [0.2, 1.0]}
-    assert loaded.training["model_settings"]["activation"] == "identity"
+    assert loaded.training["model"]["activation"] == "identity"
     assert set(loaded.extra["test"]) == NAMES
 
 
@@ -51,7 +52,7 @@ def test_evaluate_draws_a_fresh_test_set_and_prints_json(jordan_file):
     doc = json.loads(result.output)
     assert set(doc) == {"test"} and set(doc["test"]) == NAMES
     assert all(set(row) == KEYS for row in doc["test"].values())
-    assert doc["test"]["rnn"]["rel_l2"] < doc["test"]["semi_implicit_euler"]["rel_l2"] / 5
+    assert doc["test"]["model"]["rel_l2"] < doc["test"]["semi_implicit_euler"]["rel_l2"] / 5
     again = json.loads(invoke("evaluate", path, "--n-test", "4", "--json").output)
     assert again == doc  # the same default seed: the same numbers
     other = json.loads(invoke("evaluate", path, "--n-test", "4", "--seed", "9", "--json").output)
@@ -93,7 +94,7 @@ def test_same_seed_same_model(tmp_path):
         (["--range", "Q=0,1"], "unknown parameter of driven_oscillator in ranges 'Q'"),
         (["-p", "k=-1"], "parameter 'k' of driven_oscillator must be > 0"),
         (["--dt", "-0.1"], "h must be > 0"),
-        (["--model", "hopfield"], "'hopfield' is not one of 'elman', 'jordan'"),
+        (["--model", "hopfield"], "'hopfield' is not one of 'jordan', 'elman'"),
     ],
 )
 def test_train_bad_input(tmp_path, args, message):
@@ -150,12 +151,13 @@ def test_ctrl_c_saves_what_was_learned(tmp_path, monkeypatch):
 
 
 def test_recipes():
-    dataset, model, training = pipeline.recipe("driven_oscillator", "elman")
-    assert training.epochs == 500 and training.whole_epochs == 300
-    assert dataset["task"] == "driven_response" and dataset["initial_state"] == "h0"
-    assert model.activation == "identity" and model.identity_init
-    dataset, model, _ = pipeline.recipe("lorenz", "jordan")
-    assert dataset == {"task": "step_map"} and model.activation == "tanh" and model.residual
+    plan = plan_fit("driven_oscillator", "elman")
+    assert plan.training.epochs == 500 and plan.training.whole_epochs == 300
+    assert plan.spec.task == "driven_response" and plan.spec.initial_state == "h0"
+    assert plan.model.activation == "identity" and plan.model.identity_init
+    plan = plan_fit("lorenz", "jordan")
+    assert plan.spec.task == "step_map" and plan.spec.h == 0.01
+    assert plan.model.activation == "tanh" and plan.model.residual
 
 
 def test_an_undriven_system_trains_with_a_constant_input(tmp_path):
@@ -168,7 +170,7 @@ def test_an_undriven_system_trains_with_a_constant_input(tmp_path):
     loaded = load_model(path)
     assert loaded.model.n_in == 1 and loaded.model.activation == "tanh"
     rows = {line.split()[0]: float(line.split()[1]) for line in result.output.splitlines()[3:7]}
-    assert set(rows) == NAMES and 0 < rows["rnn"] < 1
+    assert set(rows) == NAMES and 0 < rows["model"] < 1
 
 
 def test_holdout_trains_without_a_range_and_tests_on_it(tmp_path):

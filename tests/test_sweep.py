@@ -233,10 +233,10 @@ def test_shipped_hidden_seed_sweep(tmp_path):
     ]
     for row in rows:
         metrics = read_json(out / "points" / row["point"] / "metrics.json")
-        assert float(row["test.rnn.rel_l2"]) == metrics["test"]["rnn"]["rel_l2"]
-        assert float(row["test.rnn.valid_time"]) == metrics["test"]["rnn"]["valid_time"]
+        assert float(row["test.model.rel_l2"]) == metrics["test"]["model"]["rel_l2"]
+        assert float(row["test.model.valid_time"]) == metrics["test"]["model"]["valid_time"]
         assert metrics["seed"] == int(row["seed"])
-    assert len({r["test.rnn.rel_l2"] for r in rows}) == 6  # each point its own fit
+    assert len({r["test.model.rel_l2"] for r in rows}) == 6  # each point its own fit
 
 
 def test_ctrl_c_stops_the_sweep_and_resume_completes_it(tiny, tmp_path, monkeypatch):

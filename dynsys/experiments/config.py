@@ -42,6 +42,7 @@ from pydantic import (
     Strict,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -400,32 +401,20 @@ class ReferenceConfig(_Section):
     atol: Positive = 1e-12
 
 
-class DatasetConfig(_Section):
-    """A dataset of solved trajectories for an RNN (None fields: the system's recipe)."""
+class _Given(_Section):
+    """A section of settings declared elsewhere (see :mod:`dynsys.rnn.settings`); a field left
+    out (None) takes the system's recipe."""
 
-    ranges: dict[str, Interval] = Field(
-        default_factory=dict, description="Parameters drawn uniformly in [low, high]."
-    )
-    s0_ranges: dict[str, Interval] = Field(
-        default_factory=dict, description="Initial states drawn in [low, high] (default [-1, 1])."
-    )
-    h: Positive | None = None
-    t_end: Positive | None = None
-    n_train: Annotated[Count, Field(ge=1)] | None = None
-    n_val: Annotated[Count, Field(ge=0)] | None = None
-    n_test: Annotated[Count, Field(ge=0)] | None = None
-    seq_len: Annotated[Count, Field(ge=1)] | None = None
-    holdout: dict[str, Interval] = Field(
-        default_factory=dict, description="Parameter values kept for the extrapolation set."
-    )
-    drive_nodes: DriveNodes = "rk4"
-    param_inputs: list[str] = Field(default_factory=list)
-    initial_state: Literal["inputs", "h0"] | None = None
+    def given(self) -> dict[str, Any]:
+        """The fields that were set, as plain values (lists for tuples)."""
+        return {k: v for k, v in self.model_dump(mode="python").items() if v is not None}
 
+
+class _DatasetBase(_Given):
     @model_validator(mode="after")
-    def _check(self) -> DatasetConfig:
+    def _check(self) -> _DatasetBase:
         for where in ("ranges", "s0_ranges", "holdout"):
-            for name, (low, high) in getattr(self, where).items():
+            for name, (low, high) in (getattr(self, where, None) or {}).items():
                 if not low < high:
                     raise _error(
                         f"{where}.{name}",
@@ -434,27 +423,91 @@ class DatasetConfig(_Section):
         return self
 
 
-class ModelConfig(_Section):
-    """The network (None fields: the system's recipe)."""
+class _ModelBase(_Given):
+    @model_validator(mode="after")
+    def _check(self) -> _ModelBase:
+        from ..rnn.kinds import model_class
 
-    kind: Literal["elman", "jordan"] = "jordan"
-    hidden: Count = Field(32, ge=1, description="Hidden units.")
-    activation: Literal["tanh", "relu", "identity"] | None = None
-    residual: bool = True
-    dtype: Literal["float64", "float32"] = "float64"
+        own = model_class(self.kind).settings_fields()
+        for name, _value in self.given().items():
+            if name != "kind" and name not in own:
+                raise _error(
+                    name,
+                    f"does not apply to model kind {self.kind!r}; its settings: {', '.join(own)}",
+                )
+        return self
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in super().given().items() if k != "kind"}
 
 
-class TrainingConfig(_Section):
-    """How the network is fitted (None fields: the system's recipe)."""
+def _field_type(hint: Any, metadata: Any) -> Any:
+    """The pydantic type of a declared setting: names from a list, strict numbers (positive
+    unless its metadata gives a ``minimum``), and the containers as declared."""
+    choices, minimum = metadata.get("choices"), metadata.get("minimum")
+    if choices:
+        return Literal[tuple(choices)]
+    if hint is bool:
+        return Annotated[bool, Strict()]
+    if hint is int:
+        return Annotated[int, Strict(), Field(ge=1 if minimum is None else minimum)]
+    if hint is float:
+        bound = Field(gt=0) if minimum is None else Field(ge=minimum)
+        return Annotated[float, Strict(), bound]
+    return hint
 
-    optimizer: Literal["adam", "sgd", "lbfgs"] = "lbfgs"
-    epochs: Annotated[Count, Field(ge=1)] | None = None
-    lr: Positive = 1e-3
-    batch_size: Count = Field(32, ge=1)
-    patience: Annotated[Count, Field(ge=1)] | None = None
-    clip: Positive | None = None
-    closed_loop_epochs: Annotated[Count, Field(ge=0)] | None = None
-    whole_epochs: Annotated[Count, Field(ge=0)] | None = None
+
+def _settings_section(name: str, doc: str, section: str, base: type, **extra: Any) -> type:
+    """A config section with one optional field per setting of ``section`` (the declarations
+    of :mod:`dynsys.rnn.settings`: DatasetSpec, the model kinds' Settings, TrainSettings)."""
+    import typing
+
+    from ..rnn import settings
+
+    definitions: dict[str, Any] = {}
+    for field_name, f in settings.section_fields(section).items():
+        owner = settings._owner(f)
+        hint = typing.get_type_hints(owner)[field_name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if type(None) in typing.get_args(hint) and len(args) == 1:
+            hint = args[0]
+        kind = _field_type(hint, f.metadata)
+        definitions[field_name] = (kind | None, Field(None, description=f.metadata.get("help")))
+    model = create_model(name, __base__=base, __doc__=doc, **extra, **definitions)
+    return model
+
+
+def _model_kinds() -> Any:
+    from ..rnn.kinds import MODEL_KINDS
+
+    return Literal[tuple(MODEL_KINDS)]
+
+
+def _default_kind() -> str:
+    from ..rnn.kinds import DEFAULT_KIND
+
+    return DEFAULT_KIND
+
+
+DatasetConfig = _settings_section(
+    "DatasetConfig",
+    "A dataset of solved trajectories for a model (fields left out: the system's recipe).",
+    "dataset",
+    _DatasetBase,
+)
+ModelConfig = _settings_section(
+    "ModelConfig",
+    "The model: its kind and that kind's settings (fields left out: the system's recipe).",
+    "model",
+    _ModelBase,
+    kind=(_model_kinds(), Field(_default_kind(), description="The model kind.")),
+)
+TrainingConfig = _settings_section(
+    "TrainingConfig",
+    "How a gradient-fitted model is fitted (fields left out: the system's recipe).",
+    "training",
+    _Given,
+)
 
 
 class PlotConfig(_Section):
@@ -578,10 +631,8 @@ class ExperimentConfig(_Section):
             self._check_dataset(self.dataset, states)
             if self.model is None:
                 raise _error("dataset", "is for fitting an RNN: add a model section (model: {})")
-        if self.training.closed_loop_epochs and self.model and self.model.kind != "jordan":
-            raise _error(
-                "training.closed_loop_epochs", "applies to Jordan networks (model.kind: jordan)"
-            )
+        if self.model is not None:
+            self._check_training(self.model.kind)
         names = [plot.name for plot in self.plots]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -590,14 +641,33 @@ class ExperimentConfig(_Section):
             self._check_sweep(self.sweep)
         return self
 
+    def _check_training(self, kind: str) -> None:
+        """Training settings apply to gradient-fitted kinds; closed-loop epochs to those that
+        feed back their output."""
+        from ..rnn.kinds import model_class
+
+        cls = model_class(kind)
+        given = self.training.given()
+        if given and cls.fitting != "gradient":
+            name = next(iter(given))
+            raise _error(
+                f"training.{name}",
+                f"does not apply to model kind {kind!r}: it is fitted in closed form",
+            )
+        if given.get("closed_loop_epochs") and not cls.feeds_back_output():
+            raise _error(
+                "training.closed_loop_epochs",
+                f"applies to models that feed back their output; {kind!r} does not",
+            )
+
     def _check_dataset(self, dataset: DatasetConfig, states: list[str]) -> None:
         if self.system.kind != "ode":
             raise _error("dataset", "datasets need an ODE; the system is a discrete map")
         params = self.system.param_names
         for where in ("ranges", "holdout"):
-            _check_keys(f"dataset.{where}", getattr(dataset, where), params, "parameter")
-        _check_keys("dataset.s0_ranges", dataset.s0_ranges, states, "state")
-        for i, name in enumerate(dataset.param_inputs):
+            _check_keys(f"dataset.{where}", getattr(dataset, where) or {}, params, "parameter")
+        _check_keys("dataset.s0_ranges", dataset.s0_ranges or {}, states, "state")
+        for i, name in enumerate(dataset.param_inputs or ()):
             if name not in params:
                 raise _error(
                     f"dataset.param_inputs[{i}]", str(unknown_name("parameter", name, params))

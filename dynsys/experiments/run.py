@@ -8,9 +8,10 @@ A run goes through its steps in order and records each one as it completes:
   system has one) go to ``metrics.json``; the trajectories to ``trajectories/<method>.npz``
   (or ``.csv``; ``output.trajectories: none`` skips them) and ``trajectories/reference.npz``.
 - ``train`` (when the config has a ``model``): the dataset, model and training settings are
-  the system's recipe (:func:`dynsys.rnn.pipeline.recipe`) with the config's fields set over
-  it, seeded by ``seed``.  The fitted network goes to ``model.npz``, its test table
-  (``TrainedRNN.evaluation``) to ``metrics.json`` under ``test``.
+  the system's recipe with the config's fields set over it (:func:`dynsys.rnn.settings.plan_fit`,
+  the same merge as ``dynsys train``), seeded by ``seed``.  The fitted model goes to
+  ``model.npz``, its test table (``TrainedModel.evaluation``) to ``metrics.json`` under
+  ``test``.
 - ``plot:<name>`` for each figure of ``plots``: ``plots/<name>.<format>``.
 
 The folder::
@@ -38,7 +39,7 @@ from __future__ import annotations
 import inspect
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ from .. import __version__, checks
 from ..errors import DynsysError, InputError
 from ..output import atomic_write, write_trajectory
 from ..rnn.data import DatasetSpec
-from ..rnn.pipeline import ModelSettings, TrainSettings, recipe, save_trained, train_rnn
+from ..rnn.pipeline import save_trained, train_model
+from ..rnn.settings import FitPlan, plan_fit
 from ..rnn.train import History
 from ..simulate import simulate
 from ..steppers import REFERENCE_METHOD
@@ -58,10 +60,7 @@ from ..systems import System, get_system
 from ..tables import number, table
 from .config import ExperimentConfig, PlotConfig, config_hash, resolved_yaml
 from .records import Echo, RunRecord, prepare_folder
-from .resume import continue_training
 
-LYAPUNOV_EXPONENTS = {"lorenz": (0.906, {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0})}
-"""Largest Lyapunov exponent of a system at its parameters: valid times in Lyapunov times."""
 MODEL_FILE = "model.npz"
 
 
@@ -80,20 +79,22 @@ class PlotJob:
 
 @dataclass(frozen=True)
 class Plan:
-    """A config turned into what the run needs: the system, its initial state, the RNN
-    settings (None without a model) and the figures; building it checks the config."""
+    """A config turned into what the run needs: the system, its initial state, the fit (None
+    without a model) and the figures; building it checks the config."""
 
     config: ExperimentConfig
     system: System
     s0: np.ndarray
-    spec: DatasetSpec | None
-    model: ModelSettings | None
-    training: TrainSettings | None
+    fit: FitPlan | None
     plots: tuple[PlotJob, ...]
 
     @property
+    def spec(self) -> DatasetSpec | None:
+        return None if self.fit is None else self.fit.spec
+
+    @property
     def steps(self) -> tuple[str, ...]:
-        train = ("train",) if self.model is not None else ()
+        train = ("train",) if self.fit is not None else ()
         return ("simulation", *train, *(f"plot:{p.name}" for p in self.plots))
 
 
@@ -129,67 +130,53 @@ def plan_run(config: ExperimentConfig) -> Plan:
     sim = config.simulation
     start = checks.initial_state(system, system.default_s0 if sim.s0 is None else sim.s0)
     checks.step_count(sim.t0, sim.t_end, sim.dt)
-    spec = model = training = None
-    if config.model is not None:
-        spec, model, training = rnn_settings(config, system.name)
+    fit = None if config.model is None else fit_plan(config, system.name)
     jobs = tuple(_plot_job(i, plot, config) for i, plot in enumerate(config.plots))
-    return Plan(config, system, start, spec, model, training, jobs)
+    return Plan(config, system, start, fit, jobs)
 
 
-def rnn_settings(
-    config: ExperimentConfig, system_name: str
-) -> tuple[DatasetSpec, ModelSettings, TrainSettings]:
-    """The recipe of ``model.kind`` on the system, with the config's non-None fields over it."""
+def fit_plan(config: ExperimentConfig, system_name: str) -> FitPlan:
+    """The recipe of ``model.kind`` on the system with the config's given fields over it
+    (:func:`dynsys.rnn.settings.plan_fit`, the same merge as ``dynsys train``)."""
     if config.model is None:
         raise InputError("the config has no model to train")
-    dataset, model, training = recipe(system_name, config.model.kind)
-    given = config.dataset
-    if given is not None and given.ranges:
-        ranges = {k: tuple(v) for k, v in given.ranges.items()}
-    else:  # the recipe's, except parameters the config fixes
-        recipe_ranges = dataset.get("ranges", {})
-        ranges = {k: v for k, v in recipe_ranges.items() if k not in config.system.params}
-    dataset.pop("ranges", None)
-    fixed = {**dataset.pop("params", {}), **config.system.params}
-    fixed = {k: v for k, v in fixed.items() if k not in ranges}
-    if given is not None:
-        for key in ("h", "t_end", "n_train", "n_val", "n_test", "seq_len", "initial_state"):
-            if getattr(given, key) is not None:
-                dataset[key] = getattr(given, key)
-        for key in ("s0_ranges", "holdout"):
-            if getattr(given, key):
-                dataset[key] = {k: tuple(v) for k, v in getattr(given, key).items()}
-        if given.param_inputs:
-            dataset["param_inputs"] = tuple(given.param_inputs)
-        dataset["drive_nodes"] = given.drive_nodes
     ref = config.reference
-    spec = DatasetSpec(
+    return plan_fit(
         system_name,
-        params=fixed,
-        ranges=ranges,
+        config.model.kind,
+        params=config.system.params,
+        dataset=config.dataset.given() if config.dataset is not None else {},
+        model=config.model.given(),
+        training=config.training.given(),
         seed=config.seed,
-        reference_method=ref.method,
-        rtol=ref.rtol,
-        atol=ref.atol,
-        **dataset,
+        reference={"reference_method": ref.method, "rtol": ref.rtol, "atol": ref.atol},
     )
-    m = config.model
-    changes = {"hidden": m.hidden, "residual": m.residual, "dtype": m.dtype}
-    if m.activation is not None:
-        changes["activation"] = m.activation
-    t = config.training
-    train_changes: dict[str, Any] = {
-        "optimizer": t.optimizer,
-        "lr": t.lr,
-        "batch_size": t.batch_size,
-        "patience": t.patience,
-        "clip": t.clip,
-        "seed": config.seed,
-    }
-    for key in ("epochs", "closed_loop_epochs", "whole_epochs"):
-        if getattr(t, key) is not None:
-            train_changes[key] = getattr(t, key)
-    return spec, replace(model, **changes), replace(training, **train_changes)
+
+
+def filled_config(plan: Plan) -> ExperimentConfig:
+    """The plan's config with the dataset, model and training settings the fit will use (the
+    recipe's included) written out, so that config.resolved.yaml shows them all."""
+    config, fit = plan.config, plan.fit
+    if fit is None:
+        return config
+    from dataclasses import asdict
+
+    from ..rnn.settings import section_fields
+    from .config import DatasetConfig, ModelConfig, TrainingConfig
+
+    spec = asdict(fit.spec)
+    dataset = {k: spec[k] for k in section_fields("dataset")}
+    dataset["ranges"] = {k: v for k, v in dataset["ranges"].items()}
+    training = {}
+    if fit.model_class.fitting == "gradient":
+        training = {k: v for k, v in asdict(fit.training).items() if k != "seed"}
+    return config.model_copy(
+        update={
+            "dataset": DatasetConfig(**dataset),
+            "model": ModelConfig(kind=fit.kind, **asdict(fit.model)),
+            "training": TrainingConfig(**training),
+        }
+    )
 
 
 SYSTEM_PLOTS = {
@@ -287,6 +274,7 @@ def run_experiment(
     """
     folder = Path(folder)
     plan = plan_run(config)
+    config = filled_config(plan)
     digest = config_hash(config)
     prepare_folder(folder, overwrite=overwrite, resume=resume, config_hash=digest)
     if not resume:
@@ -405,14 +393,14 @@ def compare_methods(plan: Plan) -> Comparison:
 
 def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
     """Fit (or continue fitting) the network, save it, and put its test table in metrics."""
-    if plan.spec is None or plan.model is None or plan.training is None:
+    if plan.fit is None:
         raise DynsysError("internal: a train step in a plan without a model")  # never planned
     path = record.folder / MODEL_FILE
+    resume_from = None
     if resume and path.exists():
         record.log(f"train: continuing from the parameters saved in {MODEL_FILE}")
-        trained = continue_training(path, plan.spec, plan.model, plan.training, progress)
-    else:
-        trained = train_rnn(plan.spec, plan.model, plan.training, progress=progress)
+        resume_from = path
+    trained = train_model(plan.fit, progress=progress, resume_from=resume_from)
     save_trained(trained, path)
     for name, history in trained.stages.items():
         record.log(f"train: {name}: {history.message or history.stopped_reason}")
@@ -427,9 +415,7 @@ def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
         name: round(h.wall_s, 6) for name, h in trained.stages.items()
     }
     if trained.evaluation is not None:
-        record.metrics["test"] = with_lyapunov_times(
-            trained.evaluation.to_dict()["test"], plan.spec
-        )
+        record.metrics["test"] = trained.evaluation.to_dict()["test"]
     if trained.history.stopped_reason == "non_finite":
         record.log(f"train: warning: {trained.history.message}")
 
@@ -440,31 +426,6 @@ def _stage_summary(history: History) -> dict[str, Any]:
     keys += ("final_val_loss", "stopped_reason")
     summary = history.summary()
     return {k: summary[k] for k in keys}
-
-
-def with_lyapunov_times(test: dict[str, dict], spec: DatasetSpec) -> dict[str, dict]:
-    """The test rows, each with ``valid_time_lyapunov`` = valid_time x λ_max when the largest
-    Lyapunov exponent λ_max of the system at the dataset's parameters is known."""
-    exponent = lyapunov_exponent(spec)
-    if exponent is None:
-        return test
-    out = {}
-    for name, row in test.items():
-        valid = row.get("valid_time")
-        out[name] = row | {"valid_time_lyapunov": None if valid is None else valid * exponent}
-    return out
-
-
-def lyapunov_exponent(spec: DatasetSpec) -> float | None:
-    """λ_max of the dataset's system when known for its (fixed, unsampled) parameters."""
-    if spec.system not in LYAPUNOV_EXPONENTS:
-        return None
-    exponent, params = LYAPUNOV_EXPONENTS[spec.system]
-    values = spec.base_system().param_values()
-    if any(k in spec.ranges for k in params):
-        return None
-    same = all(np.isclose(values[k], v, rtol=1e-9, atol=0) for k, v in params.items())
-    return exponent if same else None
 
 
 def _plot_step(job: PlotJob, plan: Plan, record: RunRecord) -> None:
@@ -536,7 +497,6 @@ __all__ = [
     "RunResult",
     "build_system",
     "compare_methods",
-    "continue_training",
     "default_folder",
     "plan_run",
     "prepare_folder",

@@ -343,11 +343,11 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
     for method, errors in (metrics.get("simulation") or {}).items():
         for key in HEADLINE:
             row[f"simulation.{method}.{key}"] = errors.get(key)
-    rnn = (metrics.get("test") or {}).get("rnn")
+    rnn = (metrics.get("test") or {}).get("model")
     if rnn:
         for key in ("rel_l2", "valid_time", "valid_time_lyapunov"):
             if key in rnn:
-                row[f"test.rnn.{key}"] = rnn[key]
+                row[f"test.model.{key}"] = rnn[key]
     return row
 
 
@@ -394,8 +394,8 @@ def sweep_figure(rows: list[dict[str, Any]], keys: Sequence[str], title: str):
     from ..plots.style import house_style, method_colour, new_figure
 
     done = [row for row in rows if row["status"] == "done"]
-    if any("test.rnn.rel_l2" in row for row in done):
-        metrics = {"test.rnn.rel_l2": "rnn"}
+    if any("test.model.rel_l2" in row for row in done):
+        metrics = {"test.model.rel_l2": "model"}
         label = "test rel L2 error of the RNN"
     else:
         names = [c for row in done for c in row if c.startswith("simulation.")]

@@ -2,7 +2,7 @@
 field a residual step map has learned, and its unrolled graph.
 
 Each function takes the model as a model file (path), a :class:`~dynsys.rnn.io.LoadedModel`
-or a :class:`~dynsys.rnn.pipeline.TrainedRNN`, which carry the dataset spec and the normaliser
+or a :class:`~dynsys.rnn.pipeline.TrainedModel`, which carry the dataset spec and the normaliser
 it was trained with (a bare network needs them passed beside it)::
 
     training_curves(histories)      the loss per epoch, training and validation, log scale
@@ -39,11 +39,12 @@ from matplotlib.figure import Figure
 
 from ..checks import finite_number
 from ..errors import InputError
+from ..rnn.angles import decode, encode
+from ..rnn.base import Model
 from ..rnn.data import Dataset, DatasetSpec, Normalizer, sample
-from ..rnn.evaluate import _rollout
+from ..rnn.evaluate import model_rollout
 from ..rnn.io import LoadedModel, load_model
-from ..rnn.models import JordanRNN, RNNModel
-from ..rnn.pipeline import TrainedRNN
+from ..rnn.pipeline import TrainedModel
 from ..rnn.train import History
 from ..systems.base import System
 from . import checks, marks
@@ -114,26 +115,22 @@ class FieldInfo:
 class _Source:
     """A network with what it was trained on, as far as known."""
 
-    model: RNNModel
+    model: Model
     spec: DatasetSpec | None
     normalizer: Normalizer | None
     stages: dict[str, dict[str, Any]] | None
 
     def title(self, system: bool = True) -> str:
         """'Jordan RNN (32 identity units, residual) on driven_oscillator' (with ``system``)."""
-        m = self.model
-        units = f"{m.n_hidden} {m.activation} units"
-        if getattr(m, "residual", False):
-            units += ", residual"
         where = f" on {self.spec.system}" if system and self.spec is not None else ""
-        return f"{m.kind.capitalize()} RNN ({units}){where}"
+        return f"{model_label(self.model)}{where}"
 
     def needs_data(self, what: str) -> DatasetSpec:
         """The dataset spec, or an InputError saying that ``what`` needs it."""
         if self.spec is None:
             raise InputError(
                 f"{what} needs the dataset spec the model was trained on: give a model file, "
-                "a LoadedModel or a TrainedRNN (or the spec beside the network)"
+                "a LoadedModel or a TrainedModel (or the spec beside the network)"
             )
         return self.spec
 
@@ -141,7 +138,7 @@ class _Source:
 def _source(
     obj: Any, spec: DatasetSpec | None = None, normalizer: Normalizer | None = None
 ) -> _Source:
-    """The network and its training context from a path, LoadedModel, TrainedRNN or RNNModel."""
+    """The network and its training context from a path, LoadedModel, TrainedModel or RNNModel."""
     if isinstance(obj, str | os.PathLike):
         obj = load_model(obj)
     if isinstance(obj, LoadedModel):
@@ -152,15 +149,28 @@ def _source(
             normalizer or (Normalizer.from_dict(obj.normalizer) if obj.normalizer else None),
             stages if isinstance(stages, dict) else None,
         )
-    if isinstance(obj, TrainedRNN):
+    if isinstance(obj, TrainedModel):
         stages = {name: h.to_dict() for name, h in obj.stages.items()}
         return _Source(obj.model, spec or obj.spec, normalizer or obj.normalizer, stages)
-    if isinstance(obj, RNNModel):
+    if isinstance(obj, Model):
         return _Source(obj, spec, normalizer, None)
     raise InputError(
-        "model must be a model file, a LoadedModel, a TrainedRNN or an RNN, "
+        "model must be a model file, a LoadedModel, a TrainedModel or an RNN, "
         f"got {type(obj).__name__}"
     )
+
+
+def model_label(m: Model) -> str:
+    """'jordan (32 identity units, residual)': the kind and its sizes, from its config."""
+    cfg = {k: v for k, v in m.config().items() if k not in ("kind", "n_in", "n_out", "seed")}
+    if "n_hidden" in cfg and "activation" in cfg:
+        parts = [f"{cfg.pop('n_hidden')} {cfg.pop('activation')} units"]
+    else:
+        parts = []
+    cfg.pop("output", None) if cfg.get("output") == "identity" else None
+    cfg.pop("dtype", None) if cfg.get("dtype") == "float64" else None
+    parts += [k if v is True else f"{k} {v}" for k, v in cfg.items() if v is not False]
+    return f"{m.kind} ({', '.join(parts)})" if parts else m.kind
 
 
 def _spec_title(spec: DatasetSpec) -> str:
@@ -179,7 +189,7 @@ def training_curves(histories: Any, *, title: str | None = None) -> tuple[Figure
 
     ``histories`` is a :class:`~dynsys.rnn.train.History`, a dict of stage name to History or
     ``History.to_dict()`` (as a model file keeps them), or a model (path, LoadedModel,
-    TrainedRNN).  Stages continue the epoch axis: stage k starts where stage k-1 ended, from
+    TrainedModel).  Stages continue the epoch axis: stage k starts where stage k-1 ended, from
     its initial loss (epoch 0 of the stage, on the stage's own data).  The best epoch of each
     stage, whose parameters the stage kept, is marked.
     """
@@ -270,7 +280,7 @@ def _stages(histories: Any) -> tuple[dict[str, dict[str, Any]], str | None, str]
     if src.stages is None:
         raise InputError("the model has no training record to draw")
     _check_stages(src.stages, "the model file")
-    return src.stages, src.model.output, f"{src.title()}: training loss"
+    return src.stages, getattr(src.model, "output", "identity"), f"{src.title()}: training loss"
 
 
 def _check_stages(stages: dict[str, Any], where: str) -> None:
@@ -327,7 +337,7 @@ def rollout_plot(
         data = src.normalizer.inverse(data)
     if data.batch_size == 0:
         raise InputError("the dataset is empty: nothing to roll out")
-    pred = _rollout(src.model, data, src.normalizer)[:n]
+    pred = model_rollout(src.model, data, src.normalizer)[:n]
     ref = data.states[:n]
     t = data.t0[:n, None] + data.t[None, :]
     spec = data.spec
@@ -422,25 +432,20 @@ def vector_field_plot(
     spec: DatasetSpec | None = None,
     normalizer: Normalizer | None = None,
 ) -> tuple[Figure, FieldInfo]:
-    """The field a residual Jordan network has learned, Δ / h, beside the true g(0, s, x).
+    """The field a step-map model has learned, (f(s, x) - s) / h, beside the true g(0, s, x).
 
-    Only for a residual Jordan network (a step map s(n+1) = s(n) + Δ) of a system with two
-    states.  Every drive sample the network reads is held at ``drive`` (ignored when the
-    system is undriven); the parameters sampled in training sit at the midpoints of their
-    ranges.  ``xlim``/``ylim`` default to the box of 8 trajectories of the training
-    distribution (seeded by ``seed``, default the dataset seed + 1).  See the module doc.
+    For a model whose step map reads the current state alone (jordan, mlp, an NG-RC of one
+    delay) on a system with two states.  Every drive sample the network reads is held at
+    ``drive`` (ignored when the system is undriven); the parameters sampled in training sit
+    at the midpoints of their ranges.  ``xlim``/``ylim`` default to the box of 8 trajectories
+    of the training distribution (seeded by ``seed``, default the dataset seed + 1).
     """
     src = _source(model, spec, normalizer)
     net = src.model
-    if not isinstance(net, JordanRNN):
+    if net.task != "step_map" or getattr(net, "context", 0):
         raise InputError(
-            f"a learned vector field needs a residual Jordan network (a step map "
-            f"s(n+1) = s(n) + o); this is an {net.kind} network"
-        )
-    if not net.residual:
-        raise InputError(
-            "a learned vector field needs a residual Jordan network; this one is not residual "
-            "(its output is the next state, not an increment: train with --residual)"
+            f"a learned vector field needs a step map of the current state alone "
+            f"(s(n+1) = f(s(n), x(n+1))); a {net.kind} model is not one"
         )
     spec = src.needs_data("a vector field plot")
     if src.normalizer is None:
@@ -539,8 +544,10 @@ def _learned_field(net, spec, normalizer, system, states, held) -> np.ndarray:
     X = np.broadcast_to(
         normalizer.scale_inputs(np.array(row, dtype=np.float64)), (len(states), 1, net.n_in)
     )
-    out = net.predict(np.ascontiguousarray(X), h0=normalizer.scale_states(states))
-    return (normalizer.unscale_states(out[:, 0]) - states) / spec.h
+    encoded = encode(states, spec.angles)  # angles as (cos, sin), as the model saw them
+    out = net.predict(np.ascontiguousarray(X), h0=normalizer.scale_states(encoded))
+    pair = np.stack([encoded, normalizer.unscale_states(out[:, 0])], axis=1)
+    return (decode(pair, spec.angles, states)[:, 1] - states) / spec.h
 
 
 def _frozen_step(system: System, s: np.ndarray, x, h: float) -> np.ndarray:
@@ -593,7 +600,12 @@ def model_graph(model: Any) -> GraphSpec:
     )
     on = f" on {spec.system}" if spec is not None else ""
     act = m.activation
-    if m.kind == "elman":
+    if not hasattr(m, "n_hidden") or not hasattr(m, "activation"):
+        raise InputError(
+            f"the unrolled graph draws networks with one hidden layer (elman, jordan), "
+            f"not a {m.kind} model"
+        )
+    if m.task == "driven_response":
         start = "h(0) = 0"
         if spec is not None and spec.initial_state == "h0":
             start = "h(0) = (s(0), 0, ..., 0)"

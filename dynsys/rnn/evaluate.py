@@ -8,6 +8,13 @@ error
 (norms over the states, the mean over the times of the trajectory), the valid time of a
 trajectory is t* - t_0 for the first time t* with e(t*) > threshold (0.4 by default); the full
 horizon t_end - t_0 when e never exceeds it.  A value that is not finite counts as exceeding.
+``valid_time_smape`` is the same with the symmetric mean absolute percentage error of the
+dysts forecasting benchmark (Gilpin 2021) in place of e, and the threshold 30 (%)::
+
+    sMAPE(t) = 100 * 2/n sum_i |pred_i(t) - ref_i(t)| / (|pred_i(t)| + |ref_i(t)|)
+
+Where the largest Lyapunov exponent lambda of the system at the dataset's parameters is known
+(:data:`LYAPUNOV_EXPONENTS`), each row also gives ``valid_time_lyapunov`` = lambda x valid_time.
 """
 
 from __future__ import annotations
@@ -25,10 +32,17 @@ from ..simulate import simulate
 from ..steppers import get_stepper
 from ..systems.base import System
 from ..tables import number, table
-from .data import Dataset, Normalizer, pad_initial_state
+from .angles import decode
+from .data import Dataset, Normalizer
 
 DEFAULT_METHODS = ("euler", "semi_implicit_euler", "rk4")
-METRICS = ("rel_l2", "rmse", "max_abs_error", "valid_time")
+SMAPE_THRESHOLD = 30.0
+LYAPUNOV_EXPONENTS = {"lorenz": (0.9056, {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0})}
+"""Largest Lyapunov exponent of a system at its parameters (Lorenz: Sprott, *Chaos and
+Time-Series Analysis*, 2003): valid times in Lyapunov times."""
+MODEL_ROW = "model"
+"""The name of the fitted model's row in a table, before the steppers' rows."""
+METRICS = ("rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape")
 
 
 class Predictor(Protocol):
@@ -68,11 +82,37 @@ def valid_prediction_time(pred, ref, t, threshold: float = 0.4) -> ValidTime:
     return ValidTime(float(np.mean(valid)), valid)
 
 
+def smape_valid_time(pred, ref, t, threshold: float = SMAPE_THRESHOLD) -> ValidTime:
+    """Time until sMAPE(t) (in %, see the module docstring) first exceeds ``threshold``."""
+    pred, ref = np.asarray(pred, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        denominator = np.abs(pred) + np.abs(ref)
+        ratio = np.where(denominator > 0, np.abs(pred - ref) / denominator, 0.0)
+        smape = 200.0 * np.mean(ratio, axis=-1)
+    exceeded = ~(smape <= threshold)
+    first = np.argmax(exceeded, axis=-1)
+    valid = np.where(exceeded.any(axis=-1), t[first], t[-1]) - t[0]
+    return ValidTime(float(np.mean(valid)), valid)
+
+
+def lyapunov_exponent(spec) -> float | None:
+    """lambda_max of a dataset's system when known for its (fixed, unsampled) parameters."""
+    if spec.system not in LYAPUNOV_EXPONENTS:
+        return None
+    exponent, params = LYAPUNOV_EXPONENTS[spec.system]
+    if any(k in spec.ranges for k in params):
+        return None
+    values = spec.base_system().param_values()
+    same = all(np.isclose(values[k], v, rtol=1e-9, atol=0) for k, v in params.items())
+    return exponent if same else None
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Errors of the RNN rollout and of each stepper against the reference, on one split.
 
-    ``rows`` maps a name (``rnn``, then the steppers) to its rel_l2, rmse, max_abs_error and
+    ``rows`` maps a name (``model``, then the steppers) to its rel_l2, rmse, max_abs_error and
     valid_time (inf for a method that diverged, named in ``diverged``); ``valid_times`` holds
     each row's per-sequence valid times.
     """
@@ -85,33 +125,47 @@ class Evaluation:
     n_sequences: int
     diverged: dict[str, str] = field(default_factory=dict)
     valid_times: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    lyapunov: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """{split: {name: {rel_l2, rmse, max_abs_error, valid_time}}}, non-finite values None."""
-        return {
-            self.split: {
-                name: {k: finite_or_none(float(v)) for k, v in row.items()}
-                for name, row in self.rows.items()
-            }
-        }
+        """{split: {name: {rel_l2, rmse, max_abs_error, valid_time, valid_time_smape}}} (and
+        valid_time_lyapunov where the Lyapunov exponent is known), non-finite values None."""
+        out = {}
+        for name, row in self.rows.items():
+            values = {k: finite_or_none(float(v)) for k, v in row.items()}
+            if self.lyapunov is not None:
+                valid = values["valid_time"]
+                values["valid_time_lyapunov"] = None if valid is None else valid * self.lyapunov
+            out[name] = values
+        return {self.split: out}
 
     def table(self) -> str:
-        """The rows as an aligned text table, with the valid-time definition under it."""
-        rows = [
-            [name, *(number(finite_or_none(row[k])) for k in METRICS[:3]), _time(row)]
-            for name, row in self.rows.items()
-        ]
+        """The rows as an aligned text table, with the valid-time definitions under it."""
+        headers = [*METRICS]
+        if self.lyapunov is not None:
+            headers.append("valid_time_lyapunov")
+        rows = []
+        for name, row in self.to_dict()[self.split].items():
+            cells = [number(row[k]) for k in METRICS[:3]]
+            cells += [_time(row[k]) for k in headers[3:]]
+            rows.append([name, *cells])
         notes = [
             f"{self.split}: {self.n_sequences} sequences, h = {self.h:g}, horizon {self.horizon:g}",
-            f"valid_time: until ||pred - ref|| / rms ||ref|| > {self.threshold:g}",
+            f"valid_time: until ||pred - ref|| / rms ||ref|| > {self.threshold:g}; "
+            f"valid_time_smape: until sMAPE > {SMAPE_THRESHOLD:g}%",
+            *(
+                [f"valid_time_lyapunov: valid_time x the Lyapunov exponent {self.lyapunov:g}"]
+                if self.lyapunov is not None
+                else []
+            ),
             *(f"{name} diverged: {message}" for name, message in self.diverged.items()),
         ]
-        return "\n".join([table(["method", *METRICS], rows), *notes])
+        return "\n".join([table(["method", *headers], rows), *notes])
 
 
-def _time(row: dict[str, float]) -> str:
-    value = finite_or_none(row["valid_time"])
-    return "-" if value is None else f"{value:g}"
+def _time(value: float | None) -> str:
+    value = finite_or_none(value)
+    return "-" if value is None else f"{value:.4g}"
 
 
 def rollout_table(
@@ -148,12 +202,20 @@ def rollout_table(
         get_stepper(name, system)
     if dataset.batch_size == 0:
         raise InputError(f"the {split} dataset is empty")
-    ref, t = dataset.states, dataset.t
+    start = _context(model, dataset)
+    ref, t = dataset.states[:, start:], dataset.t[start:]
 
-    predictions = {"rnn": _rollout(model, dataset, normalizer)}
+    predictions = {MODEL_ROW: model_rollout(model, dataset, normalizer)[:, start:]}
     diverged: dict[str, str] = {}
+    bad = ~np.isfinite(predictions[MODEL_ROW]).all(axis=-1)
+    if bad.any():
+        seq, step = np.argwhere(bad)[np.argmin(np.argwhere(bad)[:, 1])]
+        diverged[MODEL_ROW] = (
+            f"the forecast left the finite numbers at step {start + step} "
+            f"(t = {float(t[step]):.6g}) in sequence {seq}"
+        )
     for name in methods:
-        predictions[name], message = _stepper_rollout(system, dataset, name)
+        predictions[name], message = _stepper_rollout(system, dataset, name, start)
         if message is not None:
             diverged[name] = message
     rows, valid_times = {}, {}
@@ -166,6 +228,7 @@ def rollout_table(
             "rmse": errors.rmse if finite else np.inf,
             "max_abs_error": errors.max_abs_error if finite else np.inf,
             "valid_time": valid.mean,
+            "valid_time_smape": smape_valid_time(pred, ref, t).mean,
         }
         valid_times[name] = valid.per_trajectory
     return Evaluation(
@@ -177,42 +240,73 @@ def rollout_table(
         n_sequences=dataset.batch_size,
         diverged=diverged,
         valid_times=valid_times,
+        lyapunov=lyapunov_exponent(spec),
     )
 
 
-def _rollout(model: Predictor, data: Dataset, normalizer: Normalizer | None) -> np.ndarray:
-    """The model's states on ``data.t`` in physical units: (batch, L + 1, n)."""
+def _context(model: Predictor, data: Dataset) -> int:
+    """c: the true past states a model needs before it runs free (0 for most models)."""
+    c = int(getattr(model, "context", 0))
+    if c and data.h0 is None:
+        raise InputError("a model that needs past states forecasts step maps (task step_map)")
+    if c >= data.Y.shape[1]:
+        raise InputError(
+            f"the model needs {c} past states; the sequences have only {data.Y.shape[1]} steps"
+        )
+    return c
+
+
+def model_rollout(model: Predictor, data: Dataset, normalizer: Normalizer | None) -> np.ndarray:
+    """The model's states on ``data.t`` in physical units: (batch, L + 1, n).
+
+    A step-map model starts from h0 = s(t_k); one that needs c past states (``model.context``)
+    is given the true s(t_k), ..., s(t_k + c h) and forecasts from there: the first c + 1 states
+    of its rollout are the true ones.
+    """
     X = data.X if normalizer is None else normalizer.scale_inputs(data.X)
+    initial = getattr(model, "initial", lambda s0: s0)
+    c = _context(model, data)
     if data.h0 is None:
-        out = model.predict(X)
+        with np.errstate(all="ignore"):
+            out = model.predict(X)
     else:
-        h0 = data.h0 if normalizer is None else normalizer.scale_states(data.h0)
-        width = getattr(model, "n_state", h0.shape[-1])  # an Elman network's hidden units
-        out = model.predict(X, h0=pad_initial_state(h0, width) if width > h0.shape[-1] else h0)
+        known = data.model_states[:, : c + 1] if c else data.h0
+        h0 = known if normalizer is None else normalizer.scale_states(known)
+        with np.errstate(all="ignore"):  # a diverging forecast is reported by the table
+            out = model.predict(X, h0=initial(h0))
     out = np.asarray(out, dtype=np.float64)
-    if out.shape != data.Y.shape:
-        raise InputError(f"model.predict returned shape {out.shape}, expected {data.Y.shape}")
+    expected = (data.Y.shape[0], data.Y.shape[1] - c, data.Y.shape[2])
+    if out.shape != expected:
+        raise InputError(f"model.predict returned shape {out.shape}, expected {expected}")
     if normalizer is not None:
         out = normalizer.unscale_states(out)
-    if data.h0 is None:
-        return out
-    return np.concatenate([data.s0[:, None], out], axis=1)
+    if data.h0 is not None:
+        out = np.concatenate([data.model_states[:, : c + 1], out], axis=1)
+    return decode(out, data.spec.angles, data.s0)
 
 
-def _stepper_rollout(system: System, data: Dataset, method: str) -> tuple[np.ndarray, str | None]:
-    """``method`` at step h from each sequence's s0 and parameters: (batch, L + 1, n).
+def _stepper_rollout(
+    system: System, data: Dataset, method: str, start: int = 0
+) -> tuple[np.ndarray, str | None]:
+    """``method`` at step h from each sequence's state ``start`` steps in (s0 by default) and
+    its parameters: (batch, L + 1 - start, n).
 
     Sequences that start at the same time run as one batch.  When a batch diverges, its states
     after the last finite step are nan, and the DivergenceError's message is returned too.
     """
-    h, horizon = data.spec.h, float(data.t[-1])
-    out = np.full(data.states.shape, np.nan)
+    h = data.spec.h
+    horizon = float(data.t[-1] - data.t[start])
+    states = data.states[:, start:]
+    out = np.full(states.shape, np.nan)
     message = None
     for t0 in np.unique(data.t0):
         idx = np.flatnonzero(data.t0 == t0)
         batched = system.with_params(**{k: v[idx] for k, v in data.params.items()})
+        begin = t0 + data.t[start]
         try:
-            traj = simulate(batched, data.s0[idx], t_span=(t0, t0 + horizon), dt=h, method=method)
+            traj = simulate(
+                batched, states[idx, 0], t_span=(begin, begin + horizon), dt=h, method=method
+            )
             out[idx] = traj.states
         except DivergenceError as err:
             partial = err.partial_states

@@ -1,121 +1,81 @@
-"""From a system to a fitted, evaluated and saved RNN: what ``dynsys train`` and ``evaluate`` run.
+"""From a system to a fitted, evaluated and saved model: what ``dynsys train`` and ``evaluate`` run.
 
-:func:`recipe` gives the settings a system is trained with by default; :func:`train_rnn` draws
-the dataset, fits the model on the normalised training split (validation split for the best
-parameters), and evaluates its free-running rollout on the test split against solve_ivp and
-the steppers at the same h; :func:`save_trained` and :func:`evaluate_file` write and reread it.
-
-The recipe of the driven oscillator is the setting of the issue's floors (m = k = 1, c = 0,
-A in [0.2, 1], s0 in [-1, 1]^2, h = 0.1, 200 steps).  The oscillator is linear, so its exact
-step map is linear in s(n) and in the drive samples; both networks use the identity
-activation there, which can represent it, where tanh has to imitate a linear map in the
-nearly-linear part of its range (measured: a residual tanh Jordan network reached a rollout
-rel L2 of 4.3e-3 after 2,000 L-BFGS iterations, the identity one 5e-7 after 300).
+:func:`train_model` takes a :class:`~dynsys.rnn.settings.FitPlan` (the recipe with the user's
+settings over it, see :func:`~dynsys.rnn.settings.plan_fit`), draws the dataset, fits the model
+on the normalised training split (by gradient in the stages of :func:`stages`, the validation
+split choosing the best parameters, or in closed form), and evaluates its free-running rollout
+on the test split against solve_ivp and the steppers at the same h; :func:`save_trained` and
+:func:`evaluate_file` write and reread it.  Nothing here names a model kind: what a kind is and
+how it is fitted are declared by its class (:mod:`dynsys.rnn.base`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..errors import InputError, unknown_name
-from .data import DatasetSpec, Normalizer, make_splits, pad_initial_state, sample
+from ..errors import InputError
+from .base import Model
+from .data import Dataset, DatasetSpec, Normalizer, Splits, make_splits, sample
 from .evaluate import Evaluation, rollout_table
 from .io import load_model, save_model
-from .models import MODELS, RNNModel
+from .settings import FitPlan, TrainSettings
 from .train import History, fit
 
-TASK_OF = {"elman": "driven_response", "jordan": "step_map"}
-DTYPES = {"float64": np.float64, "float32": np.float32}
+FINISHED = ("epochs", "converged", "early_stop")
+"""How a stage that ended normally stopped (not interrupted, not blown up)."""
 
 
 @dataclass(frozen=True)
-class ModelSettings:
-    """The network: ``kind`` elman or jordan, its size, activation, residual output (Jordan),
-    W started at the identity (``identity_init``, Elman: h(t) starts as a copy of h(t-1))."""
+class Stage:
+    """One training stage: its name, epochs, the sequence length of its data (None: whole
+    trajectories; ``"spec"``: the dataset's own) and extra arguments of :func:`fit`."""
 
-    kind: str = "jordan"
-    hidden: int = 32
-    activation: str = "tanh"
-    residual: bool = True
-    identity_init: bool = False
-    dtype: str = "float64"
+    name: str
+    epochs: int
+    seq_len: int | str | None = "spec"
+    options: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """How to fit: see :func:`dynsys.rnn.train.fit`.  Two optional second stages follow:
-    ``whole_epochs`` fits again on whole trajectories after the fit on ``seq_len`` windows
-    (short windows first is a curriculum: long sequences from a random start train badly),
-    and ``closed_loop_epochs`` (Jordan) fits through the network's own fed-back outputs after
-    the teacher-forced fit."""
-
-    optimizer: str = "lbfgs"
-    epochs: int = 500
-    lr: float = 1e-3
-    batch_size: int | None = 32
-    seed: int = 0
-    patience: int | None = None
-    clip: float | None = None
-    truncate: int | None = None
-    closed_loop_epochs: int = 0
-    whole_epochs: int = 0
-
-
-RECIPES: dict[str, dict[str, Any]] = {
-    "driven_oscillator": {
-        "dataset": {
-            "params": {"m": 1.0, "k": 1.0, "c": 0.0},
-            "ranges": {"A": (0.2, 1.0)},
-            "h": 0.1,
-            "t_end": 20.0,
-            "n_train": 64,
-            "n_val": 16,
-            "n_test": 32,
-        },
-        "jordan": {"model": {"activation": "identity"}, "train": {"epochs": 300}},
-        "elman": {
-            "dataset": {"initial_state": "h0", "seq_len": 20},
-            "model": {"activation": "identity", "identity_init": True},
-            "train": {"epochs": 500, "whole_epochs": 300},
-        },
-    },
-}
-"""Per system (and model kind): the dataset, model and training settings that differ from the
-defaults.  Without a recipe: the system's default parameters, a tanh network."""
-
-
-def recipe(system: str, kind: str) -> tuple[dict[str, Any], ModelSettings, TrainSettings]:
-    """The default dataset fields, model and training settings of ``kind`` on ``system``."""
-    if kind not in TASK_OF:
-        raise unknown_name("model", kind, TASK_OF)
-    book = RECIPES.get(system, {})
-    per_kind = book.get(kind, {})
-    dataset = {"task": TASK_OF[kind], **book.get("dataset", {}), **per_kind.get("dataset", {})}
-    model = ModelSettings(kind=kind, **per_kind.get("model", {}))
-    training = TrainSettings(**per_kind.get("train", {}))
-    return dataset, model, training
+def stages(spec: DatasetSpec, training: TrainSettings, model_cls: type[Model]) -> list[Stage]:
+    """The stages a gradient-fitted model runs, in order (a fresh fit and a resume alike)."""
+    out = [Stage("fit", training.epochs)]
+    if training.whole_epochs and spec.seq_len is not None:
+        out.append(Stage("whole", training.whole_epochs, None))
+    if training.closed_loop_epochs:
+        if not model_cls.feeds_back_output():
+            raise InputError(
+                f"closed_loop_epochs applies to models that feed back their output; "
+                f"{model_cls.kind!r} does not"
+            )
+        length = training.rollout if training.rollout is not None else out[-1].seq_len
+        out.append(
+            Stage("closed_loop", training.closed_loop_epochs, length, {"teacher_forcing": False})
+        )
+    return out
 
 
 @dataclass
-class TrainedRNN:
+class TrainedModel:
     """A fitted model, the history of each training stage, its data and test evaluation.
 
-    ``stages`` maps "fit" and then, if they ran, "whole" or "closed_loop" to their History.
+    ``stages`` maps "fit" and then, if they ran, "whole" or "closed_loop" to their History (a
+    closed-form fit has one stage, "fit", whose history records its time).
     """
 
-    model: RNNModel
+    model: Model
     stages: dict[str, History]
-    spec: DatasetSpec
+    plan: FitPlan
     normalizer: Normalizer
-    settings: ModelSettings
-    training: TrainSettings
     evaluation: Evaluation | None = None
     extrapolation: Evaluation | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return self.plan.spec
 
     @property
     def history(self) -> History:
@@ -123,82 +83,119 @@ class TrainedRNN:
         return list(self.stages.values())[-1]
 
 
-def build_model(settings: ModelSettings, n_in: int, n_out: int, seed: int) -> RNNModel:
-    """A fresh network of ``settings`` for n_in inputs and n_out outputs."""
-    if settings.dtype not in DTYPES:
-        raise unknown_name("dtype", settings.dtype, DTYPES)
-    kwargs: dict[str, Any] = {"activation": settings.activation, "seed": seed}
-    kwargs["dtype"] = DTYPES[settings.dtype]
-    if settings.kind == "jordan":
-        kwargs["residual"] = settings.residual
-    model = MODELS[settings.kind](n_in, settings.hidden, n_out, **kwargs)
-    if settings.identity_init:
-        if settings.kind != "elman":
-            raise InputError("identity_init applies to Elman networks (W is hidden x hidden)")
-        model.params["W"][...] = np.eye(settings.hidden)
-    return model
+TrainedRNN = TrainedModel  # the name of earlier versions
 
 
-def training_arrays(model: RNNModel, data, normalizer: Normalizer) -> tuple:
-    """(X, Y, h0) of ``data`` normalised, h0 widened to an Elman network's hidden units."""
+def training_arrays(model: Model, data: Dataset, normalizer: Normalizer) -> tuple:
+    """(X, Y, h0) of ``data`` normalised, h0 as the model takes it (:meth:`Model.initial`)."""
     scaled = normalizer.transform(data)
-    h0 = scaled.h0
-    if h0 is not None and model.n_state > h0.shape[-1]:
-        h0 = pad_initial_state(h0, model.n_state)
+    h0 = None if scaled.h0 is None else model.initial(scaled.h0)
     return scaled.X, scaled.Y, h0
 
 
-def train_rnn(
-    spec: DatasetSpec,
-    settings: ModelSettings,
-    training: TrainSettings,
-    *,
-    progress: bool | None = None,
-) -> TrainedRNN:
-    """Draw ``spec``'s splits, fit a new network, and evaluate it on the test split."""
-    if TASK_OF.get(settings.kind) != spec.task:
+class _SplitCache:
+    """The dataset's splits, cut into sequences of each length a stage asks for, drawn once."""
+
+    def __init__(self, spec: DatasetSpec):
+        self.spec = spec
+        self._cuts: dict[Any, Splits] = {}
+
+    def __call__(self, seq_len: int | str | None) -> Splits:
+        length = self.spec.seq_len if seq_len == "spec" else seq_len
+        if length not in self._cuts:
+            self._cuts[length] = make_splits(replace(self.spec, seq_len=length))
+        return self._cuts[length]
+
+
+def train_model(
+    plan: FitPlan, *, progress: bool | None = None, resume_from: Path | None = None
+) -> TrainedModel:
+    """Draw the plan's splits, fit a new model (or continue the one saved at ``resume_from``),
+    and evaluate it on the test split.
+
+    Continuing: the stages that had ended are kept as saved, the interrupted one runs the epochs
+    it had left (its history goes on from the saved one), the later ones run in full.  The
+    optimiser's own state (Adam's moments, L-BFGS's memory) is not saved, so a continued fit is
+    close to, not the same numbers as, an uninterrupted one.
+    """
+    spec, cls = plan.spec, plan.model_class
+    if cls.task != spec.task:
         raise InputError(
-            f"a {settings.kind} network learns the {TASK_OF.get(settings.kind)} task; "
-            f"the dataset's task is {spec.task}"
+            f"a {plan.kind} model learns the {cls.task} task; the dataset's task is {spec.task}"
         )
-    splits = make_splits(spec)
-    normalizer = splits.normalizer
-    n_in, n_out = splits.train.X.shape[-1], splits.train.Y.shape[-1]
-    model = build_model(settings, n_in, n_out, training.seed)
-    train = training_arrays(model, splits.train, normalizer)
-    val = training_arrays(model, splits.val, normalizer) if spec.n_val else None
-    if training.closed_loop_epochs and settings.kind != "jordan":
-        raise InputError("closed_loop_epochs applies to Jordan networks")
-    stages_ = ("epochs", "closed_loop_epochs", "whole_epochs")
-    options = {k: v for k, v in asdict(training).items() if k not in stages_}
-    options["progress"] = progress
-    stages = {"fit": fit(model, train, val, epochs=training.epochs, **options)}
-    if training.whole_epochs and spec.seq_len is not None and _finished(stages):
-        whole = make_splits(replace(spec, seq_len=None))
-        train = training_arrays(model, whole.train, normalizer)
-        val = training_arrays(model, whole.val, normalizer) if spec.n_val else None
-        stages["whole"] = fit(model, train, val, epochs=training.whole_epochs, **options)
-    if training.closed_loop_epochs and _finished(stages):
-        stages["closed_loop"] = fit(
-            model, train, val, epochs=training.closed_loop_epochs, teacher_forcing=False, **options
-        )
+    cuts = _SplitCache(spec)
+    splits = cuts("spec")
+    saved: dict[str, History] = {}
+    if resume_from is not None:
+        loaded = load_model(resume_from)
+        if loaded.normalizer is None:
+            raise InputError(f"{resume_from}: the model file has no normaliser; cannot continue")
+        model, normalizer = loaded.model, Normalizer.from_dict(loaded.normalizer)
+        _check_same_model(resume_from, model, plan)
+        record = (loaded.training or {}).get("stages") or {}
+        saved = {name: History.from_dict(h) for name, h in record.items()}
+    else:
+        normalizer = splits.normalizer
+        n_in, n_out = splits.train.X.shape[-1], splits.train.Y.shape[-1]
+        model = cls.build(plan.model, n_in, n_out, plan.training.seed)
+    if cls.fitting == "closed_form":
+        done = saved.get("fit")
+        if done is None or done.stopped_reason not in FINISHED:
+            start = time.perf_counter()
+            model.fit_closed_form(*training_arrays(model, splits.train, normalizer))
+            done = History(optimizer="closed_form", stopped_reason="converged")
+            done.wall_s = time.perf_counter() - start
+            done.message = "fitted in closed form"
+        trained_stages = {"fit": done}
+    else:
+        trained_stages = _fit_stages(model, plan, cuts, normalizer, saved, progress)
     evaluation = rollout_table(model, splits.test, normalizer) if spec.n_test else None
     outside = None
     if splits.extrapolation is not None and spec.n_test:
         outside = rollout_table(model, splits.extrapolation, normalizer, split="extrapolation")
-    return TrainedRNN(model, stages, spec, normalizer, settings, training, evaluation, outside)
+    return TrainedModel(model, trained_stages, plan, normalizer, evaluation, outside)
 
 
-def _finished(stages: dict[str, History]) -> bool:
-    """Whether the last stage ended normally (not interrupted, not blown up)."""
-    return list(stages.values())[-1].stopped_reason in ("epochs", "converged", "early_stop")
+def _fit_stages(model, plan, cuts, normalizer, saved, progress) -> dict[str, History]:
+    """Run the gradient stages, keeping those ``saved`` had finished."""
+    training = plan.training
+    options = {
+        k: v
+        for k, v in asdict(training).items()
+        if k in ("optimizer", "lr", "batch_size", "seed", "patience", "clip", "truncate")
+    }
+    options["progress"] = progress
+    out: dict[str, History] = {}
+    for stage in stages(plan.spec, training, plan.model_class):
+        if out and list(out.values())[-1].stopped_reason not in FINISHED:
+            break
+        old = saved.get(stage.name)
+        if old is not None and (old.stopped_reason in FINISHED or old.epochs_run >= stage.epochs):
+            out[stage.name] = old
+            continue
+        data = cuts(stage.seq_len)
+        train = training_arrays(model, data.train, normalizer)
+        val = training_arrays(model, data.val, normalizer) if plan.spec.n_val else None
+        done = 0 if old is None else old.epochs_run
+        new = fit(model, train, val, epochs=stage.epochs - done, **stage.options, **options)
+        out[stage.name] = new if old is None else old.continued_by(new)
+    return out
 
 
-def save_trained(trained: TrainedRNN, path: str | Path) -> Path:
-    """Write the model, its normaliser, dataset spec and training record to ``path`` (.npz)."""
+def _check_same_model(path: Path, model: Model, plan: FitPlan) -> None:
+    """A saved model continues a plan only if it is the plan's kind and settings."""
+    if model.kind != plan.kind:
+        raise InputError(
+            f"{path} holds a {model.kind} model; this run fits a {plan.kind} model: "
+            "start afresh (--overwrite)"
+        )
+
+
+def save_trained(trained: TrainedModel, path: str | Path) -> Path:
+    """Write the model, its normaliser, dataset spec, settings, training record and the
+    definition of its system to ``path`` (.npz)."""
     record = {
-        "model_settings": asdict(trained.settings),
-        "settings": asdict(trained.training),
+        **trained.plan.record(),
         "history": trained.history.summary(),
         "stages": {name: h.to_dict() for name, h in trained.stages.items()},  # with the losses
     }
@@ -230,3 +227,16 @@ def evaluate_file(path: str | Path, n_test: int = 32, seed: int | None = None) -
     spec = replace(spec, n_test=n_test)
     data = sample(spec, n_test, spec.seed + 1 if seed is None else seed, whole=True)
     return rollout_table(loaded.model, data, Normalizer.from_dict(loaded.normalizer))
+
+
+__all__ = [
+    "FINISHED",
+    "Stage",
+    "TrainedModel",
+    "TrainedRNN",
+    "evaluate_file",
+    "save_trained",
+    "stages",
+    "train_model",
+    "training_arrays",
+]

@@ -15,7 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import numpy as np
@@ -85,6 +85,48 @@ class History:
             "lr": list(self.lr),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """A History back from :meth:`to_dict` (None losses, which were not finite, as nan)."""
+
+        def floats(values) -> list[float]:
+            return [math.nan if v is None else float(v) for v in values or []]
+
+        def number_or(value, default: float) -> float:
+            return default if value is None else float(value)
+
+        return cls(
+            optimizer=data["optimizer"],
+            initial_train_loss=number_or(data.get("initial_train_loss"), math.nan),
+            initial_val_loss=data.get("initial_val_loss"),
+            train_loss=floats(data.get("train_loss")),
+            val_loss=floats(data.get("val_loss")),
+            lr=list(data.get("lr") or []),
+            best_epoch=int(data.get("best_epoch", 0)),
+            best_loss=number_or(data.get("best_loss"), math.inf),
+            stopped_reason=data.get("stopped_reason", "interrupted"),
+            message=data.get("message", ""),
+            wall_s=float(data.get("wall_s", 0.0)),
+            settings=dict(data.get("settings") or {}),
+        )
+
+    def continued_by(self, new: History) -> History:
+        """One history of a stage that ran as ``self``, was interrupted, and went on as ``new``
+        (from the best parameters of ``self``; new's epoch 0 is those parameters)."""
+        offset = self.epochs_run
+        best_epoch = offset + new.best_epoch if new.best_epoch else self.best_epoch
+        return replace(
+            new,
+            initial_train_loss=self.initial_train_loss,
+            initial_val_loss=self.initial_val_loss,
+            train_loss=self.train_loss + new.train_loss,
+            val_loss=self.val_loss + new.val_loss,
+            lr=self.lr + new.lr,
+            best_epoch=best_epoch,
+            message=f"resumed after epoch {offset}, then {new.message} (counted from the resume)",
+            wall_s=self.wall_s + new.wall_s,
+        )
+
 
 class _NonFinite(Exception):
     """Raised inside the loop when a loss or gradient leaves the finite numbers."""
@@ -139,11 +181,13 @@ def fit(
         patience = checks.integer("patience", patience, minimum=1)
         if val_data is None:
             raise InputError("patience needs validation data: pass val=(X, Y, h0)")
-    kind = model.config().get("kind")
     kwargs: dict[str, Any] = {"truncate": truncate, "clip": clip}
     if teacher_forcing is not None:
-        if kind != "jordan":
-            raise InputError(f"teacher_forcing applies to jordan models only, not {kind!r}")
+        if not type(model).feeds_back_output():
+            kind = model.config().get("kind")
+            raise InputError(
+                f"teacher_forcing applies to models that feed back their output, not {kind!r}"
+            )
         kwargs["teacher_forcing"] = bool(teacher_forcing)
     sched = make_schedule(schedule, lr, epochs) if optimizer != "lbfgs" else None
     opt = make_optimizer(optimizer, lr) if optimizer != "lbfgs" else None

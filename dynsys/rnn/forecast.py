@@ -1,0 +1,175 @@
+"""The forecasting benchmark: every system and model kind fitted by its recipe, one table.
+
+For each system, model kind and seed, :func:`forecast_benchmark` fits the model with the
+system's recipe (:func:`dynsys.rnn.settings.plan_fit`, exactly what ``dynsys train SYSTEM
+--model KIND --seed N`` does) and scores its free-running rollout on the test split against
+solve_ivp, beside explicit Euler, semi-implicit Euler and RK4 at the same h: rel L2, valid
+prediction time (normalised error 0.4, and sMAPE 30% as in the dysts benchmark), in time units
+and in Lyapunov times where the exponent is known, and the fit time.  Medians over the seeds.
+
+For a chaotic system a forecast "valid" for longer than the references agree means nothing:
+:func:`solver_agreement` is the valid time of solve_ivp DOP853 at rtol 1e-10 measured against
+DOP853 at rtol 1e-12 from the same test states, reported beside the models' valid times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DynsysError
+from ..reference import reference
+from .data import DatasetSpec, sample
+from .evaluate import MODEL_ROW, lyapunov_exponent, valid_prediction_time
+from .kinds import MODEL_KINDS
+from .pipeline import train_model
+from .settings import plan_fit
+
+BENCHMARK_SYSTEMS = (
+    "driven_oscillator",
+    "exponential_decay",
+    "pendulum",
+    "van_der_pol",
+    "duffing",
+    "lotka_volterra",
+    "lorenz",
+)
+"""The built-in ODE systems of the benchmark."""
+STEPPER_ROWS = ("euler", "semi_implicit_euler", "rk4")
+KEYS = ("rel_l2", "valid_time", "valid_time_smape", "valid_time_lyapunov")
+
+
+@dataclass
+class ForecastResult:
+    """One fit: its system, kind and seed, its test rows (the model's, then the steppers') and
+    the fit's wall time; ``error`` says why a fit failed (then rows is empty)."""
+
+    system: str
+    kind: str
+    seed: int
+    rows: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    fit_s: float = float("nan")
+    error: str | None = None
+
+
+@dataclass
+class ForecastTable:
+    """Every fit of the benchmark, the solver-agreement horizons, and the medians."""
+
+    results: list[ForecastResult]
+    agreement: dict[str, float] = field(default_factory=dict)
+
+    def medians(self) -> dict[tuple[str, str], dict[str, float | None]]:
+        """(system, method) -> median over seeds of each key; method is a kind or a stepper."""
+        out: dict[tuple[str, str], dict[str, float | None]] = {}
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for r in self.results:
+            if r.error is not None:
+                continue
+            groups.setdefault((r.system, r.kind), []).append(r.rows[MODEL_ROW] | {"fit_s": r.fit_s})
+            for name in STEPPER_ROWS:
+                groups.setdefault((r.system, name), []).append(r.rows[name])
+        for key, rows in groups.items():
+            out[key] = {k: _median([row.get(k) for row in rows]) for k in (*KEYS, "fit_s")}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "results": [r.__dict__ for r in self.results],
+            "agreement": self.agreement,
+            "medians": [
+                {"system": s, "method": m, **values} for (s, m), values in self.medians().items()
+            ],
+        }
+
+    def markdown(self) -> str:
+        """The medians as a Markdown table, a row per system and method."""
+        lines = [
+            "| system | method | rel L2 | valid time | valid time (sMAPE) | Lyapunov times "
+            "| fit s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for (system, method), v in self.medians().items():
+            lines.append(
+                f"| {system} | {method} | {_fmt(v['rel_l2'], '.2e')} | "
+                f"{_fmt(v['valid_time'], '.3g')} | {_fmt(v['valid_time_smape'], '.3g')} | "
+                f"{_fmt(v['valid_time_lyapunov'], '.3g', '-')} | "
+                f"{'' if method in STEPPER_ROWS else _fmt(v['fit_s'], '.2g')} |"
+            )
+        for system, horizon in self.agreement.items():
+            lines.append(
+                f"\nSolver-agreement horizon of {system}: {horizon:.3g} time units (DOP853 "
+                "rtol 1e-10 against rtol 1e-12); a valid time beyond it is not meaningful."
+            )
+        errors = [r for r in self.results if r.error is not None]
+        for r in errors:
+            lines.append(f"\n{r.system} / {r.kind} / seed {r.seed} failed: {r.error}")
+        return "\n".join(lines)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    if not values or all(v is None for v in values):
+        return None
+    numbers = [np.inf if v is None else v for v in values]  # None: diverged (rel L2 inf)
+    m = float(np.median(numbers))
+    return m if np.isfinite(m) else None
+
+
+def _fmt(value: float | None, spec: str, missing: str = "diverged") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def solver_agreement(spec: DatasetSpec, n: int = 8, seed: int = 12345) -> float:
+    """Median over ``n`` test trajectories of the time until DOP853 at rtol 1e-10 and at rtol
+    1e-12 disagree by the valid-time threshold (normalised error 0.4)."""
+    data = sample(spec, n, seed, whole=True)
+    system = spec.base_system().with_params(**data.params)
+    t = data.t
+    tight = reference(system, data.s0, t, method="DOP853", rtol=1e-12, atol=1e-14).states
+    loose = reference(system, data.s0, t, method="DOP853", rtol=1e-10, atol=1e-12).states
+    return float(np.median(valid_prediction_time(loose, tight, t).per_trajectory))
+
+
+def forecast_benchmark(
+    systems: Sequence[str] = BENCHMARK_SYSTEMS,
+    kinds: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    echo: Callable[[str], None] | None = None,
+) -> ForecastTable:
+    """Fit every kind on every system for every seed with the recipes, and tabulate."""
+    kinds = list(MODEL_KINDS) if kinds is None else list(kinds)
+    results: list[ForecastResult] = []
+    agreement: dict[str, float] = {}
+    for system in systems:
+        for kind in kinds:
+            for seed in seeds:
+                result = ForecastResult(system, kind, seed)
+                plan = plan_fit(system, kind, seed=seed)
+                began = time.perf_counter()
+                try:
+                    trained = train_model(plan, progress=False)
+                except DynsysError as err:
+                    result.error = str(err)
+                else:
+                    result.fit_s = time.perf_counter() - began
+                    result.rows = trained.evaluation.to_dict()["test"]
+                results.append(result)
+                if echo is not None:
+                    row = result.rows.get(MODEL_ROW, {})
+                    echo(
+                        f"{system} {kind} seed {seed}: "
+                        + (
+                            result.error
+                            or f"rel L2 {row.get('rel_l2')}, valid {row.get('valid_time')}, "
+                            f"{result.fit_s:.1f} s"
+                        )
+                    )
+        spec = plan_fit(system, kinds[0]).spec
+        if lyapunov_exponent(spec) is not None:
+            agreement[system] = solver_agreement(spec)
+    return ForecastTable(results, agreement)
