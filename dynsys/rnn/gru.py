@@ -38,6 +38,7 @@ import numpy as np
 from .._malloc import tune_allocator
 from ..errors import InputError
 from .activations import get_head
+from .arrays import initial_state, sequences
 from .base import Model, positive_int
 from .models import DTYPES, _accumulator, _clip_value, _dtype, pad_initial_state
 
@@ -209,42 +210,11 @@ class GRUNetwork(Model):
         return self.params
 
     def _sequences(self, name: str, value: Any, n: int, what: str, like=None) -> np.ndarray:
-        """``value`` as a (batch, time, n) array of the model's dtype, or an InputError."""
-        try:
-            arr = np.asarray(value, dtype=self.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"{name} must be an array of numbers") from None
-        if like is None:
-            expected = f"(batch, time, {what}) = (., ., {n})"
-            ok = arr.ndim == 3 and arr.shape[2] == n
-        else:
-            expected = f"(batch, time, {what}) = ({like[0]}, {like[1]}, {n}), like X"
-            ok = arr.shape == (*like[:2], n)
-        if not ok:
-            raise InputError(f"{name} must have shape {expected}, got shape {arr.shape}")
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise InputError(f"{name} needs at least one sequence and one step, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise InputError(f"{name} must be finite numbers (no nan or inf)")
-        return arr
+        return sequences(name, value, n, what, self.dtype, like)
 
     def _initial(self, h0: Any, batch: int) -> tuple[np.ndarray, bool]:
         """(h0 as (batch, n_hidden), whether one vector was given for all); None means zeros."""
-        H = self.n_hidden
-        if h0 is None:
-            return np.zeros((batch, H), dtype=self.dtype), True
-        try:
-            arr = np.asarray(h0, dtype=self.dtype)
-        except (TypeError, ValueError):
-            raise InputError("h0 must be an array of numbers") from None
-        if arr.shape not in ((H,), (batch, H)):
-            raise InputError(
-                f"h0 must have shape (n_hidden,) = ({H},) or (batch, n_hidden) = ({batch}, {H}), "
-                f"got shape {arr.shape}"
-            )
-        if not np.isfinite(arr).all():
-            raise InputError("h0 must be finite numbers (no nan or inf)")
-        return np.broadcast_to(arr, (batch, H)), arr.ndim == 1
+        return initial_state(h0, batch, self.n_hidden, "n_hidden", self.dtype)
 
     # -- the passes -------------------------------------------------------------------------------
     def forward(self, X: Any, h0: Any = None) -> GRUForward:

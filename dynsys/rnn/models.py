@@ -51,6 +51,7 @@ from scipy.linalg import get_blas_funcs
 from .._malloc import tune_allocator
 from ..errors import InputError, unknown_name
 from .activations import ACTIVATIONS, Activation, Head, get_activation, get_head, softmax
+from .arrays import initial_state, sequences
 from .base import Model, positive_int
 
 PARAM_ORDER: tuple[str, ...] = ("U", "W", "b", "V", "c")
@@ -315,24 +316,7 @@ class RNNModel(Model):
 
     # -- input validation -------------------------------------------------------------------------
     def _sequences(self, field: str, value: Any, n: int, what: str, like=None) -> np.ndarray:
-        """``value`` as a (batch, time, n) array of the model's dtype, or an InputError."""
-        try:
-            arr = np.asarray(value, dtype=self.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"{field} must be an array of numbers") from None
-        if like is None:
-            expected = f"(batch, time, {what}) = (., ., {n})"
-            ok = arr.ndim == 3 and arr.shape[2] == n
-        else:
-            expected = f"(batch, time, {what}) = ({like[0]}, {like[1]}, {n}), like X"
-            ok = arr.shape == (*like[:2], n)
-        if not ok:
-            raise InputError(f"{field} must have shape {expected}, got shape {arr.shape}")
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise InputError(f"{field} needs at least one sequence and one step, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise InputError(f"{field} must be finite numbers (no nan or inf)")
-        return arr
+        return sequences(field, value, n, what, self.dtype, like)
 
     def _inputs(self, X: Any) -> np.ndarray:
         tune_allocator()  # the passes allocate arrays of (time, batch, n): keep them off mmap
@@ -343,22 +327,7 @@ class RNNModel(Model):
 
     def _initial(self, h0: Any, batch: int) -> tuple[np.ndarray, bool]:
         """(h0 as (batch, n_state), whether one vector was given for all); None means zeros."""
-        n = self.n_state
-        if h0 is None:
-            return np.zeros((batch, n), dtype=self.dtype), True
-        what = self.state_name
-        try:
-            arr = np.asarray(h0, dtype=self.dtype)
-        except (TypeError, ValueError):
-            raise InputError("h0 must be an array of numbers") from None
-        if arr.shape not in ((n,), (batch, n)):
-            raise InputError(
-                f"h0 must have shape ({what},) = ({n},) or (batch, {what}) = ({batch}, {n}), "
-                f"got shape {arr.shape}"
-            )
-        if not np.isfinite(arr).all():
-            raise InputError("h0 must be finite numbers (no nan or inf)")
-        return np.broadcast_to(arr, (batch, n)), arr.ndim == 1
+        return initial_state(h0, batch, self.n_state, self.state_name, self.dtype)
 
     @staticmethod
     def _truncation(truncate: Any) -> int | None:
