@@ -106,7 +106,8 @@ def test_a_setting_of_another_kind_is_refused_with_the_kinds_own_settings():
     [
         (["--model", "ngrc", "--hidden", "3"], "'hidden' does not apply to model kind 'ngrc'"),
         (["--model", "esn", "--epochs", "3"], "fitted in closed form"),
-        (["--model", "esn", "--ridge", "0", "--units", "5"], "ridge"),
+        (["--model", "esn", "--ridge", "0", "--units", "5"], "set a positive ridge"),
+        (["--model", "esn", "--units", "10000000"], "units=10000000 would take"),
     ],
 )
 def test_cli_refuses_settings_of_another_kind(tmp_path, args, expected):

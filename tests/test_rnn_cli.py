@@ -94,7 +94,7 @@ def test_same_seed_same_model(tmp_path):
         (["--range", "Q=0,1"], "unknown parameter of driven_oscillator in ranges 'Q'"),
         (["-p", "k=-1"], "parameter 'k' of driven_oscillator must be > 0"),
         (["--dt", "-0.1"], "h must be > 0"),
-        (["--model", "hopfield"], "'hopfield' is not one of 'jordan', 'elman'"),
+        (["--model", "hopfield"], "'hopfield' is not one of 'jordan', 'mlp'"),
     ],
 )
 def test_train_bad_input(tmp_path, args, message):

@@ -110,7 +110,7 @@ def test_every_shipped_experiment_is_tested():
         if "sweep" in yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     }
     assert configs - sweeps == set(SHORT)
-    assert sweeps == {"dt_sweep", "hidden_seed_sweep"}
+    assert sweeps == {"dt_sweep", "forecast", "hidden_seed_sweep"}
 
 
 @pytest.mark.parametrize("name", sorted(SHORT))

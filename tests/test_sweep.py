@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import dynsys.experiments.run as run_module
@@ -266,3 +267,29 @@ def test_ctrl_c_stops_the_sweep_and_resume_completes_it(tiny, tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert (out / "sweep.csv").read_bytes() == (folder / "sweep.csv").read_bytes()
     assert (out / "run.log").read_text().count("done before, skipped") == 2
+
+
+def test_shipped_forecast_sweep_covers_every_kind(tmp_path):
+    from dynsys.rnn.kinds import MODEL_KINDS
+
+    config = yaml.safe_load((CONFIGS / "forecast.yaml").read_text())
+    assert sorted(config["sweep"]["grid"]["model.kind"]) == sorted(MODEL_KINDS)
+    out = tmp_path / "fc"
+    short = [
+        "simulation.t_end=1",
+        "dataset.n_train=4",
+        "dataset.n_val=2",
+        "dataset.n_test=2",
+        "dataset.t_end=4",
+        "sweep.grid={model.kind: [ngrc, esn], seed: [0, 1]}",
+        "model.kind=esn",
+    ]
+    sets = [item for s in short for item in ("--set", s)]
+    result = invoke("run", CONFIGS / "forecast.yaml", *sets, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out / "sweep.csv")
+    assert [(r["model.kind"], r["seed"]) for r in rows] == [
+        (k, s) for k in ("ngrc", "esn") for s in ("0", "1")
+    ]
+    assert all(r["status"] == "done" and r["test.model.valid_time"] for r in rows)
+    assert all(float(r["test.model.rel_l2"]) < 1 for r in rows if r["model.kind"] == "esn")

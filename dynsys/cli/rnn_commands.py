@@ -126,9 +126,9 @@ def given_settings(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def train_command(system_name, params, ranges, holdout, kind, seed, quiet, as_json, out, **options):
     """Fit a model to trajectories of SYSTEM simulated by solve_ivp, evaluate it, save it.
 
-    A step-map model (jordan, mlp, esn, ngrc) learns s(n+1) = f(s(n), x(n+1)) and is rolled
-    out on its own outputs from s(0); a driven-response network (elman, gru) maps the drive to
-    the trajectory.  The test table compares its free-running rollout with explicit Euler,
+    A step-map model learns s(n+1) = f(s(n), x(n+1)) and is rolled out on its own outputs
+    from s(0); a driven-response network maps the drive to the trajectory (--model lists the
+    kinds, and each option says which kinds have it).  The test table compares its free-running rollout with explicit Euler,
     semi-implicit Euler and RK4 at the same h.  Options left out take the system's recipe
     (dynsys/rnn/recipes.py); an option that does not apply to the model kind is refused.
     Ctrl-C saves what was learned.

@@ -481,7 +481,7 @@ def summary_table(metrics: dict[str, Any], folder: Path | None = None) -> str:
             [name, *(number(row.get(k)) if "valid" not in k else _time(row.get(k)) for k in keys)]
             for name, row in test.items()
         ]
-        lines += ["", "RNN rollout on the test set, beside the steppers at the same h:"]
+        lines += ["", "The model's rollout on the test set, beside the steppers at the same h:"]
         lines.append(table(["method", *keys], rows))
     if folder is not None:
         lines += ["", f"results in {folder}/ (metrics.json, run.log, config.resolved.yaml)"]

@@ -46,7 +46,7 @@ from .records import Echo, RunRecord, prepare_folder
 from .run import plan_run
 
 HEADLINE = ("rel_l2", "max_abs_error")
-"""Per method of the simulation; with a model also the RNN's test rel_l2 and valid_time."""
+"""Per method of the simulation; with a model also the model's test rel_l2 and valid_time."""
 DASK_MISSING = (
     "the dask executor needs dask.distributed, which is not installed: "
     "pip install 'dynsys[dask]' (or dask[distributed])"
@@ -390,13 +390,13 @@ def write_aggregate(
 
 def sweep_figure(rows: list[dict[str, Any]], keys: Sequence[str], title: str):
     """A headline metric against the first swept key, one line per combination of the other
-    keys (and per method): the RNN's test rel_l2 when trained, else each method's rel_l2."""
+    keys (and per method): the model's test rel_l2 when trained, else each method's rel_l2."""
     from ..plots.style import house_style, method_colour, new_figure
 
     done = [row for row in rows if row["status"] == "done"]
     if any("test.model.rel_l2" in row for row in done):
         metrics = {"test.model.rel_l2": "model"}
-        label = "test rel L2 error of the RNN"
+        label = "test rel L2 error of the model"
     else:
         names = [c for row in done for c in row if c.startswith("simulation.")]
         metrics = {c: c.split(".")[1] for c in dict.fromkeys(names) if c.endswith(".rel_l2")}

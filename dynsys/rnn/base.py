@@ -18,6 +18,9 @@ and implements ``build(settings, n_in, n_out, seed)``, ``config()``/``from_confi
 constructor arguments, JSON-ready, with ``kind``), ``param_shapes`` (name -> shape, in the order
 of the flat parameter vector), ``params`` and ``predict(X, h0=None)``.
 
+A kind may also have ``prepare(X, Y, h0)``: what it sets from the (normalised) training data
+before the first fit, stored in its ``config()`` so that a file rebuilds it.
+
 ``context`` is the number c of true states before s(n) that a step-map model needs before it
 runs free (delays of a nonlinear vector autoregression, the warm-up of a reservoir): it is given
 h0 = (s(0), ..., s(c)) of shape (batch, c + 1, n) and returns s(c+1), ..., s(L), shape

@@ -15,9 +15,10 @@ from .base import Model
 from .gru import GRUNetwork
 from .models import ElmanRNN, JordanRNN
 from .reservoir import NGRC, EchoStateNetwork
+from .stepnet import StepMLP
 
 MODEL_KINDS: dict[str, type[Model]] = {
-    cls.kind: cls for cls in (JordanRNN, ElmanRNN, GRUNetwork, EchoStateNetwork, NGRC)
+    cls.kind: cls for cls in (JordanRNN, StepMLP, ElmanRNN, GRUNetwork, EchoStateNetwork, NGRC)
 }
 """Every model kind by name; the first is the default."""
 

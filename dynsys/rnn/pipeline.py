@@ -138,6 +138,8 @@ def train_model(
         normalizer = splits.normalizer
         n_in, n_out = splits.train.X.shape[-1], splits.train.Y.shape[-1]
         model = cls.build(plan.model, n_in, n_out, plan.training.seed)
+        if hasattr(model, "prepare"):  # what the model sets from the data before fitting
+            model.prepare(*training_arrays(model, splits.train, normalizer))
     if cls.fitting == "closed_form":
         done = saved.get("fit")
         if done is None or done.stopped_reason not in FINISHED:
