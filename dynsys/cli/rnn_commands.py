@@ -128,10 +128,10 @@ def train_command(system_name, params, ranges, holdout, kind, seed, quiet, as_js
 
     A step-map model learns s(n+1) = f(s(n), x(n+1)) and is rolled out on its own outputs
     from s(0); a driven-response network maps the drive to the trajectory (--model lists the
-    kinds, and each option says which kinds have it).  The test table compares its free-running rollout with explicit Euler,
-    semi-implicit Euler and RK4 at the same h.  Options left out take the system's recipe
-    (dynsys/rnn/recipes.py); an option that does not apply to the model kind is refused.
-    Ctrl-C saves what was learned.
+    kinds, and each option says which kinds have it).  The test table compares its
+    free-running rollout with explicit Euler, semi-implicit Euler and RK4 at the same h.
+    Options left out take the system's recipe (dynsys/rnn/recipes.py); an option that does
+    not apply to the model kind is refused.  Ctrl-C saves what was learned.
 
     \b
     Examples:
