@@ -474,7 +474,7 @@ def summary_table(metrics: dict[str, Any], folder: Path | None = None) -> str:
         lines.append(table(headers, rows))
     test = metrics.get("test")
     if test:
-        keys = ["rel_l2", "rmse", "max_abs_error", "valid_time"]
+        keys = ["rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape"]
         if any("valid_time_lyapunov" in row for row in test.values()):
             keys.append("valid_time_lyapunov")
         rows = [
