@@ -225,3 +225,21 @@ def test_forecast_command_prints_the_table(tmp_path):
     assert doc["results"][0]["rows"]["model"]["rel_l2"] < 1e-3
     bad = invoke("forecast", "--model", "hopfield")
     assert bad.exit_code == 2 and "unknown model kind 'hopfield'" in bad.output
+
+
+def test_plots_of_a_closed_form_step_map(tmp_path):
+    """The learned field of an undriven system's NG-RC; the figures it has no data for are
+    refused in one line."""
+    plan = plan_fit("van_der_pol", "ngrc", dataset=SMALL | {"n_train": 16, "t_end": 10.0})
+    path = save_trained(train_model(plan, progress=False), tmp_path / "v.npz")
+    out = tmp_path / "field.png"
+    result = invoke("plot", "field", path, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 10_000 and "undriven" in result.output
+    for args, expected in (
+        (["training", path], "fitted in closed form"),
+        (["unrolled", "--model", path], "a ngrc model is not one"),
+    ):
+        bad = invoke("plot", *args, "--out", tmp_path / "x.png")
+        assert bad.exit_code == 2 and expected in bad.output, bad.output
+        assert bad.output.count("\n") == 1

@@ -285,6 +285,11 @@ def _stages(histories: Any) -> tuple[dict[str, dict[str, Any]], str | None, str]
 
 def _check_stages(stages: dict[str, Any], where: str) -> None:
     for name, stage in stages.items():
+        if isinstance(stage, Mapping) and stage.get("optimizer") == "closed_form":
+            raise InputError(
+                "the model was fitted in closed form (one linear solve): it has no training "
+                "curve to draw"
+            )
         if not isinstance(stage, Mapping) or not isinstance(stage.get("train_loss"), list):
             raise InputError(
                 f"{where} has no per-epoch losses for stage {name!r} (saved before dynsys kept "
@@ -501,7 +506,7 @@ def vector_field_plot(
             )
         right.tick_params(labelleft=False)
         right.set_ylabel("")
-        left.set_title(f"learned: (RNN step - s) / h, h = {spec.h:g}")
+        left.set_title(f"learned: (model step - s) / h, h = {spec.h:g}")
         right.set_title(f"true: g(s, x) = d({names[0]}, {names[1]})/dt")
         extend = "max" if top < finite.max(initial=0.0) else "neither"
         bar = fig.colorbar(stream.lines, ax=[left, right], shrink=0.9, pad=0.01, extend=extend)
@@ -535,6 +540,8 @@ def _learned_field(net, spec, normalizer, system, states, held) -> np.ndarray:
     """(one step of the network from each state - the state) / h, physical units: (G, 2)."""
     n_params = len(spec.param_inputs)
     n_drive = net.n_in - n_params
+    if held is None and n_drive == 1 and not n_params and normalizer.input_names == ("1",):
+        held, n_drive = 1.0, 1  # an undriven system's one constant input channel
     if n_drive < 0 or (n_drive and held is None) or n_drive != len(normalizer.x_mean) - n_params:
         raise InputError(
             f"the network reads {net.n_in} inputs, which do not fit the dataset spec "
@@ -586,6 +593,11 @@ def model_graph(model: Any) -> GraphSpec:
     """
     src = _source(model)
     m = src.model
+    if not {"U", "W", "V"} <= set(m.param_shapes) or not hasattr(m, "activation"):
+        raise InputError(
+            f"the unrolled graph draws networks of one hidden layer with weights U, W and V; "
+            f"a {m.kind} model is not one"
+        )
     shapes = m.param_shapes
     sizes = ", ".join(f"{k} {' × '.join(map(str, shapes[k]))}" for k in ("U", "W", "V"))
     theta = f"θ = ({sizes}, b, c): {m.n_params:,} parameters"
@@ -600,11 +612,6 @@ def model_graph(model: Any) -> GraphSpec:
     )
     on = f" on {spec.system}" if spec is not None else ""
     act = m.activation
-    if not hasattr(m, "n_hidden") or not hasattr(m, "activation"):
-        raise InputError(
-            f"the unrolled graph draws networks with one hidden layer (elman, jordan), "
-            f"not a {m.kind} model"
-        )
     if m.task == "driven_response":
         start = "h(0) = 0"
         if spec is not None and spec.initial_state == "h0":
