@@ -1,5 +1,6 @@
-"""Tests of the residual MLP step map: gradient checks (one-step, rollout, truncated), the
-rollout against a plain per-step loop, the loss of the identity head, configuration and a fit."""
+"""Tests of the residual MLP step map: gradient checks (one-step, rollout, truncated; with the
+linear path and the per-state factor), the rollout against a plain per-step loop, the blocks of
+rows, the factor set from the data, the loss of the identity head, configuration and fits."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from dynsys import InputError
-from dynsys.rnn import MODEL_KINDS, Model, gradient_check
+from dynsys.rnn import MODEL_KINDS, Model, gradient_check, stepnet
 from dynsys.rnn.activations import get_head
 from dynsys.rnn.stepnet import StepMLP, StepMLPSettings
 from dynsys.rnn.train import fit
+
+GAIN = [0.3, 2.0, 0.05]
+"""A per-state factor g far from ones, for models with three states."""
 
 
 def problem(model: StepMLP, seed: int, batch: int = 3, time: int = 6, h0: str = "batch"):
@@ -34,8 +38,9 @@ def problem(model: StepMLP, seed: int, batch: int = 3, time: int = 6, h0: str = 
 def reference_rollout(model: StepMLP, X, h0, teacher=None) -> np.ndarray:
     """The step map written out one sequence and one step at a time, without the model's code.
 
-    s(t) = s(t-1) + c + act(... act(b1 + [s(t-1), x(t)] @ W1) ...) @ V; with ``teacher`` each
-    step starts from the true previous state instead of the model's own.
+    s(t) = s(t-1) + g * (c + [s(t-1), x(t)] @ A + act(... act(b1 + [s(t-1), x(t)] @ W1) ...) @ V)
+    (A only with the linear path); with ``teacher`` each step starts from the true previous
+    state instead of the model's own.
     """
     p = model.params
     act = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0), "identity": lambda a: a}[
@@ -43,14 +48,19 @@ def reference_rollout(model: StepMLP, X, h0, teacher=None) -> np.ndarray:
     ]
     batch, time, _ = X.shape
     h0 = np.broadcast_to(np.zeros(model.n_out) if h0 is None else h0, (batch, model.n_out))
+    g = np.ones(model.n_out) if model.out_scale is None else model.out_scale
     out = np.empty((batch, time, model.n_out))
     for i in range(batch):
         s = h0[i]
         for t in range(time):
-            h = act(p["b1"] + np.concatenate([s, X[i, t]]) @ p["W1"])
+            inputs = np.concatenate([s, X[i, t]])
+            h = act(p["b1"] + inputs @ p["W1"])
             for layer in range(2, model.layers + 1):
                 h = act(p[f"b{layer}"] + h @ p[f"W{layer}"])
-            out[i, t] = s + p["c"] + h @ p["V"]
+            increment = p["c"] + h @ p["V"]
+            if model.linear:
+                increment = increment + inputs @ p["A"]
+            out[i, t] = s + g * increment
             s = out[i, t] if teacher is None else teacher[i, t]
     return out
 
@@ -77,6 +87,25 @@ def test_gradient_check_other_activations(activation, teacher_forcing):
         fp = model.forward(X, h0, teacher=Y if teacher_forcing else None)
         assert min(np.abs(h[h > 0]).min() for h in fp.h) > 1e-4
     errors = gradient_check(model, X, Y, h0, teacher_forcing=teacher_forcing)
+    assert max(errors.values()) < 1e-6, errors
+
+
+@pytest.mark.parametrize("h0", ["shared", "batch"])
+@pytest.mark.parametrize("teacher_forcing", [True, False])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_gradient_check_linear_path_and_factor(layers, teacher_forcing, h0):
+    model = StepMLP(2, 5, 3, layers=layers, linear=True, out_scale=GAIN)
+    X, Y, initial = problem(model, 60 + 4 * layers + 2 * teacher_forcing, h0=h0)
+    errors = gradient_check(model, X, Y, initial, teacher_forcing=teacher_forcing)
+    assert set(errors) == {*model.params, "h0"} and "A" in errors
+    assert max(errors.values()) < 1e-6, errors
+
+
+@pytest.mark.parametrize("linear", [False, True])
+def test_gradient_check_factor_truncated(linear):
+    model = StepMLP(1, 4, 3, layers=2, linear=linear, out_scale=GAIN)
+    X, Y, h0 = problem(model, 70 + linear, time=7)
+    errors = gradient_check(model, X, Y, h0, truncate=3, teacher_forcing=False)
     assert max(errors.values()) < 1e-6, errors
 
 
@@ -134,6 +163,30 @@ def test_predict_is_the_per_step_rollout(layers, h0):
     model = StepMLP(2, 6, 3, layers=layers)
     X, _, initial = problem(model, 11, batch=4, time=9, h0=h0)
     assert_allclose(model.predict(X, initial), reference_rollout(model, X, initial), rtol=1e-12)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_linear_path_and_factor_in_the_rollout(layers):
+    model = StepMLP(2, 6, 3, layers=layers, linear=True, out_scale=GAIN)
+    X, Y, h0 = problem(model, 18, batch=4, time=7)
+    assert_allclose(model.predict(X, h0), reference_rollout(model, X, h0), rtol=1e-12)
+    expected = reference_rollout(model, X, h0, teacher=Y)
+    assert_allclose(model.forward(X, h0, teacher=Y).o, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("teacher_forcing", [True, False])
+def test_blocks_of_rows_change_nothing(monkeypatch, teacher_forcing):
+    """Blocks of 4 rows over 5 sequences x 3 steps (the first step's rows split between two
+    blocks): the same loss and gradients as one block."""
+    model = StepMLP(2, 5, 3, layers=2, linear=True, out_scale=GAIN)
+    X, Y, h0 = problem(model, 19, batch=5, time=3)
+    loss, grads = model.loss_and_grad(X, Y, h0, teacher_forcing=teacher_forcing)
+    monkeypatch.setattr(stepnet, "BLOCK_ROWS", 4)
+    assert len(stepnet._blocks(15)) == 4
+    loss_b, grads_b = model.loss_and_grad(X, Y, h0, teacher_forcing=teacher_forcing)
+    assert loss_b == pytest.approx(loss, rel=1e-13)
+    for name in grads:
+        assert_allclose(grads_b[name], grads[name], rtol=1e-12, atol=1e-15, err_msg=name)
 
 
 def test_teacher_forcing_starts_every_step_from_the_target():
@@ -217,6 +270,11 @@ def test_parameters_order_shapes_and_initialisation():
     again = StepMLP(3, 8, 2, layers=3, seed=4)
     assert_array_equal(again.flat_params(), model.flat_params())
     assert not np.array_equal(StepMLP(3, 8, 2, layers=3, seed=5).flat_params(), model.flat_params())
+    linear = StepMLP(3, 8, 2, layers=3, seed=4, linear=True)
+    assert list(linear.param_shapes) == [*model.param_shapes, "A"]
+    assert linear.param_shapes["A"] == (5, 2)
+    assert_array_equal(linear.params["A"], 0.0)
+    assert_array_equal(linear.flat_params()[: model.n_params], model.flat_params())
 
 
 def test_config_round_trip():
@@ -231,11 +289,39 @@ def test_config_round_trip():
         "activation": "relu",
         "seed": 9,
         "dtype": "float32",
+        "linear": False,
+        "scale": "none",
+        "out_scale": None,
     }
     for rebuilt in (StepMLP.from_config(cfg), Model.from_config(cfg)):
         assert type(rebuilt) is StepMLP
         assert rebuilt.config() == cfg
         assert_array_equal(rebuilt.flat_params(), model.flat_params())
+
+
+def test_prepare_sets_the_factor_from_the_increments():
+    """g = the std of each state's one-step increment (Y[:, 0] - h0, Y[:, 1] - Y[:, 0], ...);
+    a state that never moves keeps g = 1; the factor is in the configuration."""
+    rng = np.random.default_rng(20)
+    h0 = rng.normal(size=(4, 3))
+    steps = rng.normal(size=(4, 6, 3)) * np.array([0.01, 0.5, 0.0])
+    Y = h0[:, None] + np.cumsum(steps, axis=1)
+    X = rng.normal(size=(4, 6, 2))
+    model = StepMLP(2, 5, 3, linear=True, scale="increments")
+    assert model.out_scale is None
+    assert model.prepare(X, Y, h0) is model
+    expected = [np.std(steps[..., 0]), np.std(steps[..., 1]), 1.0]
+    assert_allclose(model.out_scale, expected, rtol=1e-12)
+    assert model.config()["out_scale"] == pytest.approx(expected, rel=1e-12)
+    model.set_flat_params(rng.normal(0.0, 0.5, size=model.n_params))
+    rebuilt = Model.from_config(model.config())
+    rebuilt.set_flat_params(model.flat_params())
+    assert_array_equal(rebuilt.predict(X, h0), model.predict(X, h0))
+    # without the factor the same parameters give other increments
+    plain = StepMLP(2, 5, 3, linear=True)
+    plain.set_flat_params(model.flat_params())
+    assert plain.prepare(X, Y, h0).out_scale is None
+    assert not np.allclose(plain.predict(X, h0), model.predict(X, h0))
 
 
 def test_settings_and_build():
@@ -248,10 +334,20 @@ def test_settings_and_build():
         "float64",
     )
     assert all(f.metadata.get("help") for f in fields(StepMLPSettings))
-    assert StepMLP.settings_fields() == ("hidden", "layers", "activation", "dtype")
+    assert StepMLP.settings_fields() == (
+        "hidden",
+        "layers",
+        "activation",
+        "dtype",
+        "linear",
+        "scale",
+    )
+    assert (settings.linear, settings.scale) == (False, "none")
     assert (StepMLP.kind, StepMLP.task, StepMLP.fitting) == ("mlp", "step_map", "gradient")
     model = StepMLP.build(StepMLPSettings(hidden=16, layers=3), n_in=1, n_out=2, seed=3)
     assert model.config() == StepMLP(1, 16, 2, layers=3, seed=3).config()
+    built = StepMLP.build(StepMLPSettings(linear=True, scale="increments"), 1, 2, seed=3)
+    assert (built.linear, built.scale) == (True, "increments")
 
 
 @pytest.mark.parametrize(
@@ -262,6 +358,12 @@ def test_settings_and_build():
         ({"activation": "sigmoid"}, "activation"),
         ({"dtype": "float16"}, "dtype"),
         ({"seed": -1}, "seed"),
+        ({"linear": "yes"}, "linear"),
+        ({"scale": "std"}, "scale"),
+        ({"out_scale": [1.0]}, "out_scale"),
+        ({"out_scale": [1.0, 0.0]}, "out_scale"),
+        ({"out_scale": [1.0, np.nan]}, "out_scale"),
+        ({"out_scale": "big"}, "out_scale"),
     ],
 )
 def test_constructor_validation(kwargs, match):
@@ -313,3 +415,30 @@ def test_lbfgs_fits_a_nonlinear_step_map():
     assert closed.initial_train_loss == pytest.approx(rollout, rel=1e-12)
     assert closed.best_loss < 0.8 * rollout
     assert model.loss(X, Y, h0, teacher_forcing=False) == pytest.approx(closed.best_loss, 1e-12)
+
+
+def test_train_model_prepares_the_model_before_fitting(tmp_path):
+    """The lorenz recipe (a short fit on short trajectories): the factor is the std of the
+    normalised training increments, and the model file keeps it."""
+    from dynsys.rnn.data import make_splits
+    from dynsys.rnn.io import load_model
+    from dynsys.rnn.pipeline import save_trained, train_model, training_arrays
+    from dynsys.rnn.settings import plan_fit
+
+    plan = plan_fit(
+        "lorenz",
+        "mlp",
+        dataset={"t_end": 0.5, "seq_len": 10, "n_train": 2, "n_val": 1, "n_test": 1},
+        training={"epochs": 3, "closed_loop_epochs": 2},
+        model={"hidden": 4},
+    )
+    assert (plan.model.linear, plan.model.scale) == (True, "increments")
+    trained = train_model(plan, progress=False)
+    model = trained.model
+    _, Y, h0 = training_arrays(model, make_splits(plan.spec).train, trained.normalizer)
+    prev = np.concatenate((h0[:, None], Y[:, :-1]), axis=1)
+    expected = np.std((Y - prev).reshape(-1, 3), axis=0)
+    assert_allclose(model.out_scale, expected, rtol=1e-10)
+    assert np.all(expected < 0.2)  # h = 0.01: increments far below the states' std
+    loaded = load_model(save_trained(trained, tmp_path / "lorenz.npz")).model
+    assert_array_equal(loaded.out_scale, model.out_scale)

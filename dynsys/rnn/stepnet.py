@@ -28,17 +28,23 @@ Back-propagation, with dL/do(t) the total derivative of the loss::
 and running free dL/do(t-1) is its direct part plus dL/dr(t-1); dL/dh0 = dL/dr(0).  The weight
 gradients are sums over the steps, e.g. dW_l = sum_t h_{l-1}(t)^T dL/da_l(t).  The passes use
 the scaled V' = V diag(g), c' = g * c, A' = A diag(g); dL/dV = (dL/dV') diag(g), and so on.
-Truncated BPTT
-(``truncate=k``) is that of :mod:`dynsys.rnn.models`: windows of k steps, no gradient across a
-window boundary, the exact gradient of sum_j (T_j / T) L_j with each window's starting state
-held fixed; under teacher forcing the steps are already decoupled and it changes nothing.
+Truncated BPTT (``truncate=k``) is that of :mod:`dynsys.rnn.models`: windows of k steps, no
+gradient across a window boundary, the exact gradient of sum_j (T_j / T) L_j with each window's
+starting state held fixed; under teacher forcing the steps are already decoupled and it changes
+nothing.
 
-Speed: time-major inside.  Teacher-forced, each layer is one matmul over all (time * batch)
-rows, forward and backward, with no time loop.  Running free, the input part of the first layer
-[x, 1] @ [W_1[n_out:]; b_1] (and of the linear path, [x, 1] @ [A'[n_out:]; c']) is one matmul
-before the loop, and the loop does one in-place BLAS accumulation per layer and step
-(out += r @ W) and the activation; every weight gradient is one matmul over all rows after the
-backward loop.
+Speed: time-major inside.  Teacher-forced, there is no time loop: the (time * batch) rows go
+forward and backward in blocks of :data:`BLOCK_ROWS` rows, one matmul per layer and block, each
+block adding its share of the weight gradients while its arrays are in cache.  Running free, the
+input part of the first layer [x, 1] @ [W_1[n_out:]; b_1] (and of the linear path,
+[x, 1] @ [A'[n_out:]; c']) is one matmul before the loop, and the loop does one in-place BLAS
+accumulation per layer and step (out += r @ W) and the activation; the weight gradients are
+matmuls over blocks of rows after the backward loop.
+
+On Lorenz (h = 0.01) the one-step increments are 0.05 to 0.09 of each state's std: with g set
+from them, and the linear path, one hidden layer of 64 units fitted by 12,000 L-BFGS iterations
+reaches a one-step loss near 2e-9 and 6 to 8 Lyapunov times of valid forecast (see
+:mod:`dynsys.rnn.recipes`).
 """
 
 from __future__ import annotations
@@ -171,6 +177,59 @@ def _back_through_mlp(
             d_h = np.dot(d_a[layer], weights_t[layer - 1])
 
 
+BLOCK_ROWS = 2048
+"""Rows (steps of sequences) per block in the passes over all rows: a block's hidden layers
+(BLOCK_ROWS x hidden) stay in cache from one operation to the next.  One-step (teacher-forced)
+fits run 1.5 to 2 times faster than with whole (time * batch, hidden) arrays."""
+
+
+def _blocks(n: int) -> list[slice]:
+    """Slices of BLOCK_ROWS rows covering range(n)."""
+    size = BLOCK_ROWS
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+class _GradientSums:
+    """The weight gradients as sums over blocks of rows: with [r, x, 1] the inputs of layer 1,
+
+    dW_1 = [r, x]^T dL/da_1,  db_l = sum dL/da_l,  dW_l = h_{l-1}^T dL/da_l,
+    dV = (h_L^T dL/do) diag(g),  dc = g * sum dL/do,  dA = ([r, x]^T dL/do) diag(g).
+    """
+
+    def __init__(self, model: StepMLP, width: int):
+        self.model = model
+        dtype, H, n_out = model.dtype, model.n_hidden, model.n_out
+        self.dW1b = np.zeros((width, H), dtype=dtype)
+        self.dWs = [np.zeros((H, H), dtype=dtype) for _ in range(model.layers - 1)]
+        self.dbs = [np.zeros(H, dtype=dtype) for _ in range(model.layers - 1)]
+        self.dV = np.zeros((H, n_out), dtype=dtype)
+        self.dAc = np.zeros((width if model.linear else 1, n_out), dtype=dtype)
+
+    def add(self, inputs, hs, d_a, d_o) -> None:
+        """Add one block's share: inputs (rows, width), hs and d_a (rows, H) per layer, d_o."""
+        self.dW1b += np.dot(inputs.T, d_a[0])
+        for layer in range(1, self.model.layers):
+            self.dWs[layer - 1] += np.dot(hs[layer - 1].T, d_a[layer])
+            self.dbs[layer - 1] += d_a[layer].sum(axis=0)
+        self.dV += np.dot(hs[-1].T, d_o)
+        if self.model.linear:
+            self.dAc += np.dot(inputs.T, d_o)
+        else:
+            self.dAc += d_o.sum(axis=0)
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """By name, in the order of the parameters."""
+        g = self.model._gain()
+        out = {"W1": self.dW1b[:-1], "b1": self.dW1b[-1]}
+        for layer in range(2, self.model.layers + 1):
+            out[f"W{layer}"], out[f"b{layer}"] = self.dWs[layer - 2], self.dbs[layer - 2]
+        out["V"] = self.dV * g
+        out["c"] = self.dAc[-1] * g
+        if self.model.linear:
+            out["A"] = self.dAc[:-1] * g
+        return out
+
+
 class StepMLP(Model):
     """A residual multilayer perceptron as a step map, s(n+1) = s(n) + MLP(s(n), x(n+1)).
 
@@ -187,7 +246,7 @@ class StepMLP(Model):
     task: ClassVar[str] = "step_map"
     fitting: ClassVar[str] = "gradient"
     summary: ClassVar[str] = (
-        "Residual MLP step map: s(n+1) = s(n) + MLP(s(n), x(n+1)) with several hidden layers"
+        "Residual MLP step map: s(n+1) = s(n) + MLP(s(n), x(n+1)), one or more hidden layers"
     )
     Settings: ClassVar[type] = StepMLPSettings
     recipe: ClassVar[dict] = {"training": {"epochs": 500, "closed_loop_epochs": 300, "rollout": 10}}
@@ -243,8 +302,8 @@ class StepMLP(Model):
             if name.startswith("b") or name in ("c", "A"):
                 values = np.zeros(shape)
             else:
-                scale = (0.1 if name == "V" else 1.0) / math.sqrt(shape[0])
-                values = rng.uniform(-scale, scale, size=shape)
+                bound = (0.1 if name == "V" else 1.0) / math.sqrt(shape[0])
+                values = rng.uniform(-bound, bound, size=shape)
             self.params[name] = values.astype(self.dtype)
 
     def _shapes(self) -> dict[str, tuple[int, ...]]:
@@ -289,8 +348,9 @@ class StepMLP(Model):
         """Set what the model takes from the training data before it is fitted; returns self.
 
         With ``scale="increments"``: g = the std over batch and time of each state's one-step
-        increment Y[:, t] - r(t-1) (r(0) = h0, r(t-1) = Y[:, t-2]), a state that never moves
-        keeping g = 1.  Otherwise nothing.  X (batch, time, n_in), Y (batch, time, n_out).
+        increment (Y[:, 0] - h0, Y[:, 1] - Y[:, 0], ...), a state that never moves keeping
+        g = 1.  Otherwise nothing.  X (batch, time, n_in), Y (batch, time, n_out), h0 as in
+        :meth:`forward`.
         """
         if self.scale == "increments":
             x = self._sequences("X", X, self.n_in)
@@ -380,19 +440,25 @@ class StepMLP(Model):
             prev[0] = h0b
             prev[1:] = y_tm[:-1]
             W1b = np.concatenate((p["W1"], p["b1"][None]))
-            inputs = _with_ones(_rows(prev), _rows(x_tm))
-            np.dot(inputs, W1b, out=_rows(hs[0]))
-            self._act.apply(hs[0], hs[0])
-            for layer in range(1, self.layers):
-                np.dot(_rows(hs[layer - 1]), p[f"W{layer + 1}"], out=_rows(hs[layer]))
-                hs[layer] += p[f"b{layer + 1}"]
-                self._act.apply(hs[layer], hs[layer])
-            o = np.dot(_rows(hs[-1]), V).reshape(T, B, n_out)
-            if A is None:
-                o += c
-            else:
-                _rows(o)[...] += np.dot(inputs, np.concatenate((A, c[None])))
-            o += prev
+            Ac = None if A is None else np.concatenate((A, c[None]))
+            inputs, prev_r = _with_ones(_rows(prev), _rows(x_tm)), _rows(prev)
+            o = np.empty((T, B, n_out), dtype=self.dtype)
+            o_r, h_r, apply = _rows(o), [_rows(h) for h in hs], self._act.apply
+            for rows in _blocks(T * B):
+                np.dot(inputs[rows], W1b, out=h_r[0][rows])
+                apply(h_r[0][rows], h_r[0][rows])
+                for layer in range(1, self.layers):
+                    h = h_r[layer][rows]
+                    np.dot(h_r[layer - 1][rows], p[f"W{layer + 1}"], out=h)
+                    h += p[f"b{layer + 1}"]
+                    apply(h, h)
+                out = o_r[rows]
+                np.dot(h_r[-1][rows], V, out=out)
+                if Ac is None:
+                    out += c
+                else:
+                    out += np.dot(inputs[rows], Ac)
+                out += prev_r[rows]
             return self._pass(x_tm, prev, hs, o, h0b, shared, True)
         # running free: the input part of layer 1 for every step at once, then the loop
         x_ones = _with_ones(_rows(x_tm))
@@ -447,7 +513,9 @@ class StepMLP(Model):
         """BPTT from a forward pass: the loss and the gradients of every param and of h0.
 
         See the module docstring for the equations; ``truncate`` and ``clip`` as in
-        :meth:`loss_and_grad`.
+        :meth:`loss_and_grad`.  Teacher-forced, the rows (steps) are independent: each block
+        of rows goes back through the MLP and adds its share of the weight gradients while its
+        arrays are in cache.
         """
         k = None if truncate is None else positive_int("truncate", truncate)
         clip = _clip_value(clip)
@@ -461,22 +529,33 @@ class StepMLP(Model):
         p = self._weights()
         V, _, A = self._scaled(p)
         hs = [_tm(h) for h in fp.h]
-        slopes = _slopes(self._act, hs)
         weights_t = [np.ascontiguousarray(p[f"W{layer}"].T) for layer in range(2, self.layers + 1)]
         weights_t.append(np.ascontiguousarray(V.T))
         W1sT = np.ascontiguousarray(p["W1"][:n_out].T)
         AsT = None if A is None else np.ascontiguousarray(A[:n_out].T)
-        d_a = [np.empty_like(h) for h in hs]
+        inputs = _with_ones(_rows(_tm(fp.prev)), _rows(_tm(fp.x)))
+        h_r, do_r = [_rows(h) for h in hs], _rows(d_o)
+        sums = _GradientSums(self, inputs.shape[1])
         if fp.teacher_forcing:
-            rows = [None if s is None else _rows(s) for s in slopes]
-            _back_through_mlp(_rows(d_o), rows, weights_t, [_rows(d) for d in d_a])
-            d_h0 = np.dot(d_a[0][0], W1sT)
+            d_h0 = np.empty((B, n_out), dtype=self.dtype)
+            for rows in _blocks(T * B):
+                blk = [h[rows] for h in h_r]
+                d_a = [np.empty_like(h) for h in blk]
+                _back_through_mlp(do_r[rows], _slopes(self._act, blk), weights_t, d_a)
+                sums.add(inputs[rows], blk, d_a, do_r[rows])
+                if rows.start < B:  # the first step's rows: dL/dh0
+                    first = slice(rows.start, min(rows.stop, B))
+                    np.dot(d_a[0][: first.stop - first.start], W1sT, out=d_h0[first])
             d_h0 += d_o[0]
             if AsT is not None:
                 d_h0 += np.dot(d_o[0], AsT)
         else:
-            d_h0 = self._backward_loop(d_o, slopes, weights_t, W1sT, AsT, d_a, k)
-        return self._finish(fp, loss, d_o, d_a, d_h0, clip)
+            d_a = [np.empty_like(h) for h in hs]
+            d_h0 = self._backward_loop(d_o, _slopes(self._act, hs), weights_t, W1sT, AsT, d_a, k)
+            da_r = [_rows(d) for d in d_a]
+            for rows in _blocks(T * B):
+                sums.add(inputs[rows], [h[rows] for h in h_r], [d[rows] for d in da_r], do_r[rows])
+        return self._finish(fp, loss, sums.grads(), d_h0, clip)
 
     def _backward_loop(self, d_o, slopes, weights_t, W1sT, AsT, d_a, k) -> np.ndarray:
         """The time loop of free-running BPTT; completes d_o to the total dL/do, fills d_a and
@@ -498,25 +577,8 @@ class StepMLP(Model):
                 acc(do_rows[t], AsT, carry)  # ... and through the linear path
         return carry
 
-    def _finish(self, fp: StepForward, loss, d_o, d_a, d_h0, clip) -> StepBPTT:
-        """The parameter gradients as one matmul each over the (time * batch) rows; clipping."""
-        hs = [_rows(_tm(h)) for h in fp.h]
-        da = [_rows(d) for d in d_a]
-        do = _rows(d_o)
-        ones = np.ones(len(do), dtype=do.dtype)
-        g = self._gain()
-        inputs = _with_ones(_rows(_tm(fp.prev)), _rows(_tm(fp.x)))
-        dW1b = np.dot(inputs.T, da[0])
-        grads = {"W1": dW1b[:-1], "b1": dW1b[-1]}
-        for layer in range(2, self.layers + 1):
-            grads[f"W{layer}"] = np.dot(hs[layer - 2].T, da[layer - 1])
-            grads[f"b{layer}"] = np.dot(ones, da[layer - 1])
-        grads["V"] = np.dot(hs[-1].T, do) * g
-        if self.linear:
-            dAc = np.dot(inputs.T, do) * g
-            grads["c"], grads["A"] = dAc[-1], dAc[:-1]
-        else:
-            grads["c"] = np.dot(ones, do) * g
+    def _finish(self, fp: StepForward, loss, grads, d_h0, clip) -> StepBPTT:
+        """The gradient norm, h0's gradient, clipping."""
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
         grads["h0"] = d_h0.sum(axis=0) if fp.h0_shared else d_h0
         factor = 1.0
