@@ -8,6 +8,7 @@ solver-agreement horizon of the chaotic systems.  See :mod:`dynsys.rnn.forecast`
     python benchmarks/forecast.py                       # every system and kind, seeds 0 1 2
     python benchmarks/forecast.py --systems lorenz --kinds ngrc esn --seeds 0 1 2
     python benchmarks/forecast.py --json forecast.json  # also the per-fit results
+    python benchmarks/forecast.py --merge a.json b.json # one table of runs made in parts
 
 Prints a Markdown table (the one in the README) and the floors' verdicts: on the non-chaotic
 systems the best kind's rel L2 <= 1/20 of semi-implicit Euler's and <= 30x RK4's; on Lorenz the
@@ -20,7 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dynsys.rnn.forecast import BENCHMARK_SYSTEMS, forecast_benchmark
+from dynsys.rnn.forecast import BENCHMARK_SYSTEMS, ForecastTable, forecast_benchmark
 from dynsys.rnn.kinds import MODEL_KINDS
 
 CHAOTIC = ("lorenz",)
@@ -71,10 +72,16 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=list(MODEL_KINDS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--json", type=Path, help="Write the per-fit results here.")
+    parser.add_argument("--merge", type=Path, nargs="+", help="Tabulate saved --json files.")
     args = parser.parse_args()
-    table = forecast_benchmark(args.systems, args.kinds, args.seeds, echo=print)
+    if args.merge:
+        table = ForecastTable.merged([json.loads(p.read_text()) for p in args.merge])
+    else:
+        table = forecast_benchmark(args.systems, args.kinds, args.seeds, echo=print)
     print()
     print(table.markdown())
+    print()
+    print(table.summary())
     print()
     print("\n".join(verdicts(table)))
     if args.json:

@@ -243,3 +243,25 @@ def test_plots_of_a_closed_form_step_map(tmp_path):
         bad = invoke("plot", *args, "--out", tmp_path / "x.png")
         assert bad.exit_code == 2 and expected in bad.output, bad.output
         assert bad.output.count("\n") == 1
+
+
+def test_forecast_tables_merge_and_summarise():
+    def rows(rel, lyap=None):
+        base = {"rel_l2": rel, "valid_time": 1.0, "valid_time_smape": 1.0}
+        if lyap is not None:
+            base["valid_time_lyapunov"] = lyap
+        return {"model": base, "euler": base, "semi_implicit_euler": base, "rk4": base}
+
+    a = ForecastTable([ForecastResult("van_der_pol", "esn", 0, rows(1e-3), 0.2)])
+    b = ForecastTable(
+        [
+            ForecastResult("van_der_pol", "ngrc", 0, rows(0.1), 0.01),
+            ForecastResult("lorenz", "ngrc", 0, rows(0.4, lyap=14.0), 0.5),
+        ],
+        {"lorenz": 25.0},
+    )
+    merged = ForecastTable.merged([a.to_dict(), json.loads(json.dumps(b.to_dict()))])
+    assert len(merged.results) == 3 and merged.agreement == {"lorenz": 25.0}
+    summary = merged.summary()
+    assert "| van_der_pol | **1.0e-03** | 1.0e-01 |" in summary
+    assert "| lorenz (Lyapunov times) | - | **14** |" in summary

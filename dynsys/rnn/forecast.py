@@ -78,6 +78,13 @@ class ForecastTable:
             out[key] = {k: _median([row.get(k) for row in rows]) for k in (*KEYS, "fit_s")}
         return out
 
+    @classmethod
+    def merged(cls, docs: Sequence[dict[str, Any]]) -> ForecastTable:
+        """One table of the results of several :meth:`to_dict` documents (runs in parts)."""
+        results = [ForecastResult(**r) for doc in docs for r in doc["results"]]
+        agreement = {k: v for doc in docs for k, v in doc.get("agreement", {}).items()}
+        return cls(results, agreement)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "results": [r.__dict__ for r in self.results],
@@ -86,6 +93,52 @@ class ForecastTable:
                 {"system": s, "method": m, **values} for (s, m), values in self.medians().items()
             ],
         }
+
+    def summary(self) -> str:
+        """A row per system, a column per kind and for semi-implicit Euler and RK4: the median
+        rel L2 (valid time in Lyapunov times where the exponent is known), the best kind bold,
+        and the median fit time of each kind under it."""
+        medians = self.medians()
+        systems = list(dict.fromkeys(s for s, _ in medians))
+        kinds = list(dict.fromkeys(m for _, m in medians if m not in STEPPER_ROWS))
+        columns = [*kinds, "semi_implicit_euler", "rk4"]
+        lines = [
+            "| system | " + " | ".join(columns) + " |",
+            "|---|" + "---|" * len(columns),
+        ]
+        fit_times: dict[str, list[float]] = {k: [] for k in kinds}
+        for system in systems:
+            chaotic = any(
+                medians[(system, m)]["valid_time_lyapunov"] is not None
+                for m in columns
+                if (system, m) in medians
+            )
+            key = "valid_time_lyapunov" if chaotic else "rel_l2"
+
+            def value(m, system=system, key=key):
+                return medians.get((system, m), {}).get(key)
+
+            scored = [k for k in kinds if value(k) is not None]
+            pick = max if chaotic else min
+            best = pick(scored, key=value) if scored else None
+            cells = []
+            for m in columns:
+                v = value(m)
+                text = "-" if (system, m) not in medians else _fmt(v, ".2g" if chaotic else ".1e")
+                cells.append(f"**{text}**" if m == best else text)
+                if m in fit_times and (system, m) in medians:
+                    fit_times[m].append(medians[(system, m)]["fit_s"] or 0.0)
+            name = f"{system} (Lyapunov times)" if chaotic else system
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(
+            "| fit s, median over systems | "
+            + " | ".join(
+                f"{float(np.median(fit_times[k])):.2g}" if fit_times.get(k) else ""
+                for k in kinds
+            )
+            + " | | |"
+        )
+        return "\n".join(lines)
 
     def markdown(self) -> str:
         """The medians as a Markdown table, a row per system and method."""
