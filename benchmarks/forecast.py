@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--json", type=Path, help="Write the per-fit results here.")
     parser.add_argument("--merge", type=Path, nargs="+", help="Tabulate saved --json files.")
+    parser.add_argument("--plot", type=Path, help="Draw the figure here (.png, .svg, .pdf).")
     args = parser.parse_args()
     if args.merge:
         table = ForecastTable.merged([json.loads(p.read_text()) for p in args.merge])
@@ -86,6 +87,11 @@ def main() -> None:
     print("\n".join(verdicts(table)))
     if args.json:
         args.json.write_text(json.dumps(table.to_dict(), indent=2))
+    if args.plot:
+        from dynsys.plots import forecast_plot, save_figure
+
+        fig, _ = forecast_plot(table)
+        print(f"wrote {save_figure(fig, args.plot)}")
 
 
 if __name__ == "__main__":

@@ -265,3 +265,36 @@ def test_forecast_tables_merge_and_summarise():
     summary = merged.summary()
     assert "| van_der_pol | **1.0e-03** | 1.0e-01 |" in summary
     assert "| lorenz (Lyapunov times) | - | **14** |" in summary
+
+
+def test_forecast_figure_and_the_command_s_plot(tmp_path):
+    from dynsys.plots import forecast_plot
+
+    def rows(rel, lyap=None):
+        base = {"rel_l2": rel, "valid_time": 2.0, "valid_time_smape": 1.0}
+        if lyap is not None:
+            base["valid_time_lyapunov"] = lyap
+        return {"model": base, "euler": base, "semi_implicit_euler": base, "rk4": base}
+
+    table = ForecastTable(
+        [
+            ForecastResult("van_der_pol", "esn", 0, rows(1e-3), 0.2),
+            ForecastResult("lorenz", "ngrc", 0, rows(0.4, lyap=1.8), 0.5),
+        ],
+        {"lorenz": 25.0},
+    )
+    fig, info = forecast_plot(table)
+    assert info == {"systems": ["van_der_pol", "lorenz"], "kinds": ["esn", "ngrc"],
+                    "chaotic": ["lorenz"]}  # fmt: skip
+    assert len(fig.axes) == 2 and "Lyapunov" in fig.axes[1].get_ylabel()
+    with pytest.raises(InputError, match="no finished fit"):
+        forecast_plot(ForecastTable([]))
+    out = tmp_path / "f.png"
+    result = invoke(
+        "forecast", "--system", "exponential_decay", "--model", "ngrc", "--seed", "0",
+        "--plot", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 10_000
+    bad = invoke("forecast", "--plot", tmp_path / "f.gif")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -49,8 +49,8 @@ def validate_command(file: str, overrides: tuple[str, ...]) -> None:
     system = config.system.name or f"own system ({', '.join(config.system.states or [])})"
     methods = config.simulation.methods
     parts = [config.name, system, f"{len(methods)} method{'s' if len(methods) > 1 else ''}"]
-    if config.dataset is not None or config.model is not None:
-        parts.append(f"{config.model.kind if config.model else 'jordan'} network")
+    if config.model is not None:
+        parts.append(f"{config.model.kind} model")
     if config.plots:
         parts.append(f"{len(config.plots)} figure{'s' if len(config.plots) > 1 else ''}")
     if config.sweep is not None:

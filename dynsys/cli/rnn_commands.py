@@ -244,7 +244,10 @@ def _article(word: str) -> str:
 @click.option("--seed", "seeds", multiple=True, type=int, help="Seeds (repeat). Default: 0 1 2.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON here.")
-def forecast_command(systems, kinds, seeds, as_json, out) -> None:
+@click.option(
+    "--plot", type=click.Path(dir_okay=False), help="Draw the figure here (.png, .svg, .pdf)."
+)
+def forecast_command(systems, kinds, seeds, as_json, out, plot) -> None:
     """Fit every model kind on every system with its recipe and tabulate the forecasts.
 
     For each system, kind and seed: what `dynsys train SYSTEM --model KIND --seed N` fits,
@@ -256,10 +259,14 @@ def forecast_command(systems, kinds, seeds, as_json, out) -> None:
     \b
     Examples:
       dynsys forecast --system van_der_pol --model ngrc --model jordan --seed 0
-      dynsys forecast --out forecast.json
+      dynsys forecast --out forecast.json --plot forecast.png
     """
     from ..output import atomic_write
+    from ..plots.style import check_suffix
     from ..rnn.forecast import BENCHMARK_SYSTEMS, forecast_benchmark
+
+    if plot is not None:
+        check_suffix(plot)
     from ..rnn.kinds import model_class
     from ..systems import system_class
 
@@ -277,4 +284,9 @@ def forecast_command(systems, kinds, seeds, as_json, out) -> None:
     if out is not None:
         text = json.dumps(doc, indent=2)
         atomic_write(out, lambda f: f.write(text.encode()))
+    if plot is not None:
+        from ..plots import forecast_plot, save_figure
+
+        fig, _ = forecast_plot(table)
+        save_figure(fig, plot)
     click.echo(json.dumps(doc, indent=2) if as_json else table.markdown())

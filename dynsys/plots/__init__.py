@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from .convergence import convergence_plot
 from .equilibria import KINDS, Equilibrium, classify, find_equilibria, jacobian_at
+from .forecast import forecast_plot
 from .graph import GraphSpec, rnn_graph, stepper_graph, unrolled_plot
 from .phase import LAYOUTS, phase_portrait
 from .results import ConvergenceInfo, GraphInfo, PhaseInfo, SeriesInfo, StabilityInfo
@@ -90,6 +91,7 @@ __all__ = [
     "convergence_plot",
     "error_plot",
     "find_equilibria",
+    "forecast_plot",
     "house_style",
     "in_region",
     "jacobian_at",
