@@ -405,7 +405,7 @@ def test_cli_validate(files):
     )
     result = run("config", "validate", str(files["sweep"]), "--set", "model.hidden=4")
     assert result.exit_code == 0
-    assert "jordan network, sweep over simulation.dt, system.params.k" in result.output
+    assert "jordan model, sweep over simulation.dt, system.params.k" in result.output
     assert "own system (x, y)" in run("config", "validate", str(files["own"])).output
 
 
