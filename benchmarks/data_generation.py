@@ -34,19 +34,12 @@ from bench_core import source_version, table  # the same script folder
 
 from dynsys import reference
 from dynsys.rnn.data import DatasetSpec, _draw, make_splits, solve_trajectories
+from dynsys.rnn.recipes import recipe
 
 CASES: dict[str, dict[str, Any]] = {
-    # the driven oscillator's recipe (dynsys.rnn.pipeline.RECIPES) with n_test 32
+    # the driven oscillator's recipe (dynsys.rnn.recipes), n_test 32
     "driven_oscillator": {
-        "spec": {
-            "params": {"m": 1.0, "k": 1.0, "c": 0.0},
-            "ranges": {"A": (0.2, 1.0)},
-            "h": 0.1,
-            "t_end": 20.0,
-            "n_train": 64,
-            "n_val": 16,
-            "n_test": 32,
-        },
+        "spec": recipe("driven_oscillator", "jordan")["dataset"],
         "horizon": 20.0,
     },
     "lotka_volterra": {

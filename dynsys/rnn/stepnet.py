@@ -58,6 +58,7 @@ import numpy as np
 from .._malloc import tune_allocator
 from ..errors import InputError
 from .activations import ACTIVATIONS, Activation, get_activation
+from .arrays import initial_state, sequences
 from .base import Model, positive_int
 from .models import DTYPES, _accumulator, _clip_value, _dtype, _flag
 
@@ -384,39 +385,11 @@ class StepMLP(Model):
     # -- input validation --------------------------------------------------------------------------
     def _sequences(self, field: str, value: Any, n: int, like: tuple | None = None) -> np.ndarray:
         """``value`` as a (batch, time, n) array of the model's dtype, or an InputError."""
-        try:
-            arr = np.asarray(value, dtype=self.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"{field} must be an array of numbers") from None
-        if like is None:
-            expected, ok = f"(batch, time, {n})", arr.ndim == 3 and arr.shape[2] == n
-        else:
-            expected, ok = f"({like[0]}, {like[1]}, {n}), like X", arr.shape == (*like[:2], n)
-        if not ok:
-            raise InputError(f"{field} must have shape {expected}, got shape {arr.shape}")
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise InputError(f"{field} needs at least one sequence and one step, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise InputError(f"{field} must be finite numbers (no nan or inf)")
-        return arr
+        return sequences(field, value, n, "n_in" if field == "X" else "n_out", self.dtype, like)
 
     def _initial(self, h0: Any, batch: int) -> tuple[np.ndarray, bool]:
         """(h0 as (batch, n_out), whether one vector was given for all); None means zeros."""
-        n = self.n_out
-        if h0 is None:
-            return np.zeros((batch, n), dtype=self.dtype), True
-        try:
-            arr = np.asarray(h0, dtype=self.dtype)
-        except (TypeError, ValueError):
-            raise InputError("h0 must be an array of numbers") from None
-        if arr.shape not in ((n,), (batch, n)):
-            raise InputError(
-                f"h0 must have shape (n_out,) = ({n},) or (batch, n_out) = ({batch}, {n}), "
-                f"got shape {arr.shape}"
-            )
-        if not np.isfinite(arr).all():
-            raise InputError("h0 must be finite numbers (no nan or inf)")
-        return np.broadcast_to(arr, (batch, n)), arr.ndim == 1
+        return initial_state(h0, batch, self.n_out, "n_out", self.dtype)
 
     # -- forward -----------------------------------------------------------------------------------
     def forward(self, X: Any, h0: Any = None, *, teacher: Any = None) -> StepForward:
