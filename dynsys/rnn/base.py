@@ -68,10 +68,8 @@ class Model:
     @classmethod
     def feeds_back_output(cls) -> bool:
         """Whether the model feeds its own output back (so teacher forcing applies to it)."""
-        loss_and_grad = getattr(cls, "loss_and_grad", None)
-        return loss_and_grad is not None and (
-            "teacher_forcing" in inspect.signature(loss_and_grad).parameters
-        )
+        bptt = getattr(cls, "bptt", None)
+        return bptt is not None and "teacher_forcing" in inspect.signature(bptt).parameters
 
     @classmethod
     def settings_fields(cls) -> tuple[str, ...]:
@@ -158,6 +156,27 @@ class Model:
 
     def predict(self, X: Any, h0: Any = None) -> np.ndarray:
         """The outputs (batch, time, n_out) for inputs X (batch, time, n_in)."""
+        raise NotImplementedError
+
+
+class BPTTModel(Model):
+    """A kind fitted by gradient whose ``bptt(X, Y, h0, *, [teacher_forcing,] truncate, clip)``
+    returns the loss, the gradients and the intermediate ones (back-propagation through time)."""
+
+    fitting: ClassVar[str] = "gradient"
+
+    def loss_and_grad(self, X: Any, Y: Any, h0: Any = None, **options: Any) -> tuple:
+        """The loss (mean over batch and time) and its gradients, every parameter and h0.
+
+        ``options`` are :meth:`bptt`'s: ``teacher_forcing`` (kinds that feed back their output:
+        False back-propagates through the model's own outputs), ``truncate=k`` (windows of k
+        steps, see :mod:`dynsys.rnn.models`) and ``clip=max_norm`` (every gradient, h0's too,
+        times min(1, max_norm / norm), norm the global L2 norm of the parameter gradients).
+        """
+        result = self.bptt(X, Y, h0, **options)
+        return result.loss, result.grads
+
+    def bptt(self, X: Any, Y: Any, h0: Any = None, **options: Any) -> Any:
         raise NotImplementedError
 
 

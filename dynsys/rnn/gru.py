@@ -39,7 +39,7 @@ from .._malloc import tune_allocator
 from ..errors import InputError
 from .activations import get_head
 from .arrays import initial_state, sequences
-from .base import Model, positive_int
+from .base import BPTTModel, positive_int
 from .models import DTYPES, _accumulator, _clip_value, _dtype, pad_initial_state
 
 GRU_PARAMS: tuple[str, ...] = ("W_i", "W_h", "b_i", "b_h", "V", "c")
@@ -131,7 +131,7 @@ class GRUBPTTResult:
     forward: GRUForward
 
 
-class GRUNetwork(Model):
+class GRUNetwork(BPTTModel):
     """GRU network (torch.nn.GRU's equations, see :mod:`dynsys.rnn.gru`) with a linear readout.
 
     ``params`` is a dict of the arrays W_i (n_in, 3 n_hidden), W_h (n_hidden, 3 n_hidden), b_i,
@@ -362,24 +362,6 @@ class GRUNetwork(Model):
     ) -> GRUBPTTResult:
         """:meth:`forward` then :meth:`backward`."""
         return self.backward(self.forward(X, h0), Y, truncate=truncate, clip=clip)
-
-    def loss_and_grad(
-        self,
-        X: Any,
-        Y: Any,
-        h0: Any = None,
-        *,
-        truncate: int | None = None,
-        clip: float | None = None,
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        """The loss (mean over batch and time) and its gradients W_i, W_h, b_i, b_h, V, c, h0.
-
-        ``truncate=k``: truncated BPTT over windows of k steps (see :mod:`dynsys.rnn.models`).
-        ``clip=max_norm``: every gradient (h0's too) is multiplied by min(1, max_norm / norm),
-        norm being the global L2 norm of the parameter gradients.
-        """
-        result = self.bptt(X, Y, h0, truncate=truncate, clip=clip)
-        return result.loss, result.grads
 
     def loss(self, X: Any, Y: Any, h0: Any = None) -> float:
         """The mean over batch and time of 1/2 ||o(t) - y(t)||^2."""

@@ -52,7 +52,7 @@ from .._malloc import tune_allocator
 from ..errors import InputError, unknown_name
 from .activations import ACTIVATIONS, Activation, Head, get_activation, get_head, softmax
 from .arrays import initial_state, sequences
-from .base import Model, positive_int
+from .base import BPTTModel, positive_int
 
 PARAM_ORDER: tuple[str, ...] = ("U", "W", "b", "V", "c")
 """The parameters of the Elman and Jordan networks, in the order of their flat vector."""
@@ -208,7 +208,7 @@ def _clip_value(clip: Any) -> float | None:
     return value
 
 
-class RNNModel(Model):
+class RNNModel(BPTTModel):
     """What the Elman and Jordan RNNs share: parameters, configuration, validation, the loss.
 
     ``params`` is a dict of the arrays U (n_in, n_hidden), W (n_state, n_hidden), b (n_hidden,),
@@ -527,24 +527,6 @@ class ElmanRNN(RNNModel):
         """:meth:`forward` then :meth:`backward`."""
         return self.backward(self.forward(X, h0), Y, truncate=truncate, clip=clip)
 
-    def loss_and_grad(
-        self,
-        X: Any,
-        Y: Any,
-        h0: Any = None,
-        *,
-        truncate: int | None = None,
-        clip: float | None = None,
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        """The loss (mean over batch and time) and its gradients U, W, b, V, c and h0.
-
-        ``truncate=k``: truncated BPTT over windows of k steps (see :mod:`dynsys.rnn.models`).
-        ``clip=max_norm``: every gradient (h0's too) is multiplied by min(1, max_norm / norm),
-        norm being the global L2 norm of the parameter gradients U, W, b, V, c.
-        """
-        result = self.bptt(X, Y, h0, truncate=truncate, clip=clip)
-        return result.loss, result.grads
-
     def loss(self, X: Any, Y: Any, h0: Any = None) -> float:
         """The mean over batch and time of the per-step loss."""
         return self._loss_of(self.forward(X, h0), Y)
@@ -743,27 +725,6 @@ class JordanRNN(RNNModel):
         """:meth:`forward` (teacher-forced with Y, or free) then :meth:`backward`."""
         fp = self.forward(X, h0, teacher=Y if _flag(teacher_forcing) else None)
         return self.backward(fp, Y, truncate=truncate, clip=clip)
-
-    def loss_and_grad(
-        self,
-        X: Any,
-        Y: Any,
-        h0: Any = None,
-        *,
-        teacher_forcing: bool = True,
-        truncate: int | None = None,
-        clip: float | None = None,
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        """The loss (mean over batch and time) and its gradients U, W, b, V, c and h0 (= r(0)).
-
-        ``teacher_forcing=False`` trains closed-loop: BPTT through the model's own fed-back
-        outputs.  ``truncate=k``: truncated BPTT over windows of k steps (no effect under
-        teacher forcing; see :mod:`dynsys.rnn.models`).  ``clip=max_norm``: every gradient (h0's
-        too) is multiplied by min(1, max_norm / norm), norm being the global L2 norm of the
-        parameter gradients U, W, b, V, c.
-        """
-        result = self.bptt(X, Y, h0, teacher_forcing=teacher_forcing, truncate=truncate, clip=clip)
-        return result.loss, result.grads
 
     def loss(self, X: Any, Y: Any, h0: Any = None, *, teacher_forcing: bool = True) -> float:
         """The mean over batch and time of the per-step loss."""

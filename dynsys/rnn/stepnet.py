@@ -59,7 +59,7 @@ from .._malloc import tune_allocator
 from ..errors import InputError
 from .activations import ACTIVATIONS, Activation, get_activation
 from .arrays import initial_state, sequences
-from .base import Model, positive_int
+from .base import BPTTModel, positive_int
 from .models import DTYPES, _accumulator, _clip_value, _dtype, _flag
 
 SCALES = {
@@ -231,7 +231,7 @@ class _GradientSums:
         return out
 
 
-class StepMLP(Model):
+class StepMLP(BPTTModel):
     """A residual multilayer perceptron as a step map, s(n+1) = s(n) + MLP(s(n), x(n+1)).
 
     ``params``: W1 (n_out + n_in, n_hidden), b1 (n_hidden,), W2 (n_hidden, n_hidden), b2, ...,
@@ -575,28 +575,6 @@ class StepMLP(Model):
         """:meth:`forward` (teacher-forced with Y, or free) then :meth:`backward`."""
         fp = self.forward(X, h0, teacher=Y if _flag(teacher_forcing) else None)
         return self.backward(fp, Y, truncate=truncate, clip=clip)
-
-    def loss_and_grad(
-        self,
-        X: Any,
-        Y: Any,
-        h0: Any = None,
-        *,
-        teacher_forcing: bool = True,
-        truncate: int | None = None,
-        clip: float | None = None,
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        """The loss (mean over batch and time of 1/2 ||o - y||^2) and its gradients, every param
-        and h0.
-
-        ``teacher_forcing=True``: the one-step loss, each step from the true previous state;
-        False: the rollout loss, BPTT through the model's own outputs.  ``truncate=k``: truncated
-        BPTT over windows of k steps (no effect under teacher forcing).  ``clip=max_norm``: every
-        gradient (h0's too) is multiplied by min(1, max_norm / norm), norm being the global L2
-        norm of the parameter gradients.
-        """
-        result = self.bptt(X, Y, h0, teacher_forcing=teacher_forcing, truncate=truncate, clip=clip)
-        return result.loss, result.grads
 
     def loss(self, X: Any, Y: Any, h0: Any = None, *, teacher_forcing: bool = True) -> float:
         """The mean over batch and time of 1/2 ||o - y||^2 (one-step or rollout)."""
