@@ -1,4 +1,5 @@
-"""The accuracy floors of the RNN issue, measured over several seeds with the CLI's defaults.
+"""The driven oscillator's accuracy floors for the RNNs, measured over several seeds with the
+CLI's defaults.
 
 On driven_oscillator (m = k = 1, c = 0, A in [0.2, 1], s0 in [-1, 1]^2, h = 0.1, horizon 20 =
 200 steps, test trajectories not seen in training), for every seed:

@@ -45,7 +45,7 @@ def train(kind: str, h: float = 0.1, **train_changes):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """{name: (TrainedRNN, saved path)}: an identity Jordan step map at h = 0.1 and 0.01, and an
+    """{name: (TrainedModel, saved path)}: an identity Jordan step map at h = 0.1 and 0.01, and an
     Elman network fitted in two stages (20-step windows, then whole trajectories)."""
     folder = tmp_path_factory.mktemp("models")
     out = {}

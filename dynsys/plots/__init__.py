@@ -17,7 +17,7 @@ same bytes for the same figure::
     unrolled_plot(stepper_graph(system, method, h) | rnn_graph(), steps=4)
     save_figure(figure, path)
 
-and of a fitted RNN (a model file, LoadedModel or TrainedRNN; see :mod:`dynsys.plots.rnn`)::
+and of a fitted RNN (a model file, LoadedModel or TrainedModel; see :mod:`dynsys.plots.rnn`)::
 
     training_curves(model | History | {stage: History})
     rollout_plot(model, data=None, normalizer=None, *, n=4, seed=None)

@@ -48,8 +48,10 @@ def decode(encoded: np.ndarray, angles: Sequence[int], start: np.ndarray) -> np.
                 steps = (steps + np.pi) % (2 * np.pi) - np.pi
             first = start[..., i][..., None]
             offset = (raw[..., :1] - first + np.pi) % (2 * np.pi) - np.pi
-            theta = first + offset + np.concatenate(
-                [np.zeros_like(raw[..., :1]), np.cumsum(steps, axis=-1)], axis=-1
+            theta = (
+                first
+                + offset
+                + np.concatenate([np.zeros_like(raw[..., :1]), np.cumsum(steps, axis=-1)], axis=-1)
             )
             out.append(theta)
             j += 2

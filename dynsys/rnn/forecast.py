@@ -24,22 +24,19 @@ import numpy as np
 
 from ..errors import DynsysError
 from ..reference import reference
+from ..systems import SYSTEMS
 from .data import DatasetSpec, sample
 from .evaluate import MODEL_ROW, lyapunov_exponent, valid_prediction_time
 from .kinds import MODEL_KINDS
 from .pipeline import train_model
 from .settings import plan_fit
 
-BENCHMARK_SYSTEMS = (
-    "driven_oscillator",
-    "exponential_decay",
-    "pendulum",
-    "van_der_pol",
-    "duffing",
-    "lotka_volterra",
-    "lorenz",
+BENCHMARK_SYSTEMS = tuple(
+    name
+    for name, cls in SYSTEMS.items()
+    if cls.kind == "ode" and cls.__module__.startswith("dynsys.systems")
 )
-"""The built-in ODE systems of the benchmark."""
+"""The built-in ODE systems (the registry's, without user-defined ones): the benchmark's."""
 STEPPER_ROWS = ("euler", "semi_implicit_euler", "rk4")
 KEYS = ("rel_l2", "valid_time", "valid_time_smape", "valid_time_lyapunov")
 
@@ -133,8 +130,7 @@ class ForecastTable:
         lines.append(
             "| fit s, median over systems | "
             + " | ".join(
-                f"{float(np.median(fit_times[k])):.2g}" if fit_times.get(k) else ""
-                for k in kinds
+                f"{float(np.median(fit_times[k])):.2g}" if fit_times.get(k) else "" for k in kinds
             )
             + " | | |"
         )

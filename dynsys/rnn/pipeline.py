@@ -83,9 +83,6 @@ class TrainedModel:
         return list(self.stages.values())[-1]
 
 
-TrainedRNN = TrainedModel  # the name of earlier versions
-
-
 def training_arrays(model: Model, data: Dataset, normalizer: Normalizer) -> tuple:
     """(X, Y, h0) of ``data`` normalised, h0 as the model takes it (:meth:`Model.initial`)."""
     scaled = normalizer.transform(data)
@@ -235,7 +232,6 @@ __all__ = [
     "FINISHED",
     "Stage",
     "TrainedModel",
-    "TrainedRNN",
     "evaluate_file",
     "save_trained",
     "stages",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 
 from ..errors import InputError
@@ -216,13 +216,3 @@ def plan_fit(
         )
     train = TrainSettings(**{**book["training"], **train_given, "seed": seed})
     return FitPlan(spec, kind, settings, train)
-
-
-def replace_settings(plan: FitPlan, **changes: Any) -> FitPlan:
-    """``plan`` with fields of its model or training settings changed (by name)."""
-    model_names = {f.name for f in fields(plan.model)}
-    model = {k: v for k, v in changes.items() if k in model_names}
-    training = {k: v for k, v in changes.items() if k not in model_names}
-    return replace(
-        plan, model=replace(plan.model, **model), training=replace(plan.training, **training)
-    )
