@@ -43,6 +43,11 @@ class DivergenceError(DynsysError, FloatingPointError):
         )
 
 
+class WriteError(DynsysError):
+    """A file could not be written (disk full, permission, not a folder); nothing half-written
+    was left and any previous version of the file is intact."""
+
+
 class SolverError(DynsysError, RuntimeError):
     """scipy's solve_ivp did not reach the end of the interval."""
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import stat
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,42 +12,10 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
+from .files import atomic_write
 from .trajectory import Trajectory
 
 FORMATS = (".csv", ".npz", ".json")
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, then rename it into place.
-
-    A reader never sees a half-written file, and a failure leaves any old file untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.chmod(tmp, _mode_for(path))  # not mkstemp's private 0600
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _mode_for(path: Path) -> int:
-    """The mode open(path, "w") would leave: the old file's, or 0o666 less the umask."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def metadata(traj: Trajectory) -> dict[str, Any]:

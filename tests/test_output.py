@@ -11,6 +11,7 @@ import pytest
 
 import dynsys.output
 from dynsys import InputError, get_system, reference, simulate
+from dynsys.errors import WriteError
 from dynsys.output import write_trajectory
 
 
@@ -153,7 +154,7 @@ def test_a_relative_path_writes_in_the_working_directory(traj, tmp_path, monkeyp
 def failing_writer(traj, f):
     f.write(b"t,s,v,x\n0,1,")
     f.flush()
-    raise OSError("disk full")
+    raise OSError(28, "No space left on device")
 
 
 @pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
@@ -164,10 +165,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(traj, tmp_path, mon
     def writer(traj, f):
         f.write(b"t,s,v,x\n0,1,")
         f.flush()
-        raise error("interrupted")
+        raise error(28, "No space left on device") if error is OSError else error()
 
     monkeypatch.setattr(dynsys.output, "_write_csv", writer)
-    with pytest.raises(error):
+    expected = WriteError if error is OSError else error
+    with pytest.raises(expected):
         write_trajectory(traj, path)
     assert path.read_bytes() == b"old contents\n"
     assert [p.name for p in tmp_path.iterdir()] == ["run.csv"]
@@ -175,7 +177,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(traj, tmp_path, mon
 
 def test_a_failed_first_write_leaves_nothing(traj, tmp_path, monkeypatch):
     monkeypatch.setattr(dynsys.output, "_write_json", failing_writer)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match=r"cannot write .*run.json: No space left on device"):
         write_trajectory(traj, tmp_path / "run.json")
     assert list(tmp_path.iterdir()) == []
 

@@ -1,7 +1,8 @@
 """The ``dynsys`` command line: a thin layer over the library.
 
-Exit status: 0 on success, 1 when a computation fails (a trajectory left the finite numbers,
-solve_ivp gave up), 2 for bad input (an unknown name, a value out of range, a bad file).
+Exit status: 0 on success, 1 when a computation or a write fails (a trajectory left the finite
+numbers, solve_ivp gave up, the disk is full), 2 for bad input (an unknown name, a value out of
+range, a bad file).  Every failure is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import DynsysError, InputError
+from ..files import reason
 
 
 class BadInput(click.ClickException):
@@ -28,6 +30,13 @@ class DynsysGroup(click.Group):
             raise BadInput(str(err)) from None
         except DynsysError as err:
             raise click.ClickException(str(err)) from None
+        except OSError as err:  # a file operation outside dynsys.files: still one line
+            where = f" {err.filename}" if err.filename else ""
+            raise click.ClickException(f"cannot use{where}: {reason(err)}") from None
+        except MemoryError:
+            raise click.ClickException(
+                "ran out of memory; ask for a smaller computation (fewer steps, a smaller batch)"
+            ) from None
 
 
 @click.group(

@@ -261,7 +261,7 @@ def forecast_command(systems, kinds, seeds, as_json, out, plot) -> None:
       dynsys forecast --system van_der_pol --model ngrc --model jordan --seed 0
       dynsys forecast --out forecast.json --plot forecast.png
     """
-    from ..output import atomic_write
+    from ..files import atomic_write
     from ..plots.style import check_suffix
     from ..rnn.forecast import BENCHMARK_SYSTEMS, forecast_benchmark
 

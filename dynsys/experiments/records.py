@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..files import atomic_write
 from ..metrics import finite_or_none
-from ..output import atomic_write
 
 Echo = Callable[[str], None]
 RUN_MARKS = ("status.json", "config.resolved.yaml")

@@ -48,7 +48,8 @@ import numpy as np
 
 from .. import __version__, checks
 from ..errors import DynsysError, InputError
-from ..output import atomic_write, write_trajectory
+from ..files import atomic_write
+from ..output import write_trajectory
 from ..rnn.data import DatasetSpec
 from ..rnn.pipeline import save_trained, train_model
 from ..rnn.settings import FitPlan, plan_fit

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..output import atomic_write
+from ..files import atomic_write
 from .config import ExperimentConfig, config_hash, parse_config, resolved_yaml
 from .records import Echo, RunRecord, prepare_folder
 from .run import plan_run

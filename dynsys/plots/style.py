@@ -23,7 +23,7 @@ from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 
 from ..errors import InputError
-from ..output import atomic_write
+from ..files import atomic_write
 
 OKABE_ITO = {
     "black": "#000000",

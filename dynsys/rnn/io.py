@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..output import atomic_write
+from ..files import atomic_write
 from .kinds import model_class
 
 FORMAT = "dynsys-rnn"
