@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from .. import checks
-from ..errors import InputError
+from ..errors import InputError, unknown_name
 from ..systems import System, get_system, system_class
 
 
@@ -56,28 +56,56 @@ def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
 
 
+def comma_list(option: str, text: str, what: str) -> list[str]:
+    """The items of the comma list ``text`` given to ``option``, stripped of blanks.
+
+    An empty list, or an empty item (``1,,2``, a comma at either end), is refused in one line
+    naming ``option``: an item is never dropped silently.
+    """
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        raise InputError(f"{option} must name at least one {what}, got {text!r}")
+    if not all(items):
+        raise InputError(
+            f"{option} {text!r} has an empty item (two commas in a row, or a comma at an end); "
+            f"separate the {what}s by single commas"
+        )
+    return items
+
+
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """['k=4', 'A=0.1,0.2'] -> {'k': 4.0, 'A': [0.1, 0.2]}."""
+    """['k=4', 'A=0.1,0.2'] -> {'k': 4.0, 'A': [0.1, 0.2]}; each value a finite number, each
+    name given once."""
     params: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         name = name.strip()
         if not sep or not name:
             raise InputError(f"-p expects NAME=VALUE, got {pair!r}")
-        values = [checks.finite_number(f"parameter {name!r}", v) for v in text.split(",")]
+        if name in params:
+            raise InputError(f"-p {name} is given twice; give a batch as one list: -p {name}=1,2")
+        items = comma_list(f"-p {name}", text, "value")
+        values = [checks.finite_number(f"parameter {name!r}", v) for v in items]
         params[name] = values[0] if len(values) == 1 else values
     return params
 
 
 def parse_state(text: str, system: type[System]) -> list[float]:
-    values = [v for v in text.replace(" ", "").split(",") if v]
-    return [checks.finite_number(f"s0 ({', '.join(system.states)})", v) for v in values]
+    """'1, 0' -> [1.0, 0.0]: finite numbers, no empty item (the count is checked by
+    :func:`build`)."""
+    field = f"s0 ({', '.join(system.states)})"
+    return [checks.finite_number(field, v) for v in comma_list("--s0", text, "value")]
 
 
 def build(system_name: str, params: tuple[str, ...], s0: tuple[str, ...]):
     """The system with its parameters set, and the initial state(s) as an array."""
     cls = system_class(system_name)
-    system = get_system(system_name, **parse_params(params))
+    values = parse_params(params)
+    known = [p.name for p in cls.parameters]
+    for name in values:  # before get_system, whose own arguments -p name=1 would collide with
+        if name not in known:
+            raise unknown_name(f"parameter of {cls.name}", name, known)
+    system = get_system(system_name, **values)
     if s0:
         start = np.array([_state(text, cls) for text in s0])
         start = start[0] if len(start) == 1 else start
@@ -102,4 +130,10 @@ def resolve_dt(system: System, dt: float | None) -> float:
 
 
 def parse_methods(text: str) -> list[str]:
-    return [m.strip() for m in text.split(",") if m.strip()]
+    """'euler, rk4' -> ['euler', 'rk4']: no empty item, no method twice (names are checked by
+    the library)."""
+    methods = comma_list("--methods", text, "method")
+    for i, method in enumerate(methods):
+        if method in methods[:i]:
+            raise InputError(f"--methods lists {method!r} twice, got {text!r}")
+    return methods

@@ -8,10 +8,15 @@ figures, outputs and a sweep; every other field keeps its default::
     system: {name: driven_oscillator, params: {k: 4.0}}
     simulation: {s0: [1.0, 0.0], dt: 0.01, t_end: 20, methods: [euler, rk4]}
 
-:func:`load_config` reads a file with YAML's safe loader (numbers such as ``1e-3`` are numbers,
-dates stay text), applies ``--set`` overrides (:func:`apply_overrides`) and validates the result.
-Every mistake raises a :class:`ConfigError` (an InputError) of one line naming the file, the
-dotted path and its line::
+:func:`load_config` reads a file with YAML's safe loader, applies ``--set`` overrides
+(:func:`apply_overrides`) and validates the result.  Numbers are read as YAML 1.2 writes them
+(``1e-3`` is a number, ``010`` is ten, ``0o10`` eight; ``1:30`` and dates are text, which a
+number field refuses), and a key written twice in one mapping is an error, not the last one
+winning.  A file (a regular file: a FIFO or a device is refused without reading it) may have at
+most :data:`MAX_BYTES` bytes, :data:`MAX_VALUES` values and :data:`MAX_DEPTH` levels of
+nesting, aliases expanded; reading stops at the first value over a limit.  Every mistake raises
+a :class:`ConfigError` (an InputError) of one line naming the file, the dotted path and its
+line::
 
     config.yaml: model.hiden (line 7): unknown key; did you mean 'hidden'?
 
@@ -26,7 +31,6 @@ import copy
 import difflib
 import hashlib
 import json
-import keyword
 import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -49,6 +53,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..errors import InputError, unknown_name
+from ..files import MiB, read_text
 from ..reference import SOLVE_IVP_METHODS
 from ..rnn.data import ODE_STEPPERS
 from ..steppers import METHODS
@@ -56,8 +61,12 @@ from ..systems import SYSTEMS
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 """Names of experiments and figure files: letters, digits, '_', '.' and '-'."""
-MAX_VALUES = 1_000_000
-"""A file may hold at most this many values once its aliases are expanded."""
+MAX_BYTES = MiB
+"""A config file may have at most this many bytes (1 MiB)."""
+MAX_VALUES = 100_000
+"""A config may hold at most this many values (keys, items and scalars), aliases expanded."""
+MAX_DEPTH = 64
+"""A config may nest at most this many levels of mappings and lists, aliases expanded."""
 
 
 class ConfigError(InputError):
@@ -69,49 +78,162 @@ class ConfigError(InputError):
 
 # -- reading YAML ----------------------------------------------------------------------------
 
-_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
-_FLOAT_FIRST = list("-+.0123456789")
+_INT = re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$")
+"""Integers as YAML 1.2 writes them: 010 is ten, 0o10 eight, 0x10 sixteen; no base 60."""
+_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+"""Floats: 1.5, .5, 1e-3 (YAML 1.1 wants 1.0e-3), .inf, .nan; no base 60 (1:30 is text)."""
+_NUMBER_FIRST = list("-+.0123456789")
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_DROPPED = (_INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML's safe loader; reads 1e-3 as a number (YAML 1.1 wants 1.0e-3), dates as text, and
-    turns a value an explicit tag cannot build (``!!int abc``) into a YAML error at its line."""
+class _Limits(yaml.composer.Composer):
+    """YAML's composer, refusing more than MAX_VALUES nodes or MAX_DEPTH levels as it goes
+    (aliases are counted once here; :func:`_walk` counts them expanded)."""
+
+    source = "<string>"
+
+    def compose_document(self) -> yaml.Node:
+        self._count, self._depth = 0, 0
+        return super().compose_document()
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        self._count += 1
+        self._depth += 1
+        try:
+            if self._count > MAX_VALUES:
+                raise ConfigError(
+                    f"{self.source}: line {self._line()}: too many values: a config holds at "
+                    f"most {MAX_VALUES}"
+                )
+            if self._depth > MAX_DEPTH:
+                raise ConfigError(
+                    f"{self.source}: line {self._line()}: nested too deeply: a config nests at "
+                    f"most {MAX_DEPTH} levels of mappings and lists"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _line(self) -> int:
+        return self.peek_event().start_mark.line + 1
+
+    def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+        node = super().compose_scalar_node(anchor)
+        if _SURROGATE.search(node.value):  # from an escape such as "\ud800": no character
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "an escape \\uD800-\\uDFFF is half of a UTF-16 pair, not a character; write "
+                "the character itself or its \\U escape",
+                node.start_mark,
+            )
+        return node
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """YAML's safe constructor; integers as :data:`_INT` reads them, and a value an explicit
+    tag cannot build (``!!int abc``) as a YAML error at its line."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
         except (ValueError, TypeError, AttributeError, OverflowError) as err:
-            problem = f"cannot read {node.value!r} as {node.tag}: {err}"
+            reason = str(err) if len(str(err)) <= 80 else f"{str(err)[:77]}..."
+            problem = f"cannot read {_short(node.value)} as {node.tag}: {reason}"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+    def construct_yaml_int(self, node: yaml.Node) -> int:
+        text = str(self.construct_scalar(node)).replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        text = text.lstrip("+-")
+        base = {"0o": 8, "0x": 16}.get(text[:2].lower(), 10)
+        return sign * int(text[2:] if base != 10 else text, base)
+
+
+_Constructor.add_constructor(_INT_TAG, _Constructor.construct_yaml_int)
+
+
+class _Resolver(yaml.resolver.Resolver):
+    """YAML's resolver with numbers read by :data:`_INT` and :data:`_FLOAT`, dates as text."""
+
+
+_Resolver.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+_Resolver.add_implicit_resolver(_INT_TAG, _INT, _NUMBER_FIRST)
+_Resolver.add_implicit_resolver(_FLOAT_TAG, _FLOAT, _NUMBER_FIRST)
+
+
+class _Loader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    _Limits,
+    _Constructor,
+    _Resolver,
+):
+    """The loader: pure Python, whose messages name the line and column of a mistake."""
+
+    def __init__(self, stream: str, source: str):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _Limits.__init__(self)
+        _Constructor.__init__(self)
+        _Resolver.__init__(self)
+        self.source = source
+
+
+_FastLoader: Any = None
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _FastLoader(_Limits, yaml.cyaml.CParser, _Constructor, _Resolver):  # type: ignore[no-redef]
+        """The same loader on libyaml's parser (about five times faster); a file it cannot
+        parse is read again by :class:`_Loader` for the message."""
+
+        def __init__(self, stream: str, source: str):
+            yaml.cyaml.CParser.__init__(self, stream)
+            _Limits.__init__(self)
+            _Constructor.__init__(self)
+            _Resolver.__init__(self)
+            self.source = source
 
 
 class _Dumper(yaml.SafeDumper):
-    """YAML's safe dumper, quoting the text that :class:`_Loader` would read as a number."""
+    """YAML's safe dumper, quoting the text that :class:`_Loader` (or YAML 1.1) reads as a
+    number."""
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _cls in (_Loader, _Dumper):
-    _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, _FLOAT_FIRST)
+_Dumper.add_implicit_resolver(_INT_TAG, _INT, _NUMBER_FIRST)
+_Dumper.add_implicit_resolver(_FLOAT_TAG, _FLOAT, _NUMBER_FIRST)
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
-    """The data of ``text`` and the line of each key and list item, by dotted path."""
-    loader = None
+    """The data of ``text`` and the line of each key and list item, by dotted path.
+
+    Refuses, as it reads, more than :data:`MAX_VALUES` values, more than :data:`MAX_DEPTH`
+    levels, a key written twice in one mapping, and aliases that expand beyond those limits.
+    """
+    if _FastLoader is not None:
+        try:
+            return _load(_FastLoader(text, source), source)
+        except (yaml.YAMLError, UnicodeEncodeError):
+            pass  # read again below, for the line and column of the mistake
     try:
-        loader = _Loader(text)
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        lines: dict[str, int] = {}
-        size = _walk(node, "", lines, {}, set(), source)
-        if size > MAX_VALUES:
-            raise ConfigError(
-                f"{source}: aliases expand the file to {size} values (at most {MAX_VALUES})"
-            )
-        return loader.construct_document(node), lines
+        return _load(_Loader(text, source), source)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -129,42 +251,81 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
         ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: malformed YAML: {' '.join(str(err).split())}") from None
+
+
+def _load(loader: Any, source: str) -> tuple[Any, dict[str, int]]:
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[str, int] = {}
+        size, _ = _walk(node, "", lines, {}, set(), source, 1)
+        if size > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: aliases expand the file to {size} values (at most {MAX_VALUES})"
+            )
+        return loader.construct_document(node), lines
     except RecursionError:
-        raise ConfigError(f"{source}: malformed YAML: nested too deeply") from None
+        raise ConfigError(f"{source}: nested too deeply") from None
     finally:
-        if loader is not None:
-            loader.dispose()
+        loader.dispose()
 
 
 def _walk(
-    node: yaml.Node, path: str, lines: dict[str, int], sizes: dict, stack: set, source: str
-) -> int:
-    """Record the lines below ``node``; return its number of values with aliases expanded."""
+    node: yaml.Node,
+    path: str,
+    lines: dict[str, int],
+    seen: dict[int, tuple[int, int]],
+    stack: set,
+    source: str,
+    level: int,
+) -> tuple[int, int]:
+    """Record the lines below ``node`` at nesting ``level``; refuse a key written twice in a
+    mapping.  Return the number of values of ``node`` and its depth, aliases expanded."""
     key = id(node)
     if key in stack:
         raise ConfigError(
             f"{source}: line {node.start_mark.line + 1}: an alias refers to itself "
             "(a recursive structure)"
         )
-    if key in sizes:
-        return sizes[key]
-    stack.add(key)
-    size = 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value in node.value:
-            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
-            sub = _join(path, name)
-            lines.setdefault(sub, key_node.start_mark.line + 1)
-            size += _walk(key_node, sub, lines, sizes, stack, source)
-            size += _walk(value, sub, lines, sizes, stack, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            sub = _join(path, i)
-            lines.setdefault(sub, item.start_mark.line + 1)
-            size += _walk(item, sub, lines, sizes, stack, source)
-    stack.discard(key)
-    sizes[key] = size
-    return size
+    if key not in seen:
+        stack.add(key)
+        size, depth = 1, 1
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[tuple[str, str], int] = {}
+            for key_node, value in node.value:
+                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                sub = _join(path, name)
+                line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                    if (key_node.tag, name) in keys:
+                        raise _twice(source, sub, keys[key_node.tag, name], line)
+                    keys[key_node.tag, name] = line
+                lines.setdefault(sub, line)
+                for child in (key_node, value):
+                    n, d = _walk(child, sub, lines, seen, stack, source, level + 1)
+                    size, depth = size + n, max(depth, d + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                sub = _join(path, i)
+                lines.setdefault(sub, item.start_mark.line + 1)
+                n, d = _walk(item, sub, lines, seen, stack, source, level + 1)
+                size, depth = size + n, max(depth, d + 1)
+        stack.discard(key)
+        seen[key] = (size, depth)
+    size, depth = seen[key]
+    if level + depth - 1 > MAX_DEPTH:  # the composer saw fewer levels: aliases add them
+        raise ConfigError(
+            f"{source}: aliases nest the file more than {MAX_DEPTH} levels deep (the anchor "
+            f"at line {node.start_mark.line + 1})"
+        )
+    return size, depth
+
+
+def _twice(source: str, path: str, first: int, again: int) -> ConfigError:
+    """A key written twice in one mapping (YAML would keep the last silently)."""
+    where = f"lines {first} and {again}" if first != again else f"line {first}, twice"
+    return ConfigError(f"{source}: {path} ({where}): the key is written twice; keep one")
 
 
 def _join(path: str, part: str | int) -> str:
@@ -277,17 +438,20 @@ class SystemConfig(_Section):
                 raise _error(f"params.{key}", str(err)) from None
 
     def _check_own(self) -> None:
+        from .user_system import name_problem, reserved_names
+
         states, params = self.states or [], list(self.params)
-        reserved = {"t"} | ({"x"} if self.drive is not None else set())
         if not states:
             raise _error("states", "must name at least one state")
+        driven = self.drive is not None
         for where, names in (("states", states), ("params", params)):
+            reserved = reserved_names(driven=driven, parameter=where == "params")
             for i, name in enumerate(names):
-                path = f"{where}[{i}]" if where == "states" else f"params.{name}"
-                if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
-                    raise _error(path, f"{name!r} is not a name (letters, digits and _)")
-                if name in reserved:
-                    raise _error(path, f"{name!r} is reserved (t is time, x the drive)")
+                problem = name_problem(name, reserved)
+                if problem is not None:
+                    raise _error(
+                        f"{where}[{i}]" if where == "states" else f"params.{name}", problem
+                    )
         for name in states:
             if states.count(name) > 1:
                 raise _error("states", f"{name!r} appears twice")
@@ -761,14 +925,14 @@ def _set_path(data: dict, key: str, value: Any) -> None:
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """The experiment of the YAML file at ``path`` with ``overrides`` applied, validated."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a config file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read it ({err})") from None
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
+    try:  # a FIFO, a device or a file over MAX_BYTES is refused without reading it
+        text = read_text(path, limit=MAX_BYTES, what="config")
+    except InputError as err:
+        raise ConfigError(str(err)) from None
     return parse_config(text, str(path), overrides)
 
 

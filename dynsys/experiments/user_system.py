@@ -19,7 +19,10 @@ batch; never eval'd, never compiled by numba), so it runs with every stepper, ``
 - ``energy``: an expression of the states and parameters.
 
 Names: the equations read the states, the parameters, ``t`` and (with a drive) ``x``, plus the
-constants ``pi`` and ``e`` unless a state or parameter takes those names.
+constants ``pi`` and ``e`` unless a state or parameter takes those names.  A state or parameter
+name is an ASCII identifier that is no Python keyword, no function of the expressions and none
+of the reserved names (:func:`name_problem`, :func:`reserved_names`); a config file's names are
+checked by the same rules when it is validated.
 """
 
 from __future__ import annotations
@@ -90,11 +93,11 @@ def make_system_class(
     ``field``-prefixed: ``system.equations.y``, ``system.params.a``, ...
     """
     name = _system_name(f"{field}.name", name)
-    reserved = {"t": "the time"}
-    if drive is not None:
-        reserved["x"] = f"the drive's sample ({field}.drive is given)"
-    states = _states(f"{field}.states", states, reserved)
-    params = _params(f"{field}.params", params, states, reserved)
+    driven = drive is not None
+    states = _states(f"{field}.states", states, reserved_names(driven=driven, parameter=False))
+    params = _params(
+        f"{field}.params", params, states, reserved_names(driven=driven, parameter=True)
+    )
     t_names = ("t", "x") if drive is not None else ("t",)
     names = (*states, *params, *t_names)
     compiled = _equations(f"{field}.equations", equations, states, names)
@@ -179,26 +182,62 @@ def _system_name(field: str, name: Any) -> str:
     return name
 
 
+RESERVED: dict[str, str] = {"t": "the time"}
+"""Names no state or parameter may take, and what each is."""
+RESERVED_WITH_DRIVE: dict[str, str] = {"x": "the drive's sample (the system has a drive)"}
+"""Reserved too when the system has a drive: the equations read its sample as ``x``."""
+RESERVED_PARAMS: dict[str, str] = {
+    "self": "the system's methods (System(**params))",
+    "name": "the system's name (get_system(name, **params))",
+}
+"""Reserved for parameters only: parameters are passed by keyword beside these."""
+
+
+def reserved_names(*, driven: bool, parameter: bool) -> dict[str, str]:
+    """The names a state (``parameter`` False) or a parameter may not take, and why: the time
+    ``t``, the drive's ``x`` when ``driven``, and for parameters the keywords they are passed
+    beside."""
+    return {
+        **RESERVED,
+        **(RESERVED_WITH_DRIVE if driven else {}),
+        **(RESERVED_PARAMS if parameter else {}),
+    }
+
+
+def name_problem(name: str, reserved: Mapping[str, str]) -> str | None:
+    """Why ``name`` cannot name a state or parameter, or None when it can.
+
+    A name is an identifier (letters, digits and _, not starting with a digit; Greek letters
+    such as σ are fine) that Unicode's NFKC normalisation leaves unchanged (Python reads the
+    fullwidth ｘ and the micro sign µ as x and μ, so they would name another thing), not a
+    Python keyword, not starting with __, not a function of the expressions
+    (:data:`~dynsys.experiments.expressions.FUNCTIONS`) and not among ``reserved``.  The
+    constants ``pi`` and ``e`` may be taken: the declared name wins in the expressions.
+    """
+    normal = unicodedata.normalize("NFKC", name)
+    if not name.isidentifier():
+        return f"{name!r} is not a name (letters, digits and _, not starting with a digit)"
+    if normal != name:
+        return f"{name!r} is read by Python as {normal!r}; write {normal!r}"
+    if keyword.iskeyword(name):
+        return f"{name!r} is a Python keyword; choose another name"
+    if name.startswith("__"):
+        return f"{name!r} starts with __, which is reserved"
+    if name in FUNCTIONS:
+        return f"{name!r} is the name of a function; choose another name"
+    if name in reserved:
+        return f"{name!r} is reserved for {reserved[name]}"
+    return None
+
+
 def _declared_name(field: str, name: Any, reserved: Mapping[str, str]) -> str:
     """A state or parameter name: an identifier that no expression reads otherwise."""
     if not isinstance(name, str):
         hint = " (quote it: YAML reads on/off/yes/no as booleans)" if isinstance(name, bool) else ""
         raise InputError(f"{field} must be a name (a string), got {name!r}{hint}")
-    if not name.isidentifier():
-        raise InputError(
-            f"{field}: {name!r} is not a name (letters, digits and _, not starting with a digit)"
-        )
-    if keyword.iskeyword(name):
-        raise InputError(f"{field}: {name!r} is a Python keyword; choose another name")
-    if name.startswith("__"):
-        raise InputError(f"{field}: {name!r} starts with __, which is reserved")
-    normal = unicodedata.normalize("NFKC", name)
-    if normal != name:
-        raise InputError(f"{field}: write {name!r} as {normal!r} (expressions read it so)")
-    if name in FUNCTIONS:
-        raise InputError(f"{field}: {name!r} is the name of a function; choose another name")
-    if name in reserved:
-        raise InputError(f"{field}: {name!r} is reserved for {reserved[name]}")
+    problem = name_problem(name, reserved)
+    if problem is not None:
+        raise InputError(f"{field}: {problem}")
     return name
 
 
@@ -224,7 +263,7 @@ def _params(
     checked: dict[str, float] = {}
     for key, value in params.items():
         where = f"{field}.{key}"
-        name = _declared_name(where, key, {**reserved, "self": "the system's methods"})
+        name = _declared_name(where, key, reserved)
         if name in states:
             raise InputError(f"{where}: {name!r} is also a state; choose another name")
         checked[name] = _finite(where, value)

@@ -46,7 +46,7 @@ def system_class(name: str) -> type[System]:
         raise unknown_name("system", name, SYSTEMS) from None
 
 
-def get_system(name: str, **params: Any) -> System:
+def get_system(name: str, /, **params: Any) -> System:
     """The system called ``name`` with its parameters set (the others keep their defaults)."""
     return system_class(name)(**params)
 

@@ -111,7 +111,7 @@ class System:
     jacobian: Any = None
     energy: Any = None
 
-    def __init__(self, **params: Any):
+    def __init__(self, /, **params: Any):
         spec = {p.name: p for p in self.parameters}
         for key in params:
             if key not in spec:
@@ -187,7 +187,7 @@ class System:
             block.append(line.strip())
         return [line for line in block if line]
 
-    def with_params(self, **params: Any) -> System:
+    def with_params(self, /, **params: Any) -> System:
         """A copy with some parameter values replaced."""
         merged = {name: v for name, v in self.params.items()} | params
         return type(self)(**merged)
