@@ -47,10 +47,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
+    try:
+        folder_ok = folder.is_dir()
+        info = _stat_or_none(path)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {reason(err)}") from None
+    if not folder_ok:
         raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    if path.is_dir() and not path.is_symlink():
-        raise WriteError(f"cannot write {path}: it is a folder")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError(f"cannot write {path}: it is {_kind(info.st_mode)}, not a file")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(
@@ -69,6 +74,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         _remove(tmp)
         raise
     return path
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    """The status of what ``path`` names (through links), None if nothing is there."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
 
 
 def _remove(tmp: str | None) -> None:
@@ -103,21 +116,23 @@ def read_bytes(
         fd = os.open(path, flags)
     except OSError as err:
         raise InputError(f"cannot read {what} {path}: {reason(err)}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"cannot read {what} {path}: {_kind(info.st_mode)}, not a file")
+            raise InputError(f"cannot read {what} {path}: it is {_kind(info.st_mode)}, not a file")
         if info.st_size > limit:
             raise InputError(
                 f"cannot read {what} {path}: {info.st_size / MiB:.1f} MiB, more than the "
                 f"{limit / MiB:.1f} MiB a {what} may have"
             )
-        try:
-            data = f.read(limit + 1)
-        except OSError as err:
-            raise InputError(f"cannot read {what} {path}: {reason(err)}") from None
-    if len(data) > limit:  # it grew while we read it
-        raise InputError(f"cannot read {what} {path}: more than {limit} bytes")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(info.st_size + 1)  # the size it has, never the largest allowed
+    except OSError as err:
+        raise InputError(f"cannot read {what} {path}: {reason(err)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > min(limit, info.st_size):  # it grew while we read it
+        raise InputError(f"cannot read {what} {path}: it changed while it was read")
     return data
 
 
