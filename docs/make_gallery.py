@@ -3,8 +3,16 @@
 Run from anywhere:  python docs/make_gallery.py            (every figure)
                     python docs/make_gallery.py stability  (those whose name contains a word)
 
-The same inputs give the same bytes, so an unchanged figure leaves git status clean.  The PNGs
-are rewritten with a 256-colour palette (Pillow, which matplotlib installs) to keep them small.
+On one machine with the same versions of numpy, scipy, matplotlib (with the FreeType it was
+built with) and Pillow, the same inputs give the same bytes, so an unchanged figure leaves git
+status clean.  On another machine some figures may differ by a few pixels: floating point can
+differ in its last bits between CPUs (numpy's vectorised loops, the BLAS under an RNN's
+training), which the chaotic Lorenz and Duffing trajectories and the training curves amplify,
+and other versions of matplotlib, FreeType or Pillow render text and choose palettes a little
+differently.  No file holds a date or a version stamp.
+
+The PNGs are rewritten with a 256-colour palette (Pillow, which matplotlib installs) to keep
+them small.  Each line printed gives a figure's size and the seconds it took.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 from dynsys import get_system
+from dynsys.files import atomic_write
 from dynsys.plots import (
     convergence_plot,
     error_plot,
@@ -58,8 +67,8 @@ FIGURES = {
         xlim=(-4, 4),
         ylim=(-7, 7),
     ),
-    "phase_duffing_poincare.png": lambda: phase_portrait(
-        get_system("duffing", delta=0.3, gamma=0.5), [1.0, 0.0], poincare=True, t_span=(0, 4000)
+    "phase_duffing_poincare.png": lambda: phase_portrait(  # 477 forcing periods
+        get_system("duffing", delta=0.3, gamma=0.5), [1.0, 0.0], poincare=True, t_span=(0, 2500)
     ),
     "phase_lorenz_3d.png": lambda: phase_portrait(get_system("lorenz"), t_span=(0, 40)),
     "phase_lorenz_projections.png": lambda: phase_portrait(
@@ -100,8 +109,7 @@ def _palette(path: Path) -> Path:
     """Rewrite a PNG with a 256-colour palette: a third of the size, the same look."""
     with Image.open(path) as image:
         small = image.convert("RGB").quantize(256, dither=Image.Dither.NONE)
-    small.save(path, format="png", optimize=True)
-    return path
+    return atomic_write(path, lambda f: small.save(f, format="png", optimize=True))
 
 
 def main(words: list[str]) -> None:

@@ -224,7 +224,7 @@ def plot_command(
                    system's h λ at its equilibria marked
       unrolled     the computational graph s(0) -> f -> s(1) -> ... of a stepper,
                    or with --model MODEL that of a fitted RNN
-    and for a MODEL (.npz, written by dynsys train):
+    and for a MODEL (.npz, written by dynsys train, or a run folder with one):
       training     the training and validation loss per epoch, log scale
       rollout      free-running rollouts against solve_ivp: the states against
                    time and in the phase plane, for --n fresh test trajectories
@@ -320,12 +320,21 @@ def _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim
             f"e.g. dynsys plot {kind} jordan.npz"
         )
     model_path = Path(target)
-    if model_path.suffix != ".npz" and not model_path.exists():
+    name = model_path.stem
+    if model_path.is_dir():  # a run folder: the model it trained
+        if not (model_path / RUN_MODEL).is_file():
+            raise InputError(
+                f"plot {kind} reads a MODEL file or a run folder with {RUN_MODEL}; {target} has "
+                f"no {RUN_MODEL} (its config has no model, or its training did not finish)"
+            )
+        name, model_path = model_path.resolve().name, model_path / RUN_MODEL
+    elif model_path.suffix != ".npz" and not model_path.exists():
         raise InputError(
             f"plot {kind} takes a MODEL file (.npz, written by dynsys train); {target!r} is not one"
         )
-    path = _figure_path(out, f"{model_path.stem}_{kind}.png")
-    loaded = load_model(model_path)
+    path = _figure_path(out, f"{name}_{kind}.png")
+    # the figures read the file themselves, naming it in their errors
+    loaded = load_model(model_path) if kind == "unrolled" else model_path
     if kind == "training":
         fig, info = plots.training_curves(loaded)
         what = "; ".join(
@@ -351,6 +360,10 @@ def _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim
         )
     plots.save_figure(fig, path)
     click.echo(f"wrote {path}: {kind} plot of {target}; {what}")
+
+
+RUN_MODEL = "model.npz"
+"""The model file of a run folder (``dynsys run`` with a model)."""
 
 
 def _kinds_text(kinds: tuple[str, ...]) -> str:

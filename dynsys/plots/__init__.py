@@ -5,7 +5,7 @@ field of a fitted RNN.
 Every plot function returns ``(figure, info)``: a :class:`matplotlib.figure.Figure` with its own
 Agg canvas (no pyplot, no display, the user's backend untouched) and a small dataclass saying
 what was drawn.  :func:`save_figure` writes PNG, SVG or PDF by suffix, atomically and with the
-same bytes for the same figure::
+same bytes for the same figure (with the same library versions)::
 
     phase_portrait(system, s0=None, *, t_span=None, dt=0.01, xlim=None, ylim=None, grid=0,
                    methods=(), states=None, poincare=False, projections=False, vs_time=False)
@@ -26,15 +26,20 @@ and of a fitted RNN (a model file, LoadedModel or TrainedModel; see :mod:`dynsys
 
 The maths behind them is importable on its own: :func:`find_equilibria` and :func:`classify`
 (no matplotlib), and :func:`stability_function`, :func:`amplification`, :func:`in_region`.
+
+Every figure checks its arguments and its size before it computes anything: too many steps,
+too much memory, or a solve_ivp reference too long is a one-line InputError naming what to
+change.  :func:`check_figure` runs those checks alone, so that a run can refuse a figure
+before it starts.
 """
 
 from __future__ import annotations
 
-from .convergence import convergence_plot
+from .convergence import check_convergence, convergence_plot
 from .equilibria import KINDS, Equilibrium, classify, find_equilibria, jacobian_at
 from .forecast import forecast_plot
 from .graph import GraphSpec, rnn_graph, stepper_graph, unrolled_plot
-from .phase import LAYOUTS, phase_portrait
+from .phase import LAYOUTS, check_phase, phase_portrait
 from .results import ConvergenceInfo, GraphInfo, PhaseInfo, SeriesInfo, StabilityInfo
 from .rnn import (
     FieldInfo,
@@ -48,6 +53,7 @@ from .rnn import (
 )
 from .stability import (
     amplification,
+    check_stability,
     in_region,
     stability_function,
     stability_methods,
@@ -55,7 +61,7 @@ from .stability import (
     stability_polynomial,
 )
 from .style import FORMATS, OKABE_ITO, house_style, save_figure
-from .timeseries import error_plot, timeseries_plot
+from .timeseries import check_error, check_timeseries, error_plot, timeseries_plot
 
 PLOT_KINDS = (
     "timeseries",
@@ -70,12 +76,34 @@ PLOT_KINDS = (
 """The figures of ``dynsys plot KIND``; the phase portrait has its own command.  The last three
 draw a fitted RNN (a model file), ``unrolled`` a stepper or, with ``--model``, an RNN."""
 
+SYSTEM_CHECKS = {
+    "phase": check_phase,
+    "timeseries": check_timeseries,
+    "error": check_error,
+    "convergence": check_convergence,
+    "stability": check_stability,
+}
+"""The check of each figure of a system: the plot function's signature, nothing computed."""
+
+
+def check_figure(kind: str, system, **options) -> None:
+    """Check the options and the size of the figure ``kind`` of ``system`` (the keyword
+    arguments of its plot function) without drawing it: the InputError it would raise first.
+
+    The figures of a fitted model, and unrolled graphs, are checked when they are drawn.
+    """
+    check = SYSTEM_CHECKS.get(kind)
+    if check is not None:
+        check(system, **options)
+
+
 __all__ = [
     "FORMATS",
     "KINDS",
     "LAYOUTS",
     "OKABE_ITO",
     "PLOT_KINDS",
+    "SYSTEM_CHECKS",
     "ConvergenceInfo",
     "Equilibrium",
     "FieldInfo",
@@ -87,6 +115,7 @@ __all__ = [
     "StabilityInfo",
     "TrainingInfo",
     "amplification",
+    "check_figure",
     "classify",
     "convergence_plot",
     "error_plot",

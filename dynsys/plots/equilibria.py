@@ -136,10 +136,12 @@ def find_equilibria(
             residual = np.max(np.abs(g(point)))
             if residual > 1e-9 * max(1.0, float(np.max(np.abs(point)))):
                 continue
+            if not _newton_close(system, g, point, t, width):
+                continue
             margin = 1e-9 * width
             if np.any(point < lo - margin) or np.any(point > hi + margin):
                 continue
-            if any(np.all(np.abs(point - q) <= 1e-6 * width) for q in found):
+            if any(np.all(np.abs(point - q) <= 1e-6 * _scale(q, width)) for q in found):
                 continue
             found.append(point)
     found.sort(key=lambda q: tuple(np.round(q, 9)))
@@ -152,9 +154,31 @@ def _equilibrium(system: System, point: np.ndarray, t: float) -> Equilibrium:
     return Equilibrium(point, eig, classify(eig, discrete=system.kind == "map"))
 
 
+def _newton_close(system: System, g, point: np.ndarray, t: float, width: np.ndarray) -> bool:
+    """Whether a Newton step from ``point`` stays within 1e-6 of its scale: far from the
+    origin a residual can be small by cancellation alone (g = y, mu (1 - x²) y - x at
+    x = 1e11), where the step shows how far the root really is."""
+    jac = jacobian_at(system, point, t)
+    if system.kind == "map":
+        jac = jac - np.eye(len(point))
+    if not np.all(np.isfinite(jac)):
+        return False
+    try:  # not lstsq: it would drop the direction of the small singular value, the telling one
+        step = np.linalg.solve(jac, g(point))
+    except np.linalg.LinAlgError:  # singular (a non-hyperbolic point): the least-squares step
+        step = np.linalg.lstsq(jac, g(point), rcond=None)[0]
+    return bool(np.all(np.abs(step) <= 1e-6 * _scale(point, width)))
+
+
+def _scale(point: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """The size a coordinate is measured against: the point's own (at least 1), or the width
+    of the bounds when that is smaller (wide bounds must not merge nearby points)."""
+    return np.minimum(width, np.maximum(1.0, np.abs(point)))
+
+
 def _clean(point: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Round coordinates within 1e-12 of the bounds' scale to zero (-0.0 and 1e-17 become 0)."""
-    out = np.where(np.abs(point) <= 1e-12 * width, 0.0, point)
+    """Round coordinates within 1e-12 of their scale to zero (-0.0 and 1e-17 become 0)."""
+    out = np.where(np.abs(point) <= 1e-12 * np.minimum(width, 1.0), 0.0, point)
     out.setflags(write=False)
     return out
 

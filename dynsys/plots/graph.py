@@ -24,6 +24,7 @@ from fractions import Fraction
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
+from ..checks import positive_number
 from ..errors import InputError
 from ..steppers import get_stepper
 from ..systems.base import System
@@ -60,6 +61,8 @@ def stepper_graph(system: System, method: str, h: float | None = None) -> GraphS
     """The graph of ``method`` applied to ``system``: f is one step of the method, θ the
     parameters (and h), x(n+1) the drive samples the step reads (absent when undriven)."""
     stepper = get_stepper(method, system)
+    if h is not None:
+        h = positive_number("dt", h)
     names = ", ".join(system.params) or "none"
     if system.kind == "map":
         theta, caption = f"θ = ({names})", "s(n+1) = f(s(n); θ), the map itself"

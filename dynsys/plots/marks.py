@@ -34,6 +34,9 @@ MARKERS: dict[str, dict] = {
 
 TRAJECTORY = "trajectory"
 EQUILIBRIUM = "equilibrium"
+REFERENCE_WIDTH, REFERENCE_ALPHA = 4.0, 0.3
+"""solve_ivp is drawn wide and pale underneath the methods, so that it shows on both sides of
+a method that follows it exactly (RK4 at a small h)."""
 
 
 def trajectory(
@@ -136,9 +139,9 @@ def method_runs(
             run.states[:, j],
             method_colour(run.method),
             label=label,
-            width=2.4 if ref else 1.2,
+            width=REFERENCE_WIDTH if ref else 1.2,
             arrow=ref,
-            alpha=0.55 if ref else 1.0,
+            alpha=REFERENCE_ALPHA if ref else 1.0,
         )
         lines.append(line)
         if run.diverged_at is not None:
@@ -157,7 +160,7 @@ def method_handle(method: str, label: str, colour: str | None = None) -> Line2D:
     """A legend entry drawn as :func:`method_runs` draws the method (solve_ivp wide and pale)."""
     colour = colour or method_colour(method)
     if method == "solve_ivp" and colour == method_colour("solve_ivp"):
-        return line_handle(colour, label, lw=2.4, alpha=0.55)
+        return line_handle(colour, label, lw=REFERENCE_WIDTH, alpha=REFERENCE_ALPHA)
     return line_handle(colour, label, lw=1.4)
 
 

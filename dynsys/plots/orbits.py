@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.integrate import solve_ivp
 
 from .. import checks
 from ..errors import DivergenceError, InputError, SolverError
@@ -17,9 +18,15 @@ from ..reference import reference
 from ..simulate import simulate
 from ..steppers import REFERENCE_METHOD, get_stepper
 from ..systems.base import System
+from . import checks as plot_checks
 
 RTOL, ATOL = 1e-9, 1e-11
 """Tolerances of the reference for drawing: far below a line's width, and quick."""
+MAX_EVALUATIONS = 3_000_000
+"""Evaluations of the vector field that the solve_ivp reference of a figure may need (one to
+three minutes), estimated by :func:`check_reference` before it runs."""
+PROBE = 2_000
+"""Evaluations of the vector field that the probe of :func:`check_reference` spends at most."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,101 @@ def drawing_grid(t_span: tuple[float, float], dt: float, points: int = 2000) -> 
         return t
     fine = (t[:-1, None] + np.diff(t)[:, None] * np.arange(factor) / factor).ravel()
     return np.append(fine, t[-1])
+
+
+def check_size(
+    system: System,
+    t_span: tuple[float, float],
+    dt: float,
+    *,
+    what: str,
+    references: int = 0,
+    runs: int = 0,
+    panels: int = 1,
+    extra: int = 0,
+) -> None:
+    """Refuse, before anything is computed, a figure of ``references`` solve_ivp trajectories
+    on the :func:`drawing_grid` and ``runs`` stepper runs (or orbits of a map) with step dt over
+    t_span, each drawn in ``panels`` panels, and ``extra`` more points (a Poincaré section):
+    its steps against :data:`~dynsys.plots.checks.MAX_STEPS`, its memory against the memory
+    ceiling.  The one-line refusal names dt and t_end and what would fit."""
+    is_map = system.kind == "map"
+    t0, t_end, dt, n = plot_checks.grid(t_span, 1.0 if is_map else dt)
+    times = plot_checks.drawn_times(n) if references else 0
+    points = references * times + runs * (n + 1) + extra
+    n_bytes = 8 * plot_checks.STATE_COPIES * points * system.n_states
+    n_bytes += plot_checks.POINT_BYTES * points * panels
+    over = f"over t_end - t0 = {t_end - t0:g}" + ("" if is_map else f" with dt={dt:g}")
+    plot_checks.figure_size(
+        f"{what} {over}",
+        steps=runs * n,
+        n_bytes=n_bytes,
+        advice=plot_checks.shorter(t0, t_end, dt, n, runs, is_map),
+        memory_advice=(
+            "take a shorter t_end"
+            + ("" if is_map else " or a larger dt")
+            + " (or fewer trajectories)"
+        ),
+    )
+
+
+class _Enough(Exception):
+    """The probe of :func:`check_reference` spent its evaluations."""
+
+
+class _Escapes(Exception):
+    """The probe of :func:`check_reference` met a state that is not finite."""
+
+
+def check_reference(
+    system: System, starts: np.ndarray, t_span: tuple[float, float], what: str
+) -> None:
+    """Refuse a reference from ``starts`` (m, n), solved together, that would need more than
+    :data:`MAX_EVALUATIONS` evaluations of the vector field over t_span.
+
+    The work of solve_ivp depends on the system (its time scales, its stiffness), not on any
+    grid, so a probe solves from t0 until it has spent :data:`PROBE` evaluations and the
+    estimate is PROBE times the span over the part it covered.  A span the probe finishes is
+    cheap; a probe that fails leaves the failure to the solve itself.
+    """
+    if system.kind == "map":
+        return
+    t0, t_end = checks.time_span(t_span)
+    y0 = np.asarray(starts, dtype=np.float64).reshape(-1)
+    shape = (-1, system.n_states)
+    params, forcing = system.params, system.forcing
+    reached, calls = [t0], [0]
+
+    def fun(t, y):
+        calls[0] += 1
+        if calls[0] > PROBE:
+            raise _Enough
+        if not np.all(np.isfinite(y)):  # it escapes: the solve stops there at once
+            raise _Escapes
+        reached[0] = max(reached[0], t)
+        x = forcing(t, params) if forcing is not None else None
+        return system.rhs(t, y.reshape(shape), x, params).reshape(-1)
+
+    try:
+        with np.errstate(all="ignore"):
+            solve_ivp(fun, (t0, t_end), y0, method="DOP853", rtol=RTOL, atol=ATOL)
+        return
+    except _Enough:
+        pass
+    except (_Escapes, ArithmeticError, ValueError):
+        return  # the solve itself stops there, or reports it
+    covered = reached[0] - t0
+    if covered <= 0:
+        return  # no progress at all: the solve fails at once and says so
+    rate = PROBE / covered
+    if rate * (t_end - t0) <= MAX_EVALUATIONS:
+        return
+    most = t0 + MAX_EVALUATIONS / rate
+    raise InputError(
+        f"{what}: solve_ivp would need about {rate * (t_end - t0):.2g} evaluations of the vector "
+        f"field to reach t_end={t_end:g} ({rate:.3g} per unit of time from t0={t0:g}), more "
+        f"than the {plot_checks.count(MAX_EVALUATIONS)} a figure takes; take t_end <= {most:.3g}"
+    )
 
 
 def reference_orbits(system: System, starts: np.ndarray, t: np.ndarray) -> Orbits:
@@ -125,24 +227,53 @@ def forcing_period(system: System, period: float | None = None) -> float:
     return 2 * np.pi / omega
 
 
-def stroboscopic(
-    system: System, s0: np.ndarray, t_span: tuple[float, float], period: float
-) -> np.ndarray:
-    """The states s(t0 + k T), k = 0..K (the Poincaré section), from the reference: (K+1, n)."""
+def section_count(t_span: tuple[float, float], period: float) -> int:
+    """K, the forcing periods in t_span: the section has the K + 1 points s(t0 + k T)."""
     t0, t_end = checks.time_span(t_span)
-    count = int(np.floor((t_end - t0) / period + 1e-9))
-    if count < 2:
+    periods = (t_end - t0) / period + 1e-9
+    if periods < 2:
         raise InputError(
             f"a Poincaré section needs t_end - t0 >= 2 forcing periods "
             f"(2 x {period:.4g}), got {t_end - t0:g}"
         )
-    t = t0 + period * np.arange(count + 1)
+    return int(periods) if periods < 2.0**53 else 2**53
+
+
+def section_times(t_span: tuple[float, float], period: float) -> np.ndarray:
+    """t0 + k T, k = 0..K: the times of the Poincaré section."""
+    t0 = checks.time_span(t_span)[0]
+    count = section_count(t_span, period)
+    plot_checks.figure_size(
+        f"a Poincaré section of {plot_checks.count(count + 1)} points",
+        n_bytes=8 * plot_checks.STATE_COPIES * (count + 1),
+        advice="take a shorter t_end or a longer forcing period",
+    )
+    return t0 + period * np.arange(count + 1)
+
+
+def stroboscopic(
+    system: System, s0: np.ndarray, t_span: tuple[float, float], period: float
+) -> np.ndarray:
+    """The states s(t0 + k T), k = 0..K (the Poincaré section), from the reference: (K+1, n)."""
+    t = section_times(t_span, period)
     return reference(system, s0, t, rtol=RTOL, atol=ATOL).states
+
+
+def merged(t: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union of two increasing grids, and where each of them lies in it, so that one
+    solve_ivp call gives the states on both."""
+    both = np.union1d(t, extra)
+    return both, np.searchsorted(both, t), np.searchsorted(both, extra)
 
 
 def box(points: np.ndarray, pad: float = 0.08) -> list[tuple[float, float]]:
     """Per state (lo, hi) of the finite points (..., n), padded by ``pad`` of the width; a flat
-    direction gets width 2 (or 2 |value| / 5 away from 0)."""
+    direction gets width 2 (or 2 |value| / 5 away from 0).  Clipped to the limits a figure can
+    draw (:data:`dynsys.plots.checks.LIMIT`)."""
+    return [plot_checks.clip_limits(lim) for lim in _box(points, pad)]
+
+
+def _box(points: np.ndarray, pad: float) -> list[tuple[float, float]]:
     flat = points.reshape(-1, points.shape[-1])
     flat = flat[np.all(np.isfinite(flat), axis=1)]
     if not len(flat):

@@ -22,23 +22,32 @@ that semi-implicit Euler keeps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from .. import checks as core_checks
 from ..errors import InputError
+from ..steppers import get_stepper
 from ..systems.base import System
 from . import checks, marks
 from .equilibria import find_equilibria
 from .orbits import (
+    Orbits,
     Run,
     box,
+    check_reference,
+    check_size,
     drawing_grid,
     forcing_period,
+    merged,
     reference_orbits,
     run_method,
+    section_count,
+    section_times,
     stroboscopic,
     with_reference,
 )
@@ -75,16 +84,22 @@ def phase_portrait(
     are steppers (or 'solve_ivp') run from the first initial state with step ``dt``; ``period``
     overrides the forcing period 2π/omega of the Poincaré section.
     """
-    checks.scalar_params(system)
-    starts = checks.initial_states(system, s0)
-    xlim, ylim = checks.limits("xlim", xlim), checks.limits("ylim", ylim)
-    methods = checks.method_names(methods)
-    if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or not 0 <= grid <= 30:
-        raise InputError(f"grid must be a whole number from 0 to 30, got {grid!r}")
-    layout = _layout(system, states, poincare, projections, vs_time, grid, methods)
-    if t_span is None:
-        t_end = DEFAULT_T_END.get(layout, DEFAULT_T_END["ode"])
-        t_span = (0.0, t_end)
+    plan = check_phase(
+        system,
+        s0,
+        t_span=t_span,
+        dt=dt,
+        xlim=xlim,
+        ylim=ylim,
+        grid=grid,
+        methods=methods,
+        states=states,
+        poincare=poincare,
+        projections=projections,
+        vs_time=vs_time,
+        period=period,
+    )
+    starts, layout, t_span, methods = plan.starts, plan.layout, plan.t_span, plan.methods
     if layout == "vs_time":
         from .timeseries import states_against_time
 
@@ -93,15 +108,79 @@ def phase_portrait(
         from .maps import map_portrait
 
         return map_portrait(
-            system, starts, layout, t_span=t_span, xlim=xlim, ylim=ylim, states=states
+            system, starts, layout, t_span=t_span, xlim=plan.xlim, ylim=plan.ylim, states=states
         )
     if layout in ("3d", "projections"):
         from .spatial import spatial_portrait
 
         return spatial_portrait(system, starts, layout, t_span=t_span, dt=dt, methods=methods)
-    pair = _pair(system, states)
+    return _planar(
+        system,
+        starts,
+        layout,
+        plan.pair,
+        t_span,
+        dt,
+        plan.xlim,
+        plan.ylim,
+        grid,
+        methods,
+        plan.period,
+    )
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """The checked arguments of a phase portrait (:func:`check_phase`)."""
+
+    starts: np.ndarray | None
+    layout: str
+    t_span: tuple[float, float]
+    methods: tuple[str, ...]
+    xlim: tuple[float, float] | None
+    ylim: tuple[float, float] | None
+    pair: tuple[int, int] | None
+    period: float | None
+
+
+def check_phase(
+    system: System,
+    s0: Any = None,
+    *,
+    t_span: tuple[float, float] | None = None,
+    dt: float = 0.01,
+    xlim: Any = None,
+    ylim: Any = None,
+    grid: int = 0,
+    methods: Sequence[str] | str = (),
+    states: Any = None,
+    poincare: bool = False,
+    projections: bool = False,
+    vs_time: bool = False,
+    period: float | None = None,
+) -> PhasePlan:
+    """Every argument of :func:`phase_portrait` checked, and the size of the portrait, without
+    computing it: a one-line InputError for anything it would refuse or could not finish."""
+    checks.scalar_params(system)
+    starts = checks.initial_states(system, s0)
+    xlim, ylim = checks.limits("xlim", xlim), checks.limits("ylim", ylim)
+    methods = checks.method_names(methods)
+    if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or not 0 <= grid <= 30:
+        raise InputError(f"grid must be a whole number from 0 to 30, got {grid!r}")
+    layout = _layout(system, states, poincare, projections, vs_time, grid, methods)
+    for name in methods:
+        if name != "solve_ivp":
+            get_stepper(name, system)
+    if t_span is None:
+        t_end = DEFAULT_T_END.get(layout, DEFAULT_T_END["ode"])
+        t_span = (0.0, t_end)
+    t_span = core_checks.time_span(t_span)
     period = forcing_period(system, period) if poincare else None
-    return _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods, period)
+    pair = None
+    if layout in ("field", "driven", "projection", "orbit"):
+        pair = _pair(system, states)
+    _check_size(system, layout, starts, t_span, dt, methods, int(grid), period)
+    return PhasePlan(starts, layout, t_span, methods, xlim, ylim, pair, period)
 
 
 def _layout(system, states, poincare, projections, vs_time, grid, methods) -> str:
@@ -136,6 +215,32 @@ def _layout(system, states, poincare, projections, vs_time, grid, methods) -> st
     return layout
 
 
+def _check_size(system, layout, starts, t_span, dt, methods, grid, period) -> None:
+    """Refuse, before computing anything, a portrait too large to compute or to draw."""
+    what = f"a {layout} phase portrait of {system.name}"
+    m = 1 if starts is None else len(starts)
+    if system.kind == "map":
+        panels = system.n_states if layout == "vs_time" else 2
+        check_size(system, t_span, 1.0, what=what, runs=m, panels=panels)
+        return
+    steppers = sum(1 for name in methods if name != "solve_ivp")
+    references = m + (1 if methods else 0) + (grid * grid if grid else 0)
+    extra = section_count(t_span, period) + 1 if period else 0
+    panels = {"vs_time": system.n_states, "projections": 3}.get(layout, 1)
+    check_size(
+        system,
+        t_span,
+        dt,
+        what=what,
+        references=references,
+        runs=steppers,
+        panels=panels,
+        extra=extra,
+    )
+    probe = starts if starts is not None else np.array([system.default_s0], dtype=np.float64)
+    check_reference(system, probe, t_span, what)
+
+
 def _pair(system: System, states: Any) -> tuple[int, int]:
     if states is None:
         return 0, 1
@@ -149,7 +254,15 @@ def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods,
     given = starts
     if given is None and not grid:
         given = np.array([system.default_s0], dtype=np.float64)
-    first = None if given is None else reference_orbits(system, given, t)
+    first, section_points = None, None
+    if given is not None and period:  # one solve for the orbits and the section of the first
+        both, on_t, on_section = merged(t, section_times(t_span, period))
+        solved = reference_orbits(system, given, both)
+        first = Orbits(t, solved.states[:, on_t], solved.solved)
+        if solved.solved[0]:
+            section_points = solved.states[0, on_section]
+    elif given is not None:
+        first = reference_orbits(system, given, t)
     auto_limits = xlim is None or ylim is None
     if auto_limits:
         seed = first if first is not None else _default_orbit(system, t)
@@ -189,7 +302,9 @@ def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods,
         section = 0
         if period:
             s0 = given[0] if given is not None else np.asarray(system.default_s0, dtype=float)
-            section = _section(fig.add_subplot(1, 2, 2), system, s0, t_span, period, pair)
+            if section_points is None:
+                section_points = stroboscopic(system, s0, t_span, period)
+            section = _section(fig.add_subplot(1, 2, 2), system, section_points, period, pair)
         marks.legend_below(fig, run_lines + handles, ncols=3)
     info = PhaseInfo(
         layout=layout,
@@ -218,7 +333,7 @@ def _widen(xlim, ylim, runs: list[Run], pair) -> tuple[tuple[float, float], ...]
         width = lim[1] - lim[0]
         lo = max(min(lim[0], float(values.min(initial=lim[0]))), lim[0] - 1.5 * width)
         hi = min(max(lim[1], float(values.max(initial=lim[1]))), lim[1] + 1.5 * width)
-        out.append((lo, hi))
+        out.append(checks.clip_limits((lo, hi)))
     return tuple(out)
 
 
@@ -275,7 +390,9 @@ def _orbit_lines(ax, states, pair, runs, layout, given) -> list:
 
 
 def _point(s: np.ndarray) -> str:
-    return "(" + ", ".join(f"{v:.3g}" for v in s) + ")"
+    """'(1, 0.5)', or '1' for one state."""
+    text = ", ".join(f"{v:.3g}" for v in s)
+    return text if len(s) == 1 else f"({text})"
 
 
 def _field_values(system, pair, xs, ys, t0) -> np.ndarray:
@@ -333,10 +450,9 @@ def _field(fig, ax, system, pair, t0) -> list:
     return handles
 
 
-def _section(ax, system, s0, t_span, period, pair) -> int:
-    """The Poincaré section of the reference from s0: s(t0 + k T), drawn as dots."""
+def _section(ax, system, points, period, pair) -> int:
+    """The Poincaré section s(t0 + k T) of the reference (K + 1, n), drawn as dots."""
     i, j = pair
-    points = stroboscopic(system, s0, t_span, period)
     size = 14 if len(points) < 200 else 6 if len(points) < 2000 else 2
     ax.scatter(
         points[:, i], points[:, j], s=size, color=OKABE_ITO["blue"], lw=0, gid="section", zorder=3

@@ -49,9 +49,18 @@ from ..rnn.train import History
 from ..systems.base import System
 from . import checks, marks
 from .graph import FULL, STEP, GraphSpec, _Drawer, unrolled_plot
-from .orbits import box
+from .orbits import box, check_reference, check_size
 from .results import GraphInfo
-from .style import CYCLE, GREY, OKABE_ITO, field_cmap, house_style, new_figure, params_text
+from .style import (
+    CYCLE,
+    GREY,
+    OKABE_ITO,
+    field_cmap,
+    house_style,
+    new_figure,
+    number,
+    params_text,
+)
 
 MAX_TRAJECTORIES = len(CYCLE)
 """A rollout plot draws at most this many trajectories, one colour each."""
@@ -113,12 +122,15 @@ class FieldInfo:
 
 @dataclass(frozen=True)
 class _Source:
-    """A network with what it was trained on, as far as known."""
+    """A network with what it was trained on, as far as known; ``where`` names it in errors
+    ('model file jordan.npz'), and ``stages`` is the training record as read (checked by
+    :func:`_check_stages` when a figure draws it)."""
 
     model: Model
     spec: DatasetSpec | None
     normalizer: Normalizer | None
-    stages: dict[str, dict[str, Any]] | None
+    stages: Any
+    where: str = "the model"
 
     def title(self, system: bool = True) -> str:
         """'Jordan RNN (32 identity units, residual) on driven_oscillator' (with ``system``)."""
@@ -129,8 +141,9 @@ class _Source:
         """The dataset spec, or an InputError saying that ``what`` needs it."""
         if self.spec is None:
             raise InputError(
-                f"{what} needs the dataset spec the model was trained on: give a model file, "
-                "a LoadedModel or a TrainedModel (or the spec beside the network)"
+                f"{what} needs the dataset spec the model was trained on, and {self.where} has "
+                "none: give a model file, a LoadedModel or a TrainedModel (or the spec beside "
+                "the network)"
             )
         return self.spec
 
@@ -139,16 +152,21 @@ def _source(
     obj: Any, spec: DatasetSpec | None = None, normalizer: Normalizer | None = None
 ) -> _Source:
     """The network and its training context from a path, LoadedModel, TrainedModel or RNNModel."""
+    where = "the model"
     if isinstance(obj, str | os.PathLike):
+        where = f"model file {obj}"
         obj = load_model(obj)
     if isinstance(obj, LoadedModel):
-        stages = (obj.training or {}).get("stages")
-        return _Source(
-            obj.model,
-            spec or (DatasetSpec.from_dict(obj.dataset) if obj.dataset else None),
-            normalizer or (Normalizer.from_dict(obj.normalizer) if obj.normalizer else None),
-            stages if isinstance(stages, dict) else None,
-        )
+        training = obj.training
+        if training is not None and not isinstance(training, Mapping):
+            raise InputError(f"{where}: training must be a mapping, got {_kind(training)}")
+        stages = (training or {}).get("stages")
+        if spec is None:
+            spec = _read(where, "dataset", DatasetSpec.from_dict, obj.dataset)
+        if normalizer is None:
+            normalizer = _read(where, "normalizer", Normalizer.from_dict, obj.normalizer)
+            _check_channels(where, obj.model, normalizer)
+        return _Source(obj.model, spec, normalizer, stages, where)
     if isinstance(obj, TrainedModel):
         stages = {name: h.to_dict() for name, h in obj.stages.items()}
         return _Source(obj.model, spec or obj.spec, normalizer or obj.normalizer, stages)
@@ -158,6 +176,44 @@ def _source(
         "model must be a model file, a LoadedModel, a TrainedModel or an RNN, "
         f"got {type(obj).__name__}"
     )
+
+
+def _kind(value: Any) -> str:
+    """'a list', 'a string', 'null': what a JSON value is, for an error message."""
+    if value is None:
+        return "null"
+    names = {str: "a string", bool: "a boolean", list: "a list", dict: "a mapping"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
+
+
+def _read(where: str, field: str, parse, value: Any):
+    """``parse(value)`` for a record of a model file (None when there is none), any failure a
+    one-line InputError naming the file and the field."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, Mapping):
+        raise InputError(f"{where}: {field} must be a mapping, got {_kind(value)}")
+    try:
+        return parse(dict(value))
+    except InputError as err:
+        raise InputError(f"{where}: {field}: {err}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"{where}: {field} cannot be read ({reason})") from None
+
+
+def _check_channels(where: str, net: Model, normalizer: Normalizer | None) -> None:
+    """The normaliser scales what the network reads and writes: the same channel counts."""
+    if normalizer is None:
+        return
+    for what, values, n in (
+        ("input", normalizer.x_mean, getattr(net, "n_in", None)),
+        ("output", normalizer.y_mean, getattr(net, "n_out", None)),
+    ):
+        if n is not None and len(values) != n:
+            raise InputError(
+                f"{where}: normalizer has {len(values)} {what} channels but the network has {n}"
+            )
 
 
 def model_label(m: Model) -> str:
@@ -176,8 +232,8 @@ def model_label(m: Model) -> str:
 def _spec_title(spec: DatasetSpec) -> str:
     """'driven_oscillator (m=1, k=1, c=0, A in [0.2, 1])'."""
     params = spec.base_system().params
-    parts = [f"{k}={float(v):g}" for k, v in params.items() if k not in spec.ranges]
-    parts += [f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in spec.ranges.items()]
+    parts = [f"{k}={number(v)}" for k, v in params.items() if k not in spec.ranges]
+    parts += [f"{k} in [{number(lo)}, {number(hi)}]" for k, (lo, hi) in spec.ranges.items()]
     return f"{spec.system} ({', '.join(parts)})" if parts else spec.system
 
 
@@ -274,16 +330,24 @@ def _stages(histories: Any) -> tuple[dict[str, dict[str, Any]], str | None, str]
         stages = {}
         for name, h in histories.items():
             stages[str(name)] = h.to_dict() if isinstance(h, History) else h
-        _check_stages(stages, "histories")
+        _check_stages(stages, "histories", "histories")
         return stages, None, "training loss"
     src = _source(histories)
     if src.stages is None:
-        raise InputError("the model has no training record to draw")
-    _check_stages(src.stages, "the model file")
-    return src.stages, getattr(src.model, "output", "identity"), f"{src.title()}: training loss"
+        raise InputError(f"{src.where} has no training record to draw")
+    if not isinstance(src.stages, Mapping) or not src.stages:
+        raise InputError(
+            f"{src.where}: training.stages must be a mapping of stage names to their records, "
+            f"got {_kind(src.stages) if src.stages != {} else 'an empty mapping'}"
+        )
+    stages = {str(name): stage for name, stage in src.stages.items()}
+    _check_stages(stages, src.where, f"{src.where}: training.stages")
+    return stages, getattr(src.model, "output", "identity"), f"{src.title()}: training loss"
 
 
-def _check_stages(stages: dict[str, Any], where: str) -> None:
+def _check_stages(stages: dict[str, Any], where: str, prefix: str) -> None:
+    """Every record a training curve reads, checked: a one-line InputError naming ``where`` and
+    the field (``prefix``.fit.train_loss) for anything else than what dynsys writes."""
     for name, stage in stages.items():
         if isinstance(stage, Mapping) and stage.get("optimizer") == "closed_form":
             raise InputError(
@@ -297,6 +361,34 @@ def _check_stages(stages: dict[str, Any], where: str) -> None:
             )
         if not stage["train_loss"]:
             raise InputError(f"stage {name!r} ran no epochs: nothing to draw")
+        field = f"{prefix}.{name}"
+        for which in ("train", "val"):
+            values = stage.get(f"{which}_loss")
+            if values is not None and not isinstance(values, list):
+                raise InputError(f"{field}.{which}_loss must be a list, got {_kind(values)}")
+            for k, value in enumerate(values or []):
+                if not _loss_value(value):
+                    raise InputError(
+                        f"{field}.{which}_loss[{k}] must be a number or null, got {value!r:.40}"
+                    )
+            first = stage.get(f"initial_{which}_loss")
+            if not _loss_value(first):
+                raise InputError(
+                    f"{field}.initial_{which}_loss must be a number or null, got {first!r:.40}"
+                )
+        if values and len(values) != len(stage["train_loss"]):
+            raise InputError(
+                f"{field}: val_loss has {len(values)} epochs but train_loss has "
+                f"{len(stage['train_loss'])}"
+            )
+        best = stage.get("best_epoch")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, int) or best < 0):
+            raise InputError(f"{field}.best_epoch must be a whole number >= 0, got {best!r:.40}")
+
+
+def _loss_value(value: Any) -> bool:
+    """A loss as saved: a number (null where it was not finite)."""
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _losses(stage: Mapping[str, Any], which: str) -> np.ndarray | None:
@@ -305,7 +397,8 @@ def _losses(stage: Mapping[str, Any], which: str) -> np.ndarray | None:
     if not values:
         return None
     first = stage.get(f"initial_{which}_loss")
-    return np.array([first, *values], dtype=np.float64)  # None -> nan
+    with np.errstate(over="ignore"):
+        return np.array([first, *values], dtype=np.float64)  # None -> nan
 
 
 # -- rollouts ------------------------------------------------------------------------------
@@ -333,6 +426,7 @@ def rollout_plot(
     src = _source(model, spec, normalizer)
     if data is None:
         spec = src.needs_data("a rollout plot")
+        _check_data(spec, int(n), f"a rollout plot of {src.where}", panels=3)
         data = sample(spec, int(n), _seed(spec, seed), whole=True)
     elif not isinstance(data, Dataset):
         raise InputError(f"data must be a Dataset, got {type(data).__name__}")
@@ -416,6 +510,21 @@ def _trajectory_label(data: Dataset, i: int, rel: float) -> str:
     return f"s0 = ({s0}){sampled}: rel L2 {rel:.2g}"
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _check_data(spec: DatasetSpec, n: int, what: str, panels: int = 1) -> None:
+    """Refuse, before simulating them, ``n`` trajectories of the model's dataset too long to
+    draw (its t_end and h come from the model file)."""
+    system = _midpoint_system(spec)
+    what += f" ({n} trajectories of its dataset, t_end={spec.t_end:g}, h={spec.h:g})"
+    t_span = (-float(spec.transient or 0.0), spec.t_end)
+    check_size(system, (0.0, spec.t_end), spec.h, what=what, references=n, panels=panels)
+    start = np.array([[(lo + hi) / 2 for lo, hi in spec.s0_ranges.values()]])
+    check_reference(system, start, t_span, what)
+
+
 def _seed(spec: DatasetSpec, seed: int | None) -> int:
     if seed is None:
         return spec.seed + 1
@@ -450,11 +559,14 @@ def vector_field_plot(
     if net.task != "step_map" or getattr(net, "context", 0):
         raise InputError(
             f"a learned vector field needs a step map of the current state alone "
-            f"(s(n+1) = f(s(n), x(n+1))); a {net.kind} model is not one"
+            f"(s(n+1) = f(s(n), x(n+1))); {_article(net.kind)} {net.kind} model is not one"
         )
     spec = src.needs_data("a vector field plot")
     if src.normalizer is None:
-        raise InputError("a vector field plot needs the normaliser the model was trained with")
+        raise InputError(
+            f"a vector field plot needs the normaliser the model was trained with, and "
+            f"{src.where} has none"
+        )
     system = _midpoint_system(spec)
     if system.n_states != 2:
         raise InputError(
@@ -464,8 +576,13 @@ def vector_field_plot(
     held = None
     if system.driven:
         held = finite_number("drive", drive)
+        if abs(held) > checks.LIMIT:
+            raise InputError(
+                f"drive must lie within -{checks.LIMIT:g} and {checks.LIMIT:g}, got {drive!r}"
+            )
     xlim, ylim = checks.limits("xlim", xlim), checks.limits("ylim", ylim)
     if xlim is None or ylim is None:
+        _check_data(spec, 8, f"the limits of a vector field plot of {src.where}")
         orbits = sample(spec, 8, _seed(spec, seed), whole=True).states
         auto = box(orbits)
         xlim, ylim = xlim or auto[0], ylim or auto[1]
@@ -540,17 +657,22 @@ def _learned_field(net, spec, normalizer, system, states, held) -> np.ndarray:
     """(one step of the network from each state - the state) / h, physical units: (G, 2)."""
     n_params = len(spec.param_inputs)
     n_drive = net.n_in - n_params
-    if held is None and n_drive == 1 and not n_params and normalizer.input_names == ("1",):
-        held, n_drive = 1.0, 1  # an undriven system's one constant input channel
+    if held is None and n_drive == 1 and not n_params:
+        held = 1.0  # the one constant input channel of an undriven system without parameters
     if n_drive < 0 or (n_drive and held is None) or n_drive != len(normalizer.x_mean) - n_params:
         raise InputError(
             f"the network reads {net.n_in} inputs, which do not fit the dataset spec "
             f"({n_params} parameter inputs)"
         )
     row = [held] * n_drive + [float(system.params[k]) for k in spec.param_inputs]
-    X = np.broadcast_to(
-        normalizer.scale_inputs(np.array(row, dtype=np.float64)), (len(states), 1, net.n_in)
-    )
+    with np.errstate(all="ignore"):
+        scaled = normalizer.scale_inputs(np.array(row, dtype=np.float64))
+    if not np.all(np.isfinite(scaled)):
+        raise InputError(
+            f"the inputs ({', '.join(f'{v:g}' for v in row)}) are not finite once scaled by the "
+            "model's normaliser: take a smaller drive"
+        )
+    X = np.broadcast_to(scaled, (len(states), 1, net.n_in))
     encoded = encode(states, spec.angles)  # angles as (cos, sin), as the model saw them
     out = net.predict(np.ascontiguousarray(X), h0=normalizer.scale_states(encoded))
     pair = np.stack([encoded, normalizer.unscale_states(out[:, 0])], axis=1)
@@ -596,7 +718,7 @@ def model_graph(model: Any) -> GraphSpec:
     if not {"U", "W", "V"} <= set(m.param_shapes) or not hasattr(m, "activation"):
         raise InputError(
             f"the unrolled graph draws networks of one hidden layer with weights U, W and V; "
-            f"a {m.kind} model is not one"
+            f"{_article(m.kind)} {m.kind} model is not one"
         )
     shapes = m.param_shapes
     sizes = ", ".join(f"{k} {' × '.join(map(str, shapes[k]))}" for k in ("U", "W", "V"))
@@ -605,7 +727,7 @@ def model_graph(model: Any) -> GraphSpec:
     names = spec.base_system().states if spec is not None else ()
     inputs = ""
     if src.normalizer is not None and src.normalizer.input_names:
-        inputs = f" = ({', '.join(src.normalizer.input_names)})"
+        inputs = f" = ({', '.join(map(str, src.normalizer.input_names))})"
     sizes = (
         f"x(t) ∈ ℝ{_sup(m.n_in)}{inputs},  h(t) ∈ ℝ{_sup(m.n_hidden)},  "
         f"o(t) ∈ ℝ{_sup(m.n_out)}" + (f" ≈ ({', '.join(names)}), normalised" if names else "")

@@ -36,7 +36,7 @@ from ..study import DEFAULT_METHODS
 from ..systems.base import System
 from . import checks, marks
 from .equilibria import find_equilibria
-from .orbits import box, reference_orbits, time_grid
+from .orbits import box, check_reference, reference_orbits
 from .results import StabilityInfo
 from .style import GREY, house_style, method_colour, new_figure, system_title
 
@@ -115,22 +115,16 @@ def stability_plot(
     the reference trajectory from ``s0`` over ``t_span``; h = ``dt``.  A ray from 0 through
     each h λ shows where it moves as h grows.
     """
-    checks.scalar_params(system)
-    checks.ode(system, "a stability plot")
-    names = checks.method_names(methods)
-    allowed = stability_methods()
-    for name in names:
-        if name not in allowed:
-            raise unknown_name("method with a stability region", name, allowed)
-    if not names:
-        raise InputError(f"methods must name at least one of: {', '.join(allowed)}")
-    h = core_checks.positive_number("dt", dt)
-    xlim, ylim = checks.limits("xlim", xlim), checks.limits("ylim", ylim)
-    equilibria = _equilibria(system, s0, t_span, h)
+    names, h, start, xlim, ylim = check_stability(
+        system, s0, dt=dt, methods=methods, t_span=t_span, xlim=xlim, ylim=ylim
+    )
+    equilibria = _equilibria(system, start, t_span)
     h_lambda = tuple(tuple(complex(h * lam) for lam in eq.eigenvalues) for eq in equilibria)
+    _check_h(h, equilibria, h_lambda)
     points = np.array([z for zs in h_lambda for z in zs], dtype=np.complex128)
-    xlim = xlim or _span(points.real, (-4.5, 1.5))
-    ylim = ylim or _span(points.imag, (-3.5, 3.5), symmetric=True)
+    regions = region_box(names)
+    xlim = xlim or _span(points.real, (min(-4.5, regions[0]), max(1.5, regions[1])))
+    ylim = ylim or _span(points.imag, (min(-3.5, regions[2]), max(3.5, regions[3])), True)
     inside = {
         m: tuple(tuple(bool(v) for v in in_region(m, np.array(zs))) for zs in h_lambda)
         for m in names
@@ -148,11 +142,91 @@ def stability_plot(
     return fig, StabilityInfo(names, h, equilibria, h_lambda, inside)
 
 
-def _equilibria(system, s0, t_span, h):
+def check_stability(
+    system: System,
+    s0: Any = None,
+    *,
+    dt: float = 0.1,
+    methods: Sequence[str] | str = DEFAULT_METHODS,
+    t_span: tuple[float, float] = (0.0, 20.0),
+    xlim: Any = None,
+    ylim: Any = None,
+):
+    """The arguments of :func:`stability_plot` checked, and the work of its reference, without
+    computing it (h λ, known once the equilibria are found, is checked when drawing); returns
+    the methods, h, the initial state and the limits."""
+    checks.scalar_params(system)
+    checks.ode(system, "a stability plot")
+    names = checks.method_names(methods)
+    allowed = stability_methods()
+    for name in names:
+        if name not in allowed:
+            raise unknown_name("method with a stability region", name, allowed)
+    if not names:
+        raise InputError(f"methods must name at least one of: {', '.join(allowed)}")
+    h = core_checks.positive_number("dt", dt)
+    xlim, ylim = checks.limits("xlim", xlim, MAX_Z), checks.limits("ylim", ylim, MAX_Z)
     start = checks.one_initial_state(system, s0, "a stability plot")
+    t_span = core_checks.time_span(t_span)
+    if system.jacobian is not None or system.n_states <= 3:
+        check_reference(system, start[None], t_span, f"a stability plot of {system.name}")
+    return names, h, start, xlim, ylim
+
+
+MAX_Z = 100.0
+"""The plane of z = h λ drawn reaches |Re z|, |Im z| <= MAX_Z: the regions of the steppers lie
+within |z| < 5, and beyond a few hundred they would be specks."""
+
+
+def _check_h(h, equilibria, h_lambda) -> None:
+    """Refuse a step h that puts some h λ beyond :data:`MAX_Z` (off any useful picture)."""
+    far = [
+        (max(abs(z.real), abs(z.imag)), eq)
+        for eq, zs in zip(equilibria, h_lambda, strict=True)
+        for z in zs
+    ]
+    if not far:
+        return
+    size, eq = max(far, key=lambda item: item[0])
+    if size <= MAX_Z:
+        return
+    where = ", ".join(f"{v:.3g}" for v in eq.point)
+    largest = max(max(abs(lam.real), abs(lam.imag)) for lam in eq.eigenvalues)
+    raise InputError(
+        f"dt={h:g} puts h λ of the equilibrium ({where}) at {size:.3g} from the origin, beyond "
+        f"the {MAX_Z:g} a stability plot draws around the regions (|z| < 5); "
+        f"take dt <= {MAX_Z / largest:.3g}"
+    )
+
+
+def region_box(methods: Sequence[str]) -> tuple[float, float, float, float]:
+    """(re_min, re_max, im_min, im_max) of the regions of ``methods``, padded: every explicit
+    region lies inside |z| < 6."""
+    x = np.linspace(-6.0, 6.0, 481)
+    z = x[None, :] + 1j * x[:, None]
+    lo_re = lo_im = np.inf
+    hi_re = hi_im = -np.inf
+    for name in methods:
+        inside = amplification(name, z) <= 1 + TOLERANCE
+        if inside.any():
+            rows, cols = np.nonzero(inside)
+            lo_re, hi_re = min(lo_re, x[cols].min()), max(hi_re, x[cols].max())
+            lo_im, hi_im = min(lo_im, x[rows].min()), max(hi_im, x[rows].max())
+    if not np.isfinite(lo_re):
+        return (0.0, 0.0, 0.0, 0.0)
+    pad = 0.35
+    return (lo_re - pad, hi_re + pad, lo_im - pad, hi_im + pad)
+
+
+EQUILIBRIUM_TIMES = 2001
+"""Times of the reference trajectory whose box is searched for equilibria."""
+
+
+def _equilibria(system, start, t_span):
     if system.jacobian is None and system.n_states > 3:
         return ()
-    t = time_grid(t_span, min(h, (t_span[1] - t_span[0]) / 200))
+    t0, t_end = core_checks.time_span(t_span)
+    t = np.linspace(t0, t_end, EQUILIBRIUM_TIMES)
     orbit = reference_orbits(system, start[None], t)
     bounds = box(orbit.states if len(orbit.states) else start[None, None], pad=0.25)
     return find_equilibria(system, bounds)[:4]
@@ -170,17 +244,57 @@ def _span(values: np.ndarray, default: tuple[float, float], symmetric: bool = Fa
     return float(lo), float(hi)
 
 
+def same_region(names: Sequence[str]) -> dict[str, str]:
+    """{method: the earlier method of ``names`` with the same stability function}: midpoint
+    and Heun, both 1 + z + z²/2, share their region."""
+    polynomials: dict[str, np.ndarray] = {}
+    same = {}
+    for name in names:
+        if name == SPLIT:
+            continue
+        stepper = _tableau_stepper(name)
+        c = stability_polynomial(stepper.a, stepper.b)
+        c = np.trim_zeros(c, "b")
+        for other, d in polynomials.items():
+            if len(c) == len(d) and np.allclose(c, d, rtol=1e-12, atol=1e-14):
+                same[name] = other
+                break
+        else:
+            polynomials[name] = c
+    return same
+
+
+DASHES = (0, (4.0, 4.0))
+"""The outline of a region already drawn for another method: dashes over its solid line."""
+
+
 def _regions(ax, names, xlim, ylim) -> list:
-    """Each region filled faintly and outlined in the method's colour."""
+    """Each region filled faintly and outlined in the method's colour; a region equal to one
+    already drawn gets a dashed outline over the first (both colours stay visible)."""
     x = np.linspace(*xlim, 401)
     y = np.linspace(*ylim, 401)
     z = x[None, :] + 1j * y[:, None]
     handles = []
+    same = same_region(names)
     for name in names:
         colour = method_colour(name)
         radius = amplification(name, z)
         radius = np.where(np.isfinite(radius), radius, 1e300)
         if not radius.min() <= 1 <= radius.max():
+            continue
+        if name in same:
+            ax.contour(
+                x,
+                y,
+                radius,
+                levels=[1],
+                colors=[colour],
+                linewidths=1.6,
+                linestyles=[DASHES],
+                zorder=3,
+            )
+            label = f"{name} (same region as {same[name]})"
+            handles.append(marks.line_handle(colour, label, lw=1.6, ls=(0, (2.0, 2.0))))
             continue
         ax.contourf(x, y, radius, levels=[0, 1], colors=[colour], alpha=0.12, zorder=1)
         ax.contour(x, y, radius, levels=[1], colors=[colour], linewidths=1.6, zorder=2)
@@ -204,7 +318,7 @@ def _points(ax, equilibria, h_lambda) -> list:
         label = f"h λ at ({where}), {eq.kind}"
         for z in zs:
             if z != 0:
-                far = 50 * z / abs(z)
+                far = 10 * MAX_Z * z / abs(z)  # beyond any window drawn
                 ax.plot([0, far.real], [0, far.imag], color="black", lw=0.6, ls=":", zorder=3)
         ax.plot(
             [z.real for z in zs],

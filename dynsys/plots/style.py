@@ -3,8 +3,10 @@
 Figures are :class:`matplotlib.figure.Figure` objects with their own Agg canvas, never pyplot's
 global figures, so plotting needs no display and leaves a backend the user chose untouched.
 The palette is Okabe and Ito's, which readers with any common colour-vision deficiency can
-tell apart.  Saved files are byte-for-byte reproducible: no dates or version stamps, a fixed
-SVG hash salt.
+tell apart.  A figure is drawn from matplotlib's defaults and :data:`RC` alone (the user's
+matplotlibrc and styles do not reach it), and saved without dates or version stamps, with a
+fixed SVG hash salt: the same figure gives the same bytes again with the same versions of
+matplotlib (and the FreeType it renders text with).  Another version may move a pixel.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 
-from ..errors import InputError
+from ..errors import DynsysError, InputError
 from ..files import atomic_write
 
 OKABE_ITO = {
@@ -92,8 +94,14 @@ RC: dict[str, Any] = {
 
 @contextmanager
 def house_style() -> Iterator[None]:
-    """Apply :data:`RC` for the duration of the block (and restore the user's settings)."""
-    with mpl.rc_context(RC):
+    """matplotlib's defaults with :data:`RC` for the duration of the block, whatever the user's
+    matplotlibrc or style says (fonts, hinting, sizes), then the user's settings again.
+
+    The backend and the other settings a style may not change are left as they are.
+    """
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        mpl.rcParams.update(RC)
         yield
 
 
@@ -109,8 +117,13 @@ def method_colour(name: str) -> str:
 
 
 def params_text(system) -> str:
-    """'mu=1' style parameter list of a system, for titles."""
-    return ", ".join(f"{k}={float(v):g}" for k, v in system.params.items())
+    """'mu=1, beta=2.667' style parameter list of a system, for titles (4 significant digits)."""
+    return ", ".join(f"{k}={number(v)}" for k, v in system.params.items())
+
+
+def number(value: Any) -> str:
+    """A parameter's value in a title: 4 significant digits (2.667, 0.001, 1.5e+06)."""
+    return f"{float(value):.4g}"
 
 
 def system_title(system, what: str, width: int = 72) -> str:
@@ -135,12 +148,28 @@ def check_suffix(path: str | os.PathLike) -> str:
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: float = DPI) -> Path:
     """Write ``fig`` to ``path`` as PNG, SVG or PDF (by suffix), atomically and reproducibly.
 
-    The file appears complete or not at all (a temporary file beside it, then a rename).  The
-    same figure gives the same bytes: no creation date or software stamp, a fixed SVG salt.
+    The file appears complete or not at all (a temporary file beside it, then a rename); a
+    failure to write it is a :class:`~dynsys.errors.WriteError` naming the path and the
+    reason, one to render it a :class:`~dynsys.errors.DynsysError`.  The same figure gives the
+    same bytes with the same matplotlib: no creation date or software stamp, a fixed SVG salt.
     """
     fmt = check_suffix(path)
-    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
     with house_style():
-        return atomic_write(
-            path, lambda f: fig.savefig(f, format=fmt, dpi=dpi, metadata=metadata[fmt])
-        )
+        try:
+            return atomic_write(
+                path, lambda f: fig.savefig(f, format=fmt, dpi=dpi, metadata=METADATA[fmt])
+            )
+        except DynsysError:
+            raise
+        except (ValueError, ArithmeticError) as err:  # matplotlib could not render it
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise DynsysError(f"cannot draw {path}: {reason}") from None
+
+
+METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+}
+"""What :func:`save_figure` leaves out of each format: dates, and the names and versions of the
+software (a matplotlib upgrade alone would change the bytes)."""

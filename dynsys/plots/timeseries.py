@@ -15,10 +15,20 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import InputError
+from ..steppers import get_stepper
 from ..study import DEFAULT_METHODS
 from ..systems.base import System
 from . import checks, marks
-from .orbits import Run, drawing_grid, reference_orbits, run_method, time_grid, with_reference
+from .orbits import (
+    Run,
+    check_reference,
+    check_size,
+    drawing_grid,
+    reference_orbits,
+    run_method,
+    time_grid,
+    with_reference,
+)
 from .results import PhaseInfo, SeriesInfo
 from .style import CYCLE, GREY, house_style, method_colour, new_figure, system_title
 
@@ -34,10 +44,8 @@ def timeseries_plot(
 ) -> tuple[Figure, SeriesInfo]:
     """Each state against time, one panel per state (``states``: names or indices), for each
     method with step dt and the solve_ivp reference; a map is iterated ('map')."""
-    checks.scalar_params(system)
-    start = checks.one_initial_state(system, s0, "a plot against time")
-    index = (
-        tuple(range(system.n_states)) if states is None else checks.state_indices(system, states)
+    start, index = check_timeseries(
+        system, s0, t_span=t_span, dt=dt, methods=methods, states=states
     )
     runs = _runs(system, start, t_span, dt, methods)
     with house_style():
@@ -56,6 +64,34 @@ def timeseries_plot(
     return fig, SeriesInfo(names, tuple(r.method for r in runs), lines, diverged)
 
 
+def check_timeseries(
+    system: System,
+    s0: Any = None,
+    *,
+    t_span: tuple[float, float] = (0.0, 20.0),
+    dt: float = 0.01,
+    methods: Sequence[str] | str = DEFAULT_METHODS,
+    states: Any = None,
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The arguments of :func:`timeseries_plot` and its size checked without computing it;
+    returns the initial state and the indices of the states drawn."""
+    checks.scalar_params(system)
+    start = checks.one_initial_state(system, s0, "a plot against time")
+    index = (
+        tuple(range(system.n_states)) if states is None else checks.state_indices(system, states)
+    )
+    what = f"a plot against time of {system.name}"
+    if system.kind == "map":
+        _map_methods(system, methods)
+        check_size(system, t_span, 1.0, what=what, runs=1, panels=len(index))
+        return start, index
+    steppers = _steppers(system, methods)
+    what += f" ({len(steppers)} method{'s' * (len(steppers) != 1)} and solve_ivp)"
+    check_size(system, t_span, dt, what=what, references=1, runs=len(steppers), panels=len(index))
+    check_reference(system, start[None], t_span, what)
+    return start, index
+
+
 def error_plot(
     system: System,
     s0: Any = None,
@@ -65,9 +101,7 @@ def error_plot(
     methods: Sequence[str] | str = DEFAULT_METHODS,
 ) -> tuple[Figure, SeriesInfo]:
     """max_i |s_i - s_i(t)| against time on a log axis for each method (see the module doc)."""
-    checks.scalar_params(system)
-    checks.ode(system, "an error plot")
-    start = checks.one_initial_state(system, s0, "an error plot")
+    start = check_error(system, s0, t_span=t_span, dt=dt, methods=methods)
     t = time_grid(t_span, dt)
     reference = Run("solve_ivp", t, reference_orbits(system, start[None], t).states[0], None)
     runs = [run_method(system, start, t_span, dt, m) for m in _methods(methods)]
@@ -109,6 +143,26 @@ def error_plot(
     return fig, SeriesInfo(
         ("error",), tuple(r.method for r in runs_shown), len(runs_shown), diverged, against
     )
+
+
+def check_error(
+    system: System,
+    s0: Any = None,
+    *,
+    t_span: tuple[float, float] = (0.0, 20.0),
+    dt: float = 0.01,
+    methods: Sequence[str] | str = DEFAULT_METHODS,
+) -> np.ndarray:
+    """The arguments of :func:`error_plot` and its size checked without computing it; returns
+    the initial state."""
+    checks.scalar_params(system)
+    checks.ode(system, "an error plot")
+    start = checks.one_initial_state(system, s0, "an error plot")
+    steppers = _steppers(system, methods)
+    what = f"an error plot of {system.name} ({len(steppers)} method{'s' * (len(steppers) != 1)})"
+    check_size(system, t_span, dt, what=what, references=2, runs=len(steppers))
+    check_reference(system, start[None], t_span, what)
+    return start
 
 
 def states_against_time(
@@ -168,11 +222,23 @@ def _methods(methods) -> tuple[str, ...]:
     return tuple(m for m in methods if m != "solve_ivp")
 
 
+def _steppers(system, methods) -> tuple[str, ...]:
+    """The methods named, without solve_ivp, each a stepper of ``system``."""
+    names = _methods(methods)
+    for name in names:
+        get_stepper(name, system)
+    return names
+
+
+def _map_methods(system, methods) -> None:
+    names = checks.method_names(methods)
+    if names != tuple(DEFAULT_METHODS) and any(m != "map" for m in names):
+        raise InputError(f"{system.name} is a discrete map; its only method is 'map'")
+
+
 def _runs(system, start, t_span, dt, methods) -> list[Run]:
     if system.kind == "map":
-        names = checks.method_names(methods)
-        if names != tuple(DEFAULT_METHODS) and any(m != "map" for m in names):
-            raise InputError(f"{system.name} is a discrete map; its only method is 'map'")
+        _map_methods(system, methods)
         return [run_method(system, start, t_span, 1.0, "map")]
     return [run_method(system, start, t_span, dt, m) for m in with_reference(_methods(methods))]
 
@@ -199,8 +265,9 @@ def _series(ax, t, values, run: Run, is_map: bool, colour: str | None = None) ->
         t,
         values,
         color=colour,
-        lw=2.4 if wide else 1.2,
-        alpha=0.45 if wide else 1.0,
+        lw=marks.REFERENCE_WIDTH if wide else 1.2,
+        alpha=marks.REFERENCE_ALPHA if wide else 1.0,
+        zorder=1.5 if wide else 2,
         gid=marks.TRAJECTORY,
     )
     if run.diverged_at is not None:
@@ -215,4 +282,6 @@ def _label(run: Run) -> str:
 
 
 def _point(s: np.ndarray) -> str:
-    return "(" + ", ".join(f"{v:.3g}" for v in s) + ")"
+    """'(1, 0.5)', or '1' for one state."""
+    text = ", ".join(f"{v:.3g}" for v in s)
+    return text if len(s) == 1 else f"({text})"
