@@ -742,7 +742,10 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> N
             print("  ".join("-" * w for w in widths))
 
 
-def verdict(ok: bool) -> str:
+def verdict(ok: bool, judged: bool = True) -> str:
+    """PASS or FAIL; at sizes that are not the floors' own (--quick), no verdict."""
+    if not judged:
+        return "not judged (quick sizes)"
     return "PASS" if ok else "FAIL"
 
 
@@ -876,7 +879,7 @@ def report_throughput(
     print(
         f"  -> speedup vs the faster solve_ivp: {speedup:.1f}x with the {selected} ({beside}) "
         f"(floor {SPEEDUP_FLOOR:g}x), error {tuned['error']:.1e} vs "
-        f"{best_ivp_error:.1e}: {verdict(ok)}"
+        f"{best_ivp_error:.1e}: {verdict(ok, sizes.verdicts)}"
         + ("" if speedup >= SPEEDUP_FLOOR else f" (short by {SPEEDUP_FLOOR / speedup:.1f}x)")
     )
     one = "" if single is None else f"; {single:.1f}x on 1 thread"
@@ -1027,7 +1030,7 @@ def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
     reached = [r for r in tta["steppers"] if r["reached"]]
     rk45 = tta["solve_ivp"][0]
     if not reached or not rk45["reached"]:
-        print("  -> no comparison possible: FAIL")
+        print(f"  -> no comparison possible: {verdict(False, verdicts)}")
         return {"pass": False, "summary": "target not reached"}
     best = min(reached, key=lambda r: r["seconds"])
     ok = best["seconds"] <= rk45["seconds"]
@@ -1035,7 +1038,7 @@ def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
         f"  -> fastest dynsys: {best['method']} ({loop_name(best['backend'], best['threads'])}) "
         f"h={best['h']:.4g}, {best['seconds']:.3f} s vs "
         f"RK45 stacked {rk45['seconds']:.3f} s (ratio {rk45['seconds'] / best['seconds']:.2f}x): "
-        f"{verdict(ok)}" + ("" if verdicts else " (quick sizes)")
+        f"{verdict(ok, verdicts)}"
     )
     if "other" in best:
         o = best["other"]
@@ -1056,7 +1059,11 @@ def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
 
 
 def report_memory(
-    full: dict[str, Any], thin: dict[str, Any], off: dict[str, Any], loops: list[dict[str, Any]]
+    full: dict[str, Any],
+    thin: dict[str, Any],
+    off: dict[str, Any],
+    loops: list[dict[str, Any]],
+    verdicts: bool = True,
 ) -> dict:
     """Print floor 3 (and the other time loops' runs of the same size) and return its figures."""
     rows = []
@@ -1102,7 +1109,7 @@ def report_memory(
     )
     print(
         f"  ratio = (peak - baseline) / states; floor: ratio <= {MEMORY_FACTOR:g} for save_every=1 "
-        f"and save_every={thin['save_every']} lower in both: {verdict(ok)}"
+        f"and save_every={thin['save_every']} lower in both: {verdict(ok, verdicts)}"
     )
     ratio = grown_full / full["states_bytes"]
     return {
@@ -1125,7 +1132,10 @@ def run_accuracy_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
     loops["backend_ran"] = {
         "time_to_accuracy": {r["method"]: r["backend"] for r in tta["steppers"]}
     }
-    print(f"\nSummary\n  time to accuracy: {verdict(floor2['pass'])}: {floor2['summary']}")
+    print(
+        f"\nSummary\n  time to accuracy: {verdict(floor2['pass'], sizes.verdicts)}: "
+        f"{floor2['summary']}"
+    )
     print(f"  time loops that ran: {ran_text(loops['backend_ran'])}")
     return {"machine": {**info, **loops}, "time_to_accuracy": {**tta, **floor2}}
 
@@ -1141,7 +1151,9 @@ def run_throughput_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
     loops = compare_loops(sizes, repeats, tuned)
     ivp = time_per_trajectory_ivp(system, s0, t, sizes.ivp_sample, sizes.ivp_repeats)
     floor1 = report_throughput(sizes, tuned, ivp, loops)
-    print(f"\nSummary\n  throughput: {verdict(floor1['pass'])}: {floor1['summary']}")
+    print(
+        f"\nSummary\n  throughput: {verdict(floor1['pass'], sizes.verdicts)}: {floor1['summary']}"
+    )
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"  load average at the end: {info['load_average_at_end']}")
     return {
@@ -1190,11 +1202,11 @@ def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
     tta = time_to_accuracy(sizes, repeats)
     floor2 = report_tta(tta, sizes.verdicts)
 
-    floor3 = report_memory(tuned, thin, untuned, loops)
+    floor3 = report_memory(tuned, thin, untuned, loops, sizes.verdicts)
 
     print("\nSummary" + ("" if sizes.verdicts else " (--quick: sizes are not the floors')"))
     for name, floor in (("throughput", floor1), ("time to accuracy", floor2), ("memory", floor3)):
-        print(f"  {name}: {verdict(floor['pass'])}: {floor['summary']}")
+        print(f"  {name}: {verdict(floor['pass'], sizes.verdicts)}: {floor['summary']}")
     loop_info["backend_ran"] = {
         "floor1": tuned["backend_ran"],
         "floor1_threads": tuned["threads"],
@@ -1269,6 +1281,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=float)
+    return exit_status(results, judged=not args.quick)
+
+
+def exit_status(results: dict[str, Any], judged: bool) -> int:
+    """1 when a floor measured at its own sizes was missed; at quick sizes, 0 (and say so)."""
+    if not judged:
+        print("verdicts skipped at quick sizes: the floors are judged only at their own sizes")
+        return 0
+    floors = ("throughput", "time_to_accuracy", "memory")
+    missed = [name for name in floors if name in results and not results[name]["pass"]]
+    if missed:
+        print(f"FAIL: missed the floor of {', '.join(missed)}")
+        return 1
     return 0
 
 

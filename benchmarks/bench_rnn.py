@@ -519,9 +519,13 @@ def floors(
         note += f" (--threads {threads}: not the floors' default threads)"
     elif dynsys_blas != "default":
         note += f" (--dynsys-blas {dynsys_blas}: not the floors' default threads)"
+    result["judged"] = not note and not missing
+    if not result["judged"]:
+        note += " (verdicts skipped: not the floors' own settings)"
     print("\nFloors" + note)
     for key in ("f64", "f32"):
-        print(f"  {verdict(result[key]['pass'])}: {result[key]['summary']}")
+        mark = verdict(result[key]["pass"]) if result["judged"] else "not judged"
+        print(f"  {mark}: {result[key]['summary']}")
     return result
 
 
@@ -644,6 +648,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dump(results, f, indent=1, default=float)
     if not results["cross_check_ok"]:
         print("the cross-check failed: dynsys and torch do not compute the same step")
+        return 1
+    return exit_status(results.get("floors"), quick=args.quick)
+
+
+def exit_status(floors: dict[str, Any] | None, quick: bool) -> int:
+    """1 when a floor measured with its own settings was missed, else 0 (saying so when the
+    verdicts were skipped: quick sizes, other threads or hidden sizes, or no torch)."""
+    if floors is None:
+        return 0  # "torch not used ...: the floors are skipped" was printed
+    if not floors["judged"]:
+        why = "quick sizes" if quick else "settings other than the floors'"
+        print(f"verdicts skipped at {why}")
+        return 0
+    missed = [key for key in ("f64", "f32") if not floors[key]["pass"]]
+    if missed:
+        print(f"FAIL: missed the {' and '.join(missed)} floor")
         return 1
     return 0
 

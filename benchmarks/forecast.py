@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from dynsys.rnn.forecast import BENCHMARK_SYSTEMS, ForecastTable, forecast_benchmark
@@ -27,8 +28,8 @@ from dynsys.rnn.kinds import MODEL_KINDS
 CHAOTIC = ("lorenz",)
 
 
-def verdicts(table) -> list[str]:
-    """One line per system: the best kind and whether it meets its floor."""
+def verdicts(table) -> list[tuple[str, bool]]:
+    """One line per system, the best kind and whether it meets its floor; and that verdict."""
     medians = table.medians()
     lines = []
     for system in dict.fromkeys(s for s, _ in medians):
@@ -46,8 +47,11 @@ def verdicts(table) -> list[str]:
             ok = lyap(best) >= 10 and (best_bptt is None or lyap(best_bptt) >= 5)
             extra = f", best BPTT {best_bptt} {lyap(best_bptt):.3g}" if best_bptt else ""
             lines.append(
-                f"{system}: best {best} {lyap(best):.3g} Lyapunov times{extra}: "
-                f"{'PASS' if ok else 'FAIL'}"
+                (
+                    f"{system}: best {best} {lyap(best):.3g} Lyapunov times{extra}: "
+                    f"{'PASS' if ok else 'FAIL'}",
+                    ok,
+                )
             )
             continue
 
@@ -60,13 +64,17 @@ def verdicts(table) -> list[str]:
         rk4 = medians[(system, "rk4")]["rel_l2"] or float("inf")
         ok = rel(best) <= semi / 20 and rel(best) <= 30 * rk4
         lines.append(
-            f"{system}: best {best} rel L2 {rel(best):.3g} = {rel(best) / semi:.3g} x "
-            f"semi-implicit Euler, {rel(best) / rk4:.3g} x RK4: {'PASS' if ok else 'FAIL'}"
+            (
+                f"{system}: best {best} rel L2 {rel(best):.3g} = {rel(best) / semi:.3g} x "
+                f"semi-implicit Euler, {rel(best) / rk4:.3g} x RK4: {'PASS' if ok else 'FAIL'}",
+                ok,
+            )
         )
     return lines
 
 
-def main() -> None:
+def main() -> int:
+    """Print the table and the verdicts; 1 when a system misses its floor."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=list(BENCHMARK_SYSTEMS))
     parser.add_argument("--kinds", nargs="+", default=list(MODEL_KINDS))
@@ -84,7 +92,8 @@ def main() -> None:
     print()
     print(table.summary())
     print()
-    print("\n".join(verdicts(table)))
+    judged = verdicts(table)
+    print("\n".join(line for line, _ in judged))
     if args.json:
         args.json.write_text(json.dumps(table.to_dict(), indent=2))
     if args.plot:
@@ -92,7 +101,12 @@ def main() -> None:
 
         fig, _ = forecast_plot(table)
         print(f"wrote {save_figure(fig, args.plot)}")
+    missed = [line.split(":")[0] for line, ok in judged if not ok]
+    if missed:
+        print(f"FAIL: {', '.join(missed)} below the floor")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
