@@ -355,7 +355,7 @@ def test_aliases_cannot_blow_up():
 
 
 def test_a_missing_file(tmp_path):
-    with pytest.raises(InputError, match=r"nope\.yaml: no such file"):
+    with pytest.raises(InputError, match=r"cannot read config .*nope\.yaml: No such file"):
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(InputError, match="is a folder"):
         load_config(tmp_path)
@@ -432,7 +432,7 @@ def test_cli_schema():
         (("validate", "{named}", "--set", "model.hidden=0"), "model.hidden (--set): must be >= 1"),
         (("validate", "{named}", "--set", "oops"), "--set 'oops': expected KEY=VALUE"),
         (("validate", "{named}", "--set", "sweep.grid={}"), "sweep has no points"),
-        (("validate", "{missing}"), "missing.yaml: no such file"),
+        (("validate", "{missing}"), "missing.yaml: No such file or directory"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(files, tmp_path, args, expected):

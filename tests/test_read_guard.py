@@ -109,10 +109,10 @@ def test_devices_and_fifos_are_refused_at_once(tmp_path):
     lines = result.stdout.splitlines()
     assert result.returncode == 0 and len(lines) == 4, result.stderr
     expected = [
-        f"cannot read config {config}: a FIFO, not a file",
-        "cannot read config /dev/zero: a device, not a file",
-        f"model file {model} is not a file",
-        f"model file {model} is not a file",
+        f"cannot read config {config}: it is a FIFO, not a file",
+        "cannot read config /dev/zero: it is a device, not a file",
+        f"cannot read model file {model}: it is a FIFO, not a file",
+        f"cannot read model file {model}: it is a FIFO, not a file",
     ]
     for line, words in zip(lines, expected, strict=True):
         code, _, output = line.partition(" ")

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, m
 
 from .. import __version__, checks
 from ..errors import InputError
-from ..files import MiB, atomic_write, read_bytes
+from ..files import MiB, atomic_write, read_bytes, reason
 from .kinds import model_class
 
 FORMAT = "dynsys-rnn"
@@ -145,12 +145,12 @@ _DAMAGED += (ValueError, zlib.error, lzma.LZMAError, KeyError, IndexError)
 @contextmanager
 def _archive(path: Path) -> Iterator[zipfile.ZipFile]:
     """The file as a zip archive: a regular file that fits in memory, read whole."""
-    if not path.exists():
-        raise InputError(f"model file {path} does not exist")
-    if not path.is_file():  # a folder, a FIFO, a device: refused before opening it
-        raise InputError(f"model file {path} is not a file")
+    try:
+        size = os.stat(path).st_size
+    except OSError as err:
+        raise InputError(f"cannot read model file {path}: {reason(err)}") from None
     checks.fits_in_memory(
-        path.stat().st_size, None, f"reading model file {path}", "use a machine with more memory"
+        size, None, f"reading model file {path}", "use a machine with more memory"
     )
     data = read_bytes(path, limit=MAX_FILE_BYTES, what="model file")
     if data[:4] != b"PK\x03\x04":
