@@ -3,6 +3,7 @@ rebuild their system, and the forecasting table."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import fields
 
@@ -298,3 +299,12 @@ def test_forecast_figure_and_the_command_s_plot(tmp_path):
     assert out.stat().st_size > 10_000
     bad = invoke("forecast", "--plot", tmp_path / "f.gif")
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("kind", ["elman", "jordan", "gru", "mlp"])
+def test_parameters_too_big_for_memory_are_refused_before_they_are_drawn(kind, monkeypatch):
+    monkeypatch.setenv("DYNSYS_MAX_MEMORY", "1MiB")
+    cls = MODEL_KINDS[kind]
+    settings = dataclasses.replace(cls.Settings(), hidden=20_000)
+    with pytest.raises(InputError, match=rf"parameters of the {kind} model would take .*1\.0 MiB"):
+        cls.build(settings, 3, 2, seed=0)

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import checks
 from ..errors import InputError
 
 TASKS = ("step_map", "driven_response")
@@ -193,3 +194,18 @@ def positive_int(field: str, value: Any) -> int:
     if number < 1:
         raise InputError(f"{field} must be a positive integer, got {value!r}")
     return number
+
+
+def check_param_memory(kind: str, shapes: Mapping[str, tuple[int, ...]], dtype: Any) -> None:
+    """Refuse, before drawing them, parameters of ``shapes`` that would not fit in memory.
+
+    Counted: the float64 draw and its copy in ``dtype`` (the optimiser and the gradients take
+    a few times more; training's own estimate counts those).
+    """
+    count = sum(math.prod(shape) for shape in shapes.values())
+    checks.fits_in_memory(
+        count * (8 + np.dtype(dtype).itemsize),
+        None,
+        f"the {count:,} parameters of the {kind} model",
+        "take a smaller hidden size",
+    )

@@ -39,7 +39,7 @@ from .._malloc import tune_allocator
 from ..errors import InputError
 from .activations import get_head
 from .arrays import initial_state, sequences
-from .base import BPTTModel, positive_int
+from .base import BPTTModel, check_param_memory, positive_int
 from .models import DTYPES, _accumulator, _clip_value, _dtype, pad_initial_state
 
 GRU_PARAMS: tuple[str, ...] = ("W_i", "W_h", "b_i", "b_h", "V", "c")
@@ -163,6 +163,7 @@ class GRUNetwork(BPTTModel):
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
         self.dtype = _dtype(dtype)
+        check_param_memory(self.kind, self.param_shapes, self.dtype)
         rng = np.random.default_rng(self.seed)
         scale = 1 / math.sqrt(self.n_hidden)
         self.params: dict[str, np.ndarray] = {

@@ -52,7 +52,7 @@ from .._malloc import tune_allocator
 from ..errors import InputError, unknown_name
 from .activations import ACTIVATIONS, Activation, Head, get_activation, get_head, softmax
 from .arrays import initial_state, sequences
-from .base import BPTTModel, positive_int
+from .base import BPTTModel, check_param_memory, positive_int
 
 PARAM_ORDER: tuple[str, ...] = ("U", "W", "b", "V", "c")
 """The parameters of the Elman and Jordan networks, in the order of their flat vector."""
@@ -266,6 +266,7 @@ class RNNModel(BPTTModel):
     def _init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         scales = self._weight_scales()
         shapes = self.param_shapes
+        check_param_memory(self.kind, shapes, self.dtype)
         params = {}
         for name in PARAM_ORDER:
             if name in scales:

@@ -59,7 +59,7 @@ from .._malloc import tune_allocator
 from ..errors import InputError
 from .activations import ACTIVATIONS, Activation, get_activation
 from .arrays import initial_state, sequences
-from .base import BPTTModel, positive_int
+from .base import BPTTModel, check_param_memory, positive_int
 from .models import DTYPES, _accumulator, _clip_value, _dtype, _flag
 
 SCALES = {
@@ -297,6 +297,7 @@ class StepMLP(BPTTModel):
         self.out_scale: np.ndarray | None = None
         if out_scale is not None:
             self.out_scale = _factors(out_scale, self.n_out)
+        check_param_memory(self.kind, self._shapes(), self.dtype)
         rng = np.random.default_rng(self.seed)
         self.params: dict[str, np.ndarray] = {}
         for name, shape in self._shapes().items():
