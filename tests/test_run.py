@@ -232,16 +232,18 @@ def test_overwrite_replaces_only_a_run_folder(tmp_path):
     assert (other / "notes.txt").read_text() == "keep me"
     run = tmp_path / "run"
     assert run_config("seed_oscillator", run, "--quiet").exit_code == 0
-    (run / "stale.txt").write_text("old")
-    result = run_config("seed_oscillator", run, "--overwrite", "--quiet")
+    (run / "stale.txt").write_text("mine")  # not written by dynsys: it stays
+    result = run_config("seed_oscillator", run, "--overwrite", "--set", "plots=[]", "--quiet")
     assert result.exit_code == 0, result.output
-    assert not (run / "stale.txt").exists() and read_json(run / "status.json")["state"] == "done"
+    assert (run / "stale.txt").read_text() == "mine"
+    assert read_json(run / "status.json")["state"] == "done"
+    assert not (run / "plots").exists()  # the old run's figures went with it
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("missing.yaml",), "missing.yaml: no such file"),
+        (("missing.yaml",), "missing.yaml: "),  # then: no such file
         (("{config}", "--set", "model.hiden=4"), "did you mean 'hidden'?"),
         (("{config}", "--set", "plots.0.options.bogus=1"), "unknown option 'bogus'"),
         (("{config}", "--set", "plots.1.kind=rollout"), "draws the trained network"),

@@ -21,7 +21,11 @@ from . import main
     help="Override a field by its dotted path; the value is read as YAML (repeatable).",
 )
 @click.option("--out", metavar="DIR", help="Run folder. Default: runs/<name>-<YYYYmmdd-HHMMSS>.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the run in --out DIR once the new one has ended; only files dynsys wrote go.",
+)
 @click.option("--resume", metavar="DIR", help="Continue the stopped run (or sweep) in DIR.")
 @click.option("--jobs", type=int, default=None, help="Sweeps: points run at once (processes).")
 @click.option("--scheduler", metavar="ADDRESS", help="Sweeps: run on this Dask scheduler.")
@@ -40,6 +44,11 @@ def run_command(config_file, sets, out, overwrite, resume, jobs, scheduler, quie
     continues: completed steps (and sweep points) are skipped, an interrupted training goes
     on from its saved best parameters for the epochs that remained.
 
+    A run folder holds a marker, .dynsys-run.json, listing the files dynsys writes in it, and
+    one run at a time writes it (a lock, .dynsys-run.lock).  --overwrite writes the new run
+    beside the old one and swaps it in when it ends; it removes only the listed files and
+    refuses a folder without a marker.  Exit status: 1 when the run fails, 2 for bad input.
+
     \b
     Examples:
       dynsys run configs/rnn_oscillator.yaml
@@ -49,7 +58,7 @@ def run_command(config_file, sets, out, overwrite, resume, jobs, scheduler, quie
       dynsys run --resume runs/rnn-oscillator-20250101-120000
     """
     from ..experiments.config import load_config
-    from ..experiments.run import default_folder, run_experiment
+    from ..experiments.run import default_folder, resume_config, run_experiment
     from ..experiments.sweep import run_sweep
 
     if resume is not None:
@@ -68,10 +77,7 @@ def run_command(config_file, sets, out, overwrite, resume, jobs, scheduler, quie
                 f"--resume DIR re-reads DIR/config.resolved.yaml; drop {', '.join(given)}"
             )
         folder = Path(resume)
-        path = folder / "config.resolved.yaml"
-        if not path.is_file():
-            raise InputError(f"cannot resume {folder}: no config.resolved.yaml in it")
-        config = load_config(path)
+        config = resume_config(folder)
     elif config_file is None:
         raise InputError("give a CONFIG file (e.g. dynsys run configs/rnn_oscillator.yaml)")
     else:

@@ -16,6 +16,8 @@ A run goes through its steps in order and records each one as it completes:
 
 The folder::
 
+    .dynsys-run.json       the marker: format, kind and the files dynsys writes here
+    .dynsys-run.lock       held by the process writing the folder (:mod:`.folder`)
     config.resolved.yaml   the config with every default filled: `dynsys run` it again
     status.json            {"state": running|done|failed|interrupted, "completed": [...], ...}
     metrics.json           what was measured so far; wall times only under "timings"
@@ -23,7 +25,10 @@ The folder::
     trajectories/  model.npz  plots/
 
 Every file is written whole or not at all (a temporary file, then a rename), after each step,
-so a crash or Ctrl-C leaves the completed steps readable and ``status.json`` naming them.
+so a crash or Ctrl-C leaves the completed steps readable and ``status.json`` naming them.  A
+step that fails leaves the status "failed" and raises a :class:`~dynsys.errors.DynsysError`.
+The folder's marker, lock, ``overwrite`` (a new run staged beside the old one and swapped in
+whole) and what a resume checks first are :mod:`.folder`'s.
 
 Resuming (``resume=True``, ``dynsys run --resume DIR``) skips the completed steps (their
 metrics stay as written) and runs the rest.  A ``train`` step that did not complete but left
@@ -31,15 +36,19 @@ metrics stay as written) and runs the rest.  A ``train`` step that did not compl
 parameters: the training stages that had ended are kept, the interrupted one runs its
 remaining epochs, the later ones run in full.  The optimiser's own state (Adam's moments,
 L-BFGS's memory) is not saved, so a resumed fit is close to, not the same as, an
-uninterrupted one; everything else (simulation, plots) is recomputed identically.
+uninterrupted one; everything else (simulation, plots) is recomputed identically.  A saved
+``model.npz`` must have been fitted with the config's settings (kind, sizes, training, data
+set), else the resume is refused.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +57,7 @@ import numpy as np
 
 from .. import __version__, checks
 from ..errors import DynsysError, InputError
-from ..files import atomic_write
+from ..files import MiB, atomic_write, read_text
 from ..output import write_trajectory
 from ..rnn.data import DatasetSpec
 from ..rnn.pipeline import save_trained, train_model
@@ -59,10 +68,13 @@ from ..steppers import REFERENCE_METHOD
 from ..study import Comparison, compare
 from ..systems import System, get_system
 from ..tables import number, table
-from .config import ExperimentConfig, PlotConfig, config_hash, resolved_yaml
-from .records import Echo, RunRecord, prepare_folder
+from .config import ExperimentConfig, PlotConfig, config_hash, parse_config, resolved_yaml
+from .folder import LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
+from .records import Echo, RunRecord, Saved, check_config_hash, json_ready
 
 MODEL_FILE = "model.npz"
+CONFIG_FILE = "config.resolved.yaml"
+CONFIG_LIMIT = 16 * MiB
 
 
 # -- the plan: everything checked before the folder exists ----------------------------------
@@ -97,6 +109,25 @@ class Plan:
     def steps(self) -> tuple[str, ...]:
         train = ("train",) if self.fit is not None else ()
         return ("simulation", *train, *(f"plot:{p.name}" for p in self.plots))
+
+    def step_files(self, step: str) -> tuple[str, ...]:
+        """The result files of ``step`` whose digests the status keeps (not model.npz: it is
+        checked as a model when the run resumes)."""
+        if step == "simulation":
+            return tuple(f for f in self.files if f.startswith("trajectories/"))
+        return tuple(f"plots/{job.file}" for job in self.plots if f"plot:{job.name}" == step)
+
+    @property
+    def files(self) -> list[str]:
+        """Every file the run writes in its folder, relative to it (the marker's list)."""
+        names = [CONFIG_FILE, "status.json", "metrics.json", "run.log"]
+        fmt = self.config.output.trajectories
+        if fmt != "none":
+            methods = [*self.config.simulation.methods, "reference"]
+            names += [f"trajectories/{method}.{fmt}" for method in methods]
+        if self.fit is not None:
+            names.append(MODEL_FILE)
+        return names + [f"plots/{job.file}" for job in self.plots]
 
 
 def user_system_name(config_name: str) -> str:
@@ -160,8 +191,6 @@ def filled_config(plan: Plan) -> ExperimentConfig:
     config, fit = plan.config, plan.fit
     if fit is None:
         return config
-    from dataclasses import asdict
-
     from ..rnn.settings import section_fields
     from .config import DatasetConfig, ModelConfig, TrainingConfig
 
@@ -211,6 +240,8 @@ def _plot_job(index: int, plot: PlotConfig, config: ExperimentConfig) -> PlotJob
         parameters = list(inspect.signature(function).parameters)[1:]
         allowed = tuple(p for p in parameters if p not in _NOT_OPTIONS)
         methods = list(sim.methods) if plot.kind == "phase" else steppers
+        if config.system.kind == "map":  # a map's figures draw its orbit, not steppers
+            methods = []
         grid = {"s0": sim.s0, "t_span": (sim.t0, sim.t_end), "dt": sim.dt, "methods": methods}
         defaults = {k: v for k, v in grid.items() if k in allowed}
     for key in plot.options:
@@ -268,32 +299,51 @@ def run_experiment(
 ) -> RunResult:
     """Run ``config`` (without its sweep) into ``folder``; see the module doc.
 
-    ``overwrite`` replaces an existing run folder (never any other folder); ``resume``
-    continues the run in ``folder``.  ``progress`` shows the training's bar (None: when stderr
-    is a terminal); ``echo`` receives each log line.  Ctrl-C leaves the status "interrupted"
-    and re-raises KeyboardInterrupt; any other error leaves it "failed" and re-raises.
+    ``overwrite`` replaces an existing run folder (never any other folder) once the new run
+    has ended; ``resume`` continues the run in ``folder``.  ``progress`` shows the training's
+    bar (None: when stderr is a terminal); ``echo`` receives each log line.  Ctrl-C leaves the
+    status "interrupted" and re-raises KeyboardInterrupt; a failed step leaves it "failed" and
+    raises a DynsysError.
     """
     folder = Path(folder)
     plan = plan_run(config)
     config = filled_config(plan)
     digest = config_hash(config)
-    prepare_folder(folder, overwrite=overwrite, resume=resume, config_hash=digest)
-    if not resume:
-        text = resolved_yaml(config)
-        atomic_write(folder / "config.resolved.yaml", lambda f: f.write(text.encode()))
-    record = RunRecord.open(
-        folder,
-        resume=resume,
-        status={"config_hash": digest, "steps": list(plan.steps)},
-        metrics={
-            "name": config.name,
-            "seed": config.seed,
-            "dynsys_version": __version__,
-            "config_hash": digest,
-            "system": plan.system.name,
-        },
-        echo=echo,
-    )
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+
+    def resumable(here: Path) -> None:  # before the folder is locked or changed
+        check_config_hash(here, Saved.read(here), digest)
+        check_saved_model(here, plan)
+
+    with run_folder(folder, "run", plan.files, mode, resumable) as place:
+        work = place.path
+        saved = Saved.read(work) if place.resuming else None
+        if not (work / CONFIG_FILE).exists():
+            text = resolved_yaml(config)
+            atomic_write(work / CONFIG_FILE, lambda f: f.write(text.encode()))
+        record = RunRecord.start(
+            work,
+            saved,
+            status={"config_hash": digest, "steps": list(plan.steps)},
+            metrics={
+                "name": config.name,
+                "seed": config.seed,
+                "dynsys_version": __version__,
+                "config_hash": digest,
+                "system": plan.system.name,
+            },
+            echo=echo,
+        )
+        if record.previous_state == "running":
+            record.log(f"the status said running, but {place.previous} has ended: it was killed")
+        record.redo_changed()
+        skipped = _run_steps(plan, record, place.resuming, progress, folder)
+    return RunResult(folder, "done", record.metrics, skipped)
+
+
+def _run_steps(plan: Plan, record: RunRecord, resume: bool, progress, folder: Path) -> tuple:
+    """Run the steps not completed before; return those skipped."""
+    config = plan.config
     skipped = tuple(s for s in plan.steps if s in record.completed)
     record.log(
         f"{'resumed' if resume else 'started'} {config.name} ({plan.system.name}, "
@@ -308,16 +358,91 @@ def run_experiment(
             record.log(f"{step}: running")
             began = time.perf_counter()
             _run_step(step, plan, record, resume, progress)
-            record.complete(step, time.perf_counter() - began)
+            record.complete(step, time.perf_counter() - began, plan.step_files(step))
     except KeyboardInterrupt:
         note = record.status.pop("note", "") or f"interrupted during {step}"
-        record.finish("interrupted", f"{note}; continue with: dynsys run --resume {folder}")
+        record.finish_quietly("interrupted", f"{note}; continue with: dynsys run --resume {folder}")
         raise
-    except BaseException as err:
-        record.finish("failed", f"{step}: {type(err).__name__}: {err}")
+    except DynsysError as err:
+        record.finish_quietly("failed", f"{step}: {err}")
         raise
+    except Exception as err:
+        message = f"{step}: {type(err).__name__}: {err}"
+        record.finish_quietly("failed", message)
+        raise DynsysError(f"the run failed in {message}") from err
     record.finish("done", "")
-    return RunResult(folder, "done", record.metrics, skipped)
+    return skipped
+
+
+def check_saved_model(folder: Path, plan: Plan) -> None:
+    """A model.npz left in ``folder`` must be the plan's: the same kind, model, training and
+    data-set settings (what :func:`dynsys.rnn.io.load_model` reads back); else InputError."""
+    from ..rnn.io import load_model
+
+    path = folder / MODEL_FILE
+    if plan.fit is None or not path.exists():
+        return
+    loaded = load_model(path)
+    training = loaded.training if isinstance(loaded.training, dict) else {}
+    fit = plan.fit
+    wanted = {
+        "kind": fit.kind,
+        "model": asdict(fit.model),
+        "training": asdict(fit.training),
+        "dataset": fit.spec.to_dict(),
+    }
+    found = {
+        "kind": training.get("kind"),
+        "model": training.get("model"),
+        "training": training.get("training"),
+        "dataset": loaded.dataset,
+    }
+    architecture = loaded.model.config()
+    found["architecture"] = {k: architecture.get(k) for k in wanted["model"] if k in architecture}
+    wanted["architecture"] = {k: wanted["model"][k] for k in found["architecture"]}
+    difference = _difference(_plain(found), _plain(wanted))
+    if difference is not None:
+        where, has, expected = difference
+        raise InputError(
+            f"cannot resume {folder}: {MODEL_FILE} was not fitted with this run's settings "
+            f"({where} is {has} in it, {expected} in {CONFIG_FILE}); start afresh with "
+            "--overwrite"
+        )
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(json_ready(value)))
+
+
+def _difference(found: Any, wanted: Any, where: str = "") -> tuple[str, str, str] | None:
+    """The first dotted path where ``found`` and ``wanted`` differ, with both values."""
+    if isinstance(found, dict) and isinstance(wanted, dict):
+        for key in dict.fromkeys([*wanted, *found]):
+            inner = _difference(found.get(key), wanted.get(key), f"{where}.{key}" if where else key)
+            if inner is not None:
+                return inner
+        return None
+    if found != wanted:
+        return where, _short(found), _short(wanted)
+    return None
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def resume_config(folder: str | Path) -> ExperimentConfig:
+    """The config of the run (or sweep) in ``folder``, read to resume it: the folder must be
+    a run folder of this format with no symbolic links among its records."""
+    folder = Path(folder)
+    path = folder / CONFIG_FILE
+    if not os.path.lexists(path):
+        raise InputError(f"cannot resume {folder}: no {CONFIG_FILE} in it")
+    check_links(folder, (*RECORDS, MARKER, LOCK), "resume")
+    check_links(folder, read_marker(folder, "resume").files, "resume")
+    text = read_text(path, limit=CONFIG_LIMIT, what="config", follow_links=False)
+    return parse_config(text, str(path))
 
 
 def _run_step(step: str, plan: Plan, record: RunRecord, resume: bool, progress) -> None:
@@ -415,10 +540,13 @@ def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
     record.metrics["timings"]["training"] = {
         name: round(h.wall_s, 6) for name, h in trained.stages.items()
     }
+    if trained.history.stopped_reason == "non_finite":  # fails, as in `dynsys train`
+        record.write_metrics()
+        raise DynsysError(
+            f"{trained.history.message}; the best parameters were saved to {MODEL_FILE}"
+        )
     if trained.evaluation is not None:
         record.metrics["test"] = trained.evaluation.to_dict()["test"]
-    if trained.history.stopped_reason == "non_finite":
-        record.log(f"train: warning: {trained.history.message}")
 
 
 def _stage_summary(history: History) -> dict[str, Any]:
@@ -500,7 +628,7 @@ __all__ = [
     "compare_methods",
     "default_folder",
     "plan_run",
-    "prepare_folder",
+    "resume_config",
     "run_experiment",
     "summary_table",
     "user_system_name",

@@ -2,10 +2,13 @@
 
 The points are every combination of the ``grid`` lists (in the order the keys are written),
 then the explicit ``points``; each is the config without its sweep and with the point's dotted
-keys set.  A point runs :func:`~dynsys.experiments.run.run_experiment` into
+keys set.  A sweep has at most :data:`MAX_POINTS` points, counted from its section before any
+is built.  A point runs :func:`~dynsys.experiments.run.run_experiment` into
 ``points/<config_hash>/``, named by the hash of its resolved config, so the same point always
 lands in the same folder.  The sweep folder::
 
+    .dynsys-run.json       the marker (kind "sweep"), listing the files below and each point
+    .dynsys-run.lock       held by the sweep's process; each point folder has its own
     config.resolved.yaml   the sweep's config, every default filled
     status.json            {"state", "completed": [point hashes], "failed": [...], "message"}
     run.log                timestamped lines: each point started, done, skipped or failed
@@ -14,24 +17,32 @@ lands in the same folder.  The sweep folder::
     sweep.png              a headline metric against the first swept key
 
 Resuming (``resume=True``) skips the points whose folder says "done", continues those that
-stopped, and runs the rest.  Executors: ``local`` runs the points in this process with one
-job, or on ``jobs`` processes started fresh ('spawn', so nothing of this process leaks into
-them); ``dask`` sends each point to the workers of a ``distributed`` scheduler (``scheduler``:
-its address, or a local cluster of ``jobs`` worker processes without one).  With Dask the
-run folder must be on a file system every worker sees.  A point that fails is recorded and
-the others go on.
+stopped, and runs the rest; a point whose folder another process still holds is reported
+failed, not raced.  Executors: ``local`` runs the points in this process with one job, or on
+``jobs`` processes started fresh ('spawn', so nothing of this process leaks into them) that
+die with it, even when it is killed (Linux: ``PR_SET_PDEATHSIG``; elsewhere a thread that
+watches the parent); ``dask`` sends each point to the workers of a ``distributed`` scheduler
+(``scheduler``: its address, or a local cluster of ``jobs`` worker processes without one).
+With Dask the run folder must be on a file system every worker sees.  A point that fails is
+recorded and the others go on.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import csv
+import ctypes
 import io
 import itertools
 import json
 import math
 import multiprocessing
+import os
 import re
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,14 +50,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import DynsysError, InputError
 from ..files import atomic_write
-from .config import ExperimentConfig, config_hash, parse_config, resolved_yaml
-from .records import Echo, RunRecord, prepare_folder
-from .run import plan_run
+from .config import ExperimentConfig, SweepConfig, config_hash, parse_config, resolved_yaml
+from .folder import holder, is_held, read_marker, remove_temporary, run_folder
+from .records import (
+    Echo,
+    RunRecord,
+    Saved,
+    changed_steps,
+    check_config_hash,
+    read_metrics,
+    read_status,
+)
+from .run import CONFIG_FILE, plan_run
 
 HEADLINE = ("rel_l2", "max_abs_error")
 """Per method of the simulation; with a model also the model's test rel_l2 and valid_time."""
+MAX_POINTS = 10_000
+"""The most points a sweep may have (grid combinations plus explicit points)."""
+SWEEP_FILES = (CONFIG_FILE, "status.json", "run.log", "sweep.csv", "sweep.json", "sweep.png")
 DASK_MISSING = (
     "the dask executor needs dask.distributed, which is not installed: "
     "pip install 'dynsys[dask]' (or dask[distributed])"
@@ -69,7 +92,6 @@ class PointTask:
     config_text: str
     folder: str
     resume: bool
-    overwrite: bool
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,7 @@ def sweep_points(config: ExperimentConfig, source: str = "config") -> tuple[list
     sweep = config.sweep
     if sweep is None:
         raise InputError(f"{source} has no sweep section")
+    check_point_count(sweep, source)
     keys = list(sweep.grid)
     choices = [
         dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sweep.grid.values())
@@ -140,6 +163,23 @@ def sweep_points(config: ExperimentConfig, source: str = "config") -> tuple[list
         full = {key: values[key] if key in values else _get_path(data, key) for key in keys}
         points.append(Point(full, resolved_yaml(point), digest))
     return points, keys
+
+
+def check_point_count(sweep: SweepConfig, source: str = "config") -> int:
+    """The number of points of ``sweep`` (grid combinations plus explicit points), counted
+    without building them; an InputError naming the field when it exceeds MAX_POINTS."""
+    combinations = math.prod(len(values) for values in sweep.grid.values()) if sweep.grid else 0
+    total = combinations + len(sweep.points)
+    if total > MAX_POINTS:
+        sizes = " x ".join(str(len(values)) for values in sweep.grid.values())
+        where, what = ("sweep.grid", f"{combinations:,} combinations ({sizes})")
+        if combinations <= MAX_POINTS:
+            where, what = ("sweep.points", f"{total:,} points with the grid's")
+        raise InputError(
+            f"{source}: {where}: {what} is more than the {MAX_POINTS:,} points a sweep may "
+            "have; split it into smaller sweeps"
+        )
+    return total
 
 
 def _get_path(data: Any, key: str) -> Any:
@@ -170,40 +210,63 @@ def run_sweep(
     """Run every point of ``config.sweep`` into ``folder`` (see the module doc)."""
     folder = Path(folder).absolute()
     points, keys = sweep_points(config, source)
+    if echo is not None and len(points) > 20:
+        echo(f"checking the {len(points)} points of the sweep")
     for point in points:  # every point checked before anything is written
         plan_run(parse_config(point.config_text, f"sweep point {point.hash}"))
     sweep = config.sweep
     if sweep is None:  # sweep_points refuses it already; this tells the type checker
         raise InputError(f"{source} has no sweep section")
     sweep_hash = config_hash(config)
-    with _executor(sweep.executor, sweep.jobs, sweep.scheduler) as submit:
-        prepare_folder(folder, overwrite=overwrite, resume=resume, config_hash=sweep_hash)
-        if not resume:
+    files = [*SWEEP_FILES, *(f"points/{p.hash}/" for p in points)]
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+
+    def resumable(here: Path) -> None:  # before the folder is locked or changed
+        check_config_hash(here, Saved.read(here), sweep_hash)
+
+    with (
+        _executor(sweep.executor, sweep.jobs, sweep.scheduler) as submit,
+        run_folder(folder, "sweep", files, mode, resumable) as place,
+    ):
+        work = place.path
+        saved = Saved.read(work) if place.resuming else None
+        if not (work / CONFIG_FILE).exists():
             text = resolved_yaml(config)
-            atomic_write(folder / "config.resolved.yaml", lambda f: f.write(text.encode()))
-        (folder / "points").mkdir(exist_ok=True)
+            atomic_write(work / CONFIG_FILE, lambda f: f.write(text.encode()))
+        (work / "points").mkdir(exist_ok=True)
         status = {"config_hash": sweep_hash, "failed": []}
-        record = RunRecord.open(folder, resume=resume, status=status, echo=echo)
+        record = RunRecord.start(work, saved, status=status, echo=echo)
+        if record.previous_state == "running":
+            record.log(f"the status said running, but {place.previous} has ended: it was killed")
         record.log(
-            f"{'resumed' if resume else 'started'} sweep {config.name}: {len(points)} points "
-            f"over {', '.join(keys)}; executor {sweep.executor}, {sweep.jobs} job(s)"
+            f"{'resumed' if place.resuming else 'started'} sweep {config.name}: "
+            f"{len(points)} points over {', '.join(keys)}; executor {sweep.executor}, "
+            f"{sweep.jobs} job(s)"
         )
-        outcomes, tasks = _pending(points, folder, record)
+        outcomes, tasks = _pending(points, work, record)
         skipped = len(outcomes)
+        values = {p.hash: _show(p.values) for p in points}
         try:
             for digest, outcome in submit(tasks):
                 outcomes[digest] = outcome
-                values = _show(next(p.values for p in points if p.hash == digest))
                 note = f": {outcome.message}" if outcome.message else ""
                 record.log(
-                    f"point {digest} ({values}): {outcome.state} in {outcome.seconds:.1f} s{note}"
+                    f"point {digest} ({values[digest]}): {outcome.state} in "
+                    f"{outcome.seconds:.1f} s{note}"
                 )
                 _mark(record, digest, outcome.state)
+            rows = [_row(p, outcomes.get(p.hash)) for p in points]
+            write_aggregate(work, config, rows, keys)
         except KeyboardInterrupt:
-            record.finish("interrupted", f"continue with: dynsys run --resume {folder}")
+            record.finish_quietly("interrupted", f"continue with: dynsys run --resume {folder}")
             raise
-        rows = [_row(p, outcomes.get(p.hash)) for p in points]
-        write_aggregate(folder, config, rows, keys)
+        except DynsysError as err:
+            record.finish_quietly("failed", str(err))
+            raise
+        except Exception as err:
+            message = f"{type(err).__name__}: {err}"
+            record.finish_quietly("failed", message)
+            raise DynsysError(f"the sweep failed: {message}") from err
         failed = sum(row["status"] != "done" for row in rows)
         state = "failed" if failed else "done"
         message = f"{failed} of {len(rows)} points failed" if failed else ""
@@ -214,18 +277,29 @@ def run_sweep(
 def _pending(
     points: list[Point], folder: Path, record: RunRecord
 ) -> tuple[dict[str, PointOutcome], dict[str, PointTask]]:
-    """The outcomes of the points done before (skipped), and the tasks of the others: a point
-    that stopped is resumed, one without a status (or folder) starts afresh."""
+    """The outcomes of the points done before (skipped) or still held by another process
+    (failed), and the tasks of the others: a point with a folder is resumed (one that holds
+    nothing yet starts afresh), one without starts afresh."""
     outcomes, tasks = {}, {}
     for point in points:
         sub = folder / "points" / point.hash
-        done = _done_metrics(sub)
-        if done is not None:
-            outcomes[point.hash] = PointOutcome(str(sub), "done", "", done)
-            record.log(f"point {point.hash} ({_show(point.values)}): done before, skipped")
+        shown = f"point {point.hash} ({_show(point.values)})"
+        if not sub.exists():
+            tasks[point.hash] = PointTask(point.config_text, str(sub), False)
             continue
-        stopped = (sub / "status.json").is_file()
-        tasks[point.hash] = PointTask(point.config_text, str(sub), stopped, not stopped)
+        if is_held(sub):
+            message = f"its folder is in use by {holder(sub)}"
+            outcomes[point.hash] = PointOutcome(str(sub), "failed", message)
+            record.log(f"{shown}: {message}")
+            continue
+        status = read_status(sub)
+        if status is not None and status["state"] == "done" and not changed_steps(sub, status):
+            with contextlib.suppress(DynsysError):  # a marker-less point is simply not tidied
+                remove_temporary(sub, read_marker(sub).files)
+            outcomes[point.hash] = PointOutcome(str(sub), "done", "", read_metrics(sub))
+            record.log(f"{shown}: done before, skipped")
+            continue
+        tasks[point.hash] = PointTask(point.config_text, str(sub), True)
     return outcomes, tasks
 
 
@@ -236,14 +310,31 @@ def run_point(task: PointTask) -> PointOutcome:
 
     began = time.perf_counter()
     try:
-        config = parse_config(task.config_text, f"{task.folder}/config.resolved.yaml")
-        result = run_experiment(
-            config, task.folder, overwrite=task.overwrite, resume=task.resume, progress=False
-        )
+        config = parse_config(task.config_text, f"{task.folder}/{CONFIG_FILE}")
+        result = run_experiment(config, task.folder, resume=task.resume, progress=False)
     except Exception as err:
-        message = f"{type(err).__name__}: {err}"
+        message = str(err) if isinstance(err, DynsysError) else f"{type(err).__name__}: {err}"
         return PointOutcome(task.folder, "failed", message, {}, time.perf_counter() - began)
     return PointOutcome(task.folder, "done", "", result.metrics, time.perf_counter() - began)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this worker process end when ``parent`` does, even when it is killed: Linux's
+    PR_SET_PDEATHSIG, and elsewhere (or as well) a thread that exits once the parent is gone
+    (the process is then adopted by another parent)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dynsys-watch-parent", daemon=True).start()
 
 
 Submit = Callable[[dict[str, PointTask]], Iterator[tuple[str, PointOutcome]]]
@@ -265,11 +356,19 @@ def _executor(kind: str, jobs: int, scheduler: str | None) -> Iterator[Submit]:
         if not tasks:
             return
         workers = min(jobs, len(tasks))
-        with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             pending = {pool.submit(run_point, task): key for key, task in tasks.items()}
             try:
                 for future in futures.as_completed(pending):
-                    yield pending[future], future.result()
+                    key = pending[future]
+                    try:
+                        outcome = future.result()
+                    except futures.process.BrokenProcessPool as err:
+                        reason = f"its worker process ended abruptly (killed?): {err}"
+                        outcome = PointOutcome(tasks[key].folder, "failed", reason)
+                    yield key, outcome
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -325,16 +424,6 @@ def _mark(record: RunRecord, digest: str, state: str) -> None:
     if digest not in target:
         target.append(digest)
     record.write_status()
-
-
-def _done_metrics(folder: Path) -> dict[str, Any] | None:
-    """The metrics of a point folder whose status says done, else None."""
-    try:
-        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
-        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return metrics if status.get("state") == "done" else None
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, Any]:
