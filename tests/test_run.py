@@ -333,3 +333,19 @@ def test_interrupted_training_resumes_from_its_saved_parameters(tmp_path, monkey
         "train: continuing from the parameters saved in model.npz"
         in (folder / "run.log").read_text()
     )
+
+
+def test_a_figure_too_big_is_refused_before_the_run_starts(tmp_path):
+    config = tmp_path / "bigfig.yaml"
+    config.write_text(
+        "name: bigfig\nsystem: {name: driven_oscillator}\n"
+        "simulation: {s0: [1.0, 0.0], dt: 0.01, t_end: 2, methods: [rk4]}\n"
+        "plots:\n  - {kind: timeseries, options: {t_span: [0, 1.0e9]}}\n"
+    )
+    out = tmp_path / "run"
+    result = invoke("run", str(config), "--out", str(out), "--quiet")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "plots[0] (timeseries): a plot against time" in result.output
+    assert "take dt >= 1e+03 or t_end <= 10000" in result.output
+    assert not out.exists()

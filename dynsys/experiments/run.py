@@ -163,7 +163,7 @@ def plan_run(config: ExperimentConfig) -> Plan:
     start = checks.initial_state(system, system.default_s0 if sim.s0 is None else sim.s0)
     checks.step_count(sim.t0, sim.t_end, sim.dt)
     fit = None if config.model is None else fit_plan(config, system.name)
-    jobs = tuple(_plot_job(i, plot, config) for i, plot in enumerate(config.plots))
+    jobs = tuple(_plot_job(i, plot, config, system) for i, plot in enumerate(config.plots))
     return Plan(config, system, start, fit, jobs)
 
 
@@ -225,8 +225,9 @@ UNROLLED_OPTIONS = ("method", "steps", "model")
 _NOT_OPTIONS = ("data", "normalizer", "spec")
 
 
-def _plot_job(index: int, plot: PlotConfig, config: ExperimentConfig) -> PlotJob:
-    """The figure's keyword arguments: the simulation's grid and methods, then its options."""
+def _plot_job(index: int, plot: PlotConfig, config: ExperimentConfig, system: System) -> PlotJob:
+    """The figure's keyword arguments: the simulation's grid and methods, then its options;
+    a figure of the system is checked (options, sizes) as its plot function will check it."""
     from .. import plots
 
     where = f"plots[{index}] ({plot.name})"
@@ -256,6 +257,11 @@ def _plot_job(index: int, plot: PlotConfig, config: ExperimentConfig) -> PlotJob
     needs_model = plot.kind in MODEL_PLOTS or (plot.kind == "unrolled" and kwargs["model"])
     if needs_model and config.model is None:
         raise InputError(f"{where}: a {plot.kind} plot draws the trained network; add a model")
+    if plot.kind in SYSTEM_PLOTS:
+        try:
+            plots.check_figure(plot.kind, system, **kwargs)
+        except InputError as err:
+            raise InputError(f"{where}: {err}") from None
     return PlotJob(plot.name or plot.kind, plot.kind, f"{plot.name}.{plot.format}", kwargs)
 
 
