@@ -10,8 +10,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import __version__
-from .errors import InputError
+from . import __version__, checks
+from .errors import DynsysError, InputError
 from .files import atomic_write
 from .trajectory import Trajectory
 
@@ -40,6 +40,10 @@ def write_trajectory(traj: Trajectory, path: str | os.PathLike) -> Path:
     one row per kept step, values with 17 significant digits, so float64 round-trips exactly.
     NPZ: arrays ``t``, ``states``, ``x`` and a JSON string ``metadata``; load it with
     ``np.load(path, allow_pickle=False)``.  JSON: the metadata with ``t``, ``states``, ``x``.
+
+    Refused before anything is written: a trajectory whose states or drive are not all finite
+    numbers (a DynsysError naming the first such time), and one whose writing would exceed the
+    memory ceiling (:mod:`dynsys.checks`).
     """
     suffix = Path(path).suffix.lower()
     writers = {".csv": _write_csv, ".npz": _write_npz, ".json": _write_json}
@@ -47,25 +51,63 @@ def write_trajectory(traj: Trajectory, path: str | os.PathLike) -> Path:
         raise InputError(
             f"output file name must end in one of {', '.join(FORMATS)}, got {str(path)!r}"
         )
+    n_values = traj.states.size + (0 if traj.x is None else np.size(traj.x))
+    checks.fits_in_memory(
+        int(WRITE_BYTES[suffix] * n_values) + 2**20,
+        None,
+        f"writing {len(traj.t)} steps of {traj.system.name} as {suffix[1:].upper()}",
+        "keep fewer steps (save_every/--save-every) or write .npz",
+    )
+    _check_finite(traj)
     return atomic_write(path, lambda f: writers[suffix](traj, f))
+
+
+WRITE_BYTES = {".csv": 0.0, ".npz": 8.0, ".json": 128.0}
+"""Bytes per value a writer holds besides the trajectory: NPZ a contiguous copy of the states;
+JSON the lists of Python floats and the text (measured: about 113); CSV writes in blocks."""
+CSV_BLOCK_ROWS = 8192
+
+
+def _check_finite(traj: Trajectory) -> None:
+    """Refuse a trajectory with values that are not finite: a DynsysError naming the first
+    time (and the trajectory of a batch) where a state or the drive is not finite."""
+    shape = traj.states.shape[:-1]  # (batch, time) or (time,)
+    for what, finite in (
+        ("a state", lambda: np.isfinite(traj.states).all(axis=-1)),
+        ("the drive x", lambda: np.isfinite(traj.x)),
+    ):
+        if what == "the drive x" and traj.x is None:
+            continue
+        ok = np.broadcast_to(finite(), shape).reshape(-1, len(traj.t))
+        if ok.all():
+            continue
+        member, step = np.unravel_index(np.argmin(ok), ok.shape)
+        where = f" of trajectory {member}" if traj.batched else ""
+        raise DynsysError(
+            f"{what}{where} is not a finite number at t = {traj.t[step]:.6g} (step {step}); "
+            "nothing was written"
+        )
 
 
 def _write_csv(traj: Trajectory, f: IO[bytes]) -> None:
     states = traj.states if traj.batched else traj.states[None]
     n_batch, n_time = states.shape[:2]
-    columns = [np.broadcast_to(traj.t, (n_batch, n_time))[..., None], states]
-    header = ["t", *traj.state_names]
-    if traj.x is not None:
-        columns.append(np.broadcast_to(traj.x, (n_batch, n_time))[..., None])
-        header.append("x")
+    x = None if traj.x is None else np.broadcast_to(traj.x, (n_batch, n_time))
+    header = ["t", *traj.state_names] + (["x"] if x is not None else [])
     if traj.batched:
         header.insert(0, "trajectory")
-        columns.insert(0, np.broadcast_to(np.arange(n_batch)[:, None, None], (n_batch, n_time, 1)))
-    table = np.concatenate(columns, axis=-1).reshape(n_batch * n_time, -1)
-    text = io.StringIO()
-    np.savetxt(text, table, fmt="%.17g", delimiter=",")
     f.write((",".join(header) + "\n").encode())
-    f.write(text.getvalue().encode())
+    for member in range(n_batch):
+        for first in range(0, n_time, CSV_BLOCK_ROWS):
+            rows = slice(first, first + CSV_BLOCK_ROWS)
+            columns = [traj.t[rows, None], states[member, rows]]
+            if x is not None:
+                columns.append(x[member, rows, None])
+            if traj.batched:
+                columns.insert(0, np.full((len(columns[0]), 1), member))
+            text = io.StringIO()
+            np.savetxt(text, np.concatenate(columns, axis=-1), fmt="%.17g", delimiter=",")
+            f.write(text.getvalue().encode())
 
 
 def _write_npz(traj: Trajectory, f: IO[bytes]) -> None:

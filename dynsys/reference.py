@@ -11,6 +11,8 @@ from scipy.linalg import block_diag
 
 from . import checks
 from .errors import InputError, SolverError, unknown_name
+from .simulate import REFERENCE_COPIES
+from .simulate import REFERENCE_STEP_WEIGHT as STEP_WEIGHT
 from .systems.base import Params, System
 from .trajectory import Trajectory
 
@@ -36,18 +38,23 @@ def reference(
     scipy's error norm is then the RMS over all batch * n components, so rtol and atol divided
     by sqrt(batch) hold every trajectory to the criterion of its own call (see
     :func:`dynsys.rnn.data.solve_trajectories`).  ``info`` records the scipy method, rtol,
-    atol, and per trajectory nfev and status.
+    atol, and per trajectory nfev and status.  rtol must be at least 100 times the machine
+    epsilon (solve_ivp's floor) and atol a normal float64; a grid over the memory or step
+    ceiling (:mod:`dynsys.checks`) is refused before solving.
     """
     if system.kind == "map":
         raise InputError(f"{system.name} is a discrete map; solve_ivp applies to ODEs only")
     if method not in SOLVE_IVP_METHODS:
         raise unknown_name("solve_ivp method", method, SOLVE_IVP_METHODS)
-    rtol = checks.positive_number("rtol", rtol)
-    atol = checks.positive_number("atol", atol)
+    rtol, atol = checks.tolerances(rtol, atol)
     start = checks.initial_state(system, s0)
-    t = np.asarray(t, dtype=np.float64)
-    if t.ndim != 1 or len(t) < 2 or not np.all(np.diff(t) > 0) or not np.all(np.isfinite(t)):
+    try:
+        t = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("t must be an increasing 1-d grid of at least two finite times") from None
+    if t.ndim != 1 or len(t) < 2 or not np.all(np.isfinite(t)) or not np.all(np.diff(t) > 0):
         raise InputError("t must be an increasing 1-d grid of at least two finite times")
+    check_size(system, len(start.reshape(-1, system.n_states)), len(t), stack=stack)
     batch = start.reshape(-1, system.n_states)
     began = time.perf_counter()
     if stack:
@@ -75,6 +82,38 @@ def reference(
         method="solve_ivp",
         dt=None,
         info=info,
+    )
+
+
+def peak_bytes(n_states: int, n_traj: int, n_times: int) -> int:
+    """Bytes :func:`reference` holds at its peak for ``n_traj`` trajectories on ``n_times``."""
+    return 8 * REFERENCE_COPIES * n_states * n_traj * n_times + 2**20
+
+
+def check_size(
+    system: System,
+    n_traj: int,
+    n_times: int,
+    what: str = "solve_ivp on",
+    stack: bool = False,
+    steps: int | None = None,
+) -> None:
+    """Refuse, before solving, a reference over the memory ceiling or the step ceiling: the
+    ``steps`` of each trajectory (default: the grid's n_times - 1; a caller that knows the step
+    of the run, as :func:`dynsys.compare` does, gives its steps), each counting
+    :data:`STEP_WEIGHT` unless ``stack``; ``what`` names who asks."""
+    grid = f"{n_traj} trajector{'y' if n_traj == 1 else 'ies'} x {n_times} times"
+    weight = 1 if stack or n_traj == 1 else STEP_WEIGHT
+    checks.within_steps(
+        weight * n_traj * (n_times - 1 if steps is None else steps),
+        f"{what} {grid}{'' if weight == 1 else ' (solved one by one)'}",
+        "ask for fewer times or trajectories",
+    )
+    checks.fits_in_memory(
+        peak_bytes(system.n_states, n_traj, n_times),
+        None,
+        f"{what} {grid}",
+        "ask for fewer times (a larger dt or save_every, a shorter span) or trajectories",
     )
 
 
@@ -127,11 +166,13 @@ def _solve(system, p, s0, t, method, rtol, atol):
             atol=atol,
             **options,
         )
-    if sol.status != 0 or sol.y.shape[1] != len(t):
+    reached = np.asarray(sol.t, dtype=np.float64).reshape(-1)
+    y = np.asarray(sol.y, dtype=np.float64)
+    if sol.status != 0 or y.ndim != 2 or y.shape[1] != len(t):
         raise SolverError(
-            f"solve_ivp ({method}) stopped at t = {sol.t[-1] if sol.t.size else t[0]:.6g} "
+            f"solve_ivp ({method}) stopped at t = {reached[-1] if reached.size else t[0]:.6g} "
             f"before t_end = {t[-1]:g}: {sol.message}"
         )
-    if not np.all(np.isfinite(sol.y)):
+    if not np.all(np.isfinite(y)):
         raise SolverError(f"solve_ivp ({method}) returned values that are not finite")
-    return sol.y.T.reshape(len(t), *shape).swapaxes(0, 1), int(sol.nfev), int(sol.status)
+    return y.T.reshape(len(t), *shape).swapaxes(0, 1), int(sol.nfev), int(sol.status)

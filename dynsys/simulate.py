@@ -15,12 +15,13 @@ import numpy as np
 
 from . import checks
 from ._malloc import tune_allocator
-from .errors import DivergenceError, InputError, unknown_name
-from .steppers import REFERENCE_METHOD, Stepper, default_method, get_stepper
+from .errors import DivergenceError, DynsysError, InputError, unknown_name
+from .steppers import REFERENCE_METHOD, STEPPERS, Stepper, default_method, get_stepper
 from .systems.base import System
 from .trajectory import Trajectory
 
 _BLOCK_BYTES = 4 * 2**20  # saved rows are gathered in blocks of about this size
+_DRIVE_BLOCK_BYTES = 2**19  # the drive is checked in blocks of about this size
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,34 @@ class Recurrence:
     def _drive(self, times: np.ndarray) -> np.ndarray:
         p = self.system.params
         return self.system.forcing(times[..., None] if self._batched else times, p)
+
+    def check_drive(self, times: np.ndarray | None = None, n_steps: int = 0) -> None:
+        """Refuse a drive that is not finite at ``times`` or where the first ``n_steps`` steps
+        read it (t_n + c h, c in the nodes): a DynsysError naming the first such time."""
+        if not self.system.driven:
+            return
+        nodes = max(1, len(self._nodes))
+        rows = max(1, _DRIVE_BLOCK_BYTES // (8 * nodes * max(1, self.system.batch_size or 1)))
+        for first in range(0, n_steps, rows):
+            n = np.arange(first, min(first + rows, n_steps))[:, None]
+            self._check_drive_at((self.t0 + (n + self._nodes) * self.h).reshape(-1))
+        if times is not None:
+            for first in range(0, len(times), rows * nodes):
+                self._check_drive_at(times[first : first + rows * nodes])
+
+    def _check_drive_at(self, times: np.ndarray) -> None:
+        with np.errstate(all="ignore"):
+            x = np.asarray(self._drive(times), dtype=np.float64)
+        finite = np.isfinite(x)
+        if finite.all():
+            return
+        per_time = np.broadcast_to(finite, (len(times), *x.shape[1:])).reshape(len(times), -1)
+        first = int(np.argmin(per_time.all(axis=1)))
+        values = np.broadcast_to(x, (len(times), *x.shape[1:])).reshape(len(times), -1)[first]
+        raise DynsysError(
+            f"the drive x(t) of {self.system.name} is {values[~np.isfinite(values)][0]} at "
+            f"t = {times[first]:.6g}, not a finite number; change the drive or the time span"
+        )
 
     def step(self, n: int, s: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """s(n+1) = f(s(n), x(n+1)); x defaults to the system's own drive."""
@@ -148,10 +177,11 @@ class Recurrence:
         which = int(np.argmax(bad)) if s.ndim > 1 else None
         finite_rows = np.isfinite(out[start:]).reshape(len(out) - start, -1).all(axis=1)
         ok_rows = start + int(np.argmin(finite_rows))
+        others = [m for m in STABLE_METHODS if m != self.stepper.name][:2]
         hint = (
             "the map escapes to infinity from this initial state"
             if self.system.kind == "map"
-            else "try a smaller dt or a more stable method (semi_implicit_euler, rk4)"
+            else f"try a smaller dt or another method ({', '.join(others)})"
         )
         err = DivergenceError(self.stepper.name, n, self.time(n), which, hint)
         err.partial_states = np.moveaxis(out[:ok_rows], 0, -2)
@@ -184,49 +214,38 @@ def simulate(
     stepped at once.  ``save_every=k`` keeps steps 0, k, 2k, ... and the last.  ``method`` is a
     stepper name (default 'euler', and 'map' for discrete maps, whose dt is 1) or 'solve_ivp'
     (the reference solver on the same grid).  ``memory_limit`` (bytes, default half the memory
-    available) refuses a result too large before allocating it.  ``backend`` chooses the time
-    loop: "numpy", "numba" (compiled, see :mod:`dynsys.kernels`; needs numba) or "auto" (numba
-    when it is installed, can run the method, and the run is large enough to repay compiling,
-    or the loop is compiled already in this process).
+    available, see :mod:`dynsys.checks`) refuses, before allocating, a run whose peak memory
+    (:meth:`RunSize.peak`) exceeds it; a run of more steps (trajectories x steps) than the step
+    ceiling is refused too.  ``backend`` chooses the time loop: "numpy", "numba" (compiled,
+    see :mod:`dynsys.kernels`; needs numba) or "auto" (numba when it is installed, can run the
+    method, and the run is large enough to repay compiling: the choice depends on the run
+    alone, so a run gives the same numbers whatever ran before it in the process).
 
-    Raises :class:`~dynsys.errors.DivergenceError` when a state leaves the finite numbers.
+    Raises :class:`~dynsys.errors.DivergenceError` when a state leaves the finite numbers, and
+    a :class:`~dynsys.errors.DynsysError` naming the first time where the drive is not finite:
+    at a kept time, or at a sample the steps read before the states left the finite numbers.
     """
     method = default_method(system) if method is None else method
-    t0, t_end = checks.time_span(t_span)
-    if system.kind == "map":
-        if dt is not None and checks.finite_number("dt", dt) != 1:
-            raise InputError(f"dt of a discrete map must be 1, got {dt!r}")
-        dt = 1.0
-    elif dt is None:
-        raise InputError("dt is required for an ODE: give the step size, e.g. dt=0.01")
-    dt = checks.positive_number("dt", dt)
-    save_every = checks.integer("save_every", save_every)
-    start = checks.initial_state(system, s0)
-    n_steps = checks.step_count(t0, t_end, dt)
-    n_kept = n_steps // save_every + 1 + (n_steps % save_every != 0)
-    n_traj = start.size // system.n_states
-    n_values = start.size * n_kept * (1 + system.driven / system.n_states)
-    limit = checks.available_memory() // 2 if memory_limit is None else memory_limit
-    k = _suggest(n_steps, 8 * n_values / n_kept, limit)
-    checks.fits_in_memory(
-        8 * int(n_values),
-        limit,
-        f"{n_kept} saved steps of {n_traj} trajector{'y' if n_traj == 1 else 'ies'}",
-        f"keep every k-th step (save_every/--save-every; k={k} would fit) or shorten the run",
-    )
+    size = plan_size(system, s0, t_span=t_span, dt=dt, method=method, save_every=save_every)
+    size.check(memory_limit)
+    start, t0, dt, n_steps = size.start, size.t0, size.dt, size.n_steps
+    save_every = size.save_every
     kept = kept_steps(n_steps, save_every)
     t = t0 + kept * dt
     if method == REFERENCE_METHOD:
         from .reference import reference
 
+        Recurrence(system, STEPPERS["euler"], dt, t0).check_drive(t)
         return reference(system, start, t)
     stepper = get_stepper(method, system)
-    backend = choose_backend(backend, system, stepper, n_steps * n_traj)
+    backend = choose_backend(backend, system, stepper, size.steps)
     recurrence = Recurrence(system, stepper, dt, t0, backend)
+    recurrence.check_drive(t)
     began = time.perf_counter()
     try:
         states = recurrence.run(start, kept)
     except DivergenceError as err:
+        recurrence.check_drive(n_steps=err.step)  # a drive that is not finite: name it instead
         err.partial = Trajectory(
             err.partial_times, err.partial_states, system, method, dt, save_every
         )
@@ -246,10 +265,30 @@ def simulate(
 BACKENDS = ("auto", "numpy", "numba")
 AUTO_COMPILE_STEPS = 2_000_000
 """Member-steps from which backend="auto" compiles: about a second of numpy's loop."""
+STABLE_METHODS = ("rk4", "semi_implicit_euler", "dopri5")
+"""What a divergence suggests instead, in this order (never the method that failed)."""
+REFERENCE_COPIES = 4
+"""solve_ivp on a grid holds its states about four times at its peak (scipy's list of dense
+output samples and their stack, the transposed copy, the batch's concatenation)."""
+REFERENCE_STEP_WEIGHT = 20
+"""Steps (see :mod:`dynsys.checks`) one step of a trajectory counts for when solve_ivp solves
+each trajectory of a batch alone: a call per trajectory costs, per time of its grid, what 20
+to 150 steps of a trajectory in a batched stepper cost (measured: 14 us against 0.1-0.7 us)."""
+LOOP_BYTES = 2**20
+"""The time loop's own small arrays and Python objects (a measured run of 4 MiB of states
+peaked 0.14 MiB above them)."""
+STEP_TEMPORARIES = 4
+"""Arrays of the batch's size that a step allocates besides its stages (measured: tracemalloc
+of RK4 and semi-implicit Euler steps on a batch)."""
 
 
 def choose_backend(backend: str, system: System, stepper: Stepper, member_steps: int) -> str:
-    """The time loop to use: "numpy" or "numba" ("auto" picks; see :func:`simulate`)."""
+    """The time loop to use: "numpy" or "numba".
+
+    "auto" decides from the run alone: numba when it is installed, can run ``stepper`` on
+    ``system`` and the run has at least :data:`AUTO_COMPILE_STEPS` member-steps (never from
+    what this process compiled before, so that a run gives the same numbers wherever it runs).
+    """
     if backend not in BACKENDS:
         raise unknown_name("backend", backend, BACKENDS)
     if backend != "auto":
@@ -258,11 +297,126 @@ def choose_backend(backend: str, system: System, stepper: Stepper, member_steps:
 
     if not (kernels.available() and kernels.supports(system, stepper)):
         return "numpy"
-    large = member_steps >= AUTO_COMPILE_STEPS
-    return "numba" if large or kernels.compiled(system, stepper) else "numpy"
+    return "numba" if member_steps >= AUTO_COMPILE_STEPS else "numpy"
 
 
-def _suggest(n_steps: int, row_bytes: float, limit: int) -> int:
-    """The smallest save_every k >= 2 whose saved steps, of row_bytes each, fit in limit."""
-    rows = int(limit // row_bytes) - 1  # saved steps after step 0 that fit
-    return max(2, -(-n_steps // max(rows, 1)))
+@dataclass(frozen=True)
+class RunSize:
+    """What a simulation needs, known before it runs: its checked grid and initial states,
+    its steps (trajectories x steps) and its memory at the peak (:meth:`peak`)."""
+
+    system: System
+    method: str
+    start: np.ndarray
+    t0: float
+    t_end: float
+    dt: float
+    n_steps: int
+    save_every: int
+
+    @property
+    def n_traj(self) -> int:
+        return self.start.size // self.system.n_states
+
+    @property
+    def n_kept(self) -> int:
+        k = self.save_every
+        return self.n_steps // k + 1 + (self.n_steps % k != 0)
+
+    @property
+    def steps(self) -> int:
+        """Trajectories x steps: the length of the time loop, in states advanced."""
+        return self.n_steps * self.n_traj
+
+    def row_bytes(self, copies: int = 0) -> int:
+        """Bytes per kept step: the states (``copies`` more of them, and the reference's own
+        copies for solve_ivp), the drive on the grid, and the step's index and time."""
+        held = (REFERENCE_COPIES if self.method == REFERENCE_METHOD else 1) + copies
+        drive = self.n_traj if self.system.driven else 0
+        return 8 * (held * self.start.size + drive + 2)
+
+    def work_bytes(self) -> int:
+        """Bytes a step works in besides the kept states: its stages and temporaries, and a
+        block of the drive checked before the run."""
+        stepper = STEPPERS.get(self.method)
+        stages = len(stepper.nodes) + 1 if stepper is not None else 1
+        drive = 2 * _DRIVE_BLOCK_BYTES if self.system.driven else 0  # the times and the drive
+        return 8 * (stages + STEP_TEMPORARIES) * self.start.size + drive + LOOP_BYTES
+
+    def peak(self, copies: int = 0) -> int:
+        """Bytes at the peak of the run, with ``copies`` more copies of its states (what a
+        caller computes from them, e.g. the errors against a reference)."""
+        return self.row_bytes(copies) * self.n_kept + self.work_bytes()
+
+    def check(
+        self,
+        limit: int | None = None,
+        *,
+        copies: int = 0,
+        runs: int = 1,
+        what: str = "simulating ",
+    ) -> None:
+        """Refuse the run when it exceeds the memory ceiling (or ``limit``, bytes) with
+        ``copies`` more copies of its states, or when ``runs`` such runs exceed the step
+        ceiling; ``what`` names who asks (e.g. "comparing 4 methods on ")."""
+        one_by_one = self.method == REFERENCE_METHOD and self.n_traj > 1
+        checks.within_steps(
+            runs * self.steps * (REFERENCE_STEP_WEIGHT if one_by_one else 1),
+            f"{what}{_trajectories(self.n_traj)} x {self.n_steps:.4g} steps"
+            + (" (solve_ivp solves them one by one)" if one_by_one else ""),
+            "take a larger dt, a shorter time span or fewer trajectories",
+        )
+        default = limit is None
+        ceiling = checks.max_memory() if default else limit
+        row, fixed = self.row_bytes(copies), self.work_bytes()
+        rows = (ceiling - fixed) // row - 1  # kept steps after step 0 that fit
+        if rows >= 1:
+            k = max(2, -(-self.n_steps // rows))
+            advice = (
+                f"keep every k-th step (save_every/--save-every; k={k} would fit) "
+                "or shorten the run"
+            )
+        elif self.n_traj > 1:
+            advice = "use fewer trajectories"
+        else:
+            advice = "shorten the run"
+        checks.fits_in_memory(
+            self.peak(copies),
+            None if default else limit,
+            f"{what}{self.n_kept} saved steps of {_trajectories(self.n_traj)}",
+            advice,
+        )
+
+
+def plan_size(
+    system: System,
+    s0: Any,
+    *,
+    t_span: tuple[float, float],
+    dt: float | None = None,
+    method: str | None = None,
+    save_every: int = 1,
+) -> RunSize:
+    """The :class:`RunSize` of ``simulate`` with these arguments, every argument checked (a
+    one-line InputError naming the one that is wrong); nothing is allocated or run."""
+    method = default_method(system) if method is None else method
+    t0, t_end = checks.time_span(t_span)
+    if system.kind == "map":
+        if dt is not None and checks.finite_number("dt", dt) != 1:
+            raise InputError(f"dt of a discrete map must be 1, got {dt!r}")
+        dt = 1.0
+    elif dt is None:
+        raise InputError("dt is required for an ODE: give the step size, e.g. dt=0.01")
+    dt = checks.positive_number("dt", dt)
+    save_every = checks.integer("save_every", save_every)
+    if method != REFERENCE_METHOD:
+        get_stepper(method, system)
+    elif system.kind == "map":
+        raise InputError(f"{system.name} is a discrete map; solve_ivp applies to ODEs only")
+    start = checks.initial_state(system, s0)
+    n_steps = checks.step_count(t0, t_end, dt)
+    return RunSize(system, method, start, t0, t_end, dt, n_steps, save_every)
+
+
+def _trajectories(n: int) -> str:
+    return f"{n} trajector{'y' if n == 1 else 'ies'}"

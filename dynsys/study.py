@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from . import checks
-from .errors import DivergenceError, InputError
+from .errors import DivergenceError, InputError, unknown_name
 from .metrics import ErrorMetrics, energy_drift, error_metrics, finite_or_none, observed_order
-from .reference import reference
-from .simulate import kept_steps, simulate
+from .reference import SOLVE_IVP_METHODS, check_size, reference
+from .simulate import REFERENCE_COPIES, RunSize, kept_steps, plan_size, simulate
 from .steppers import METHODS, REFERENCE_METHOD, get_stepper
 from .systems.base import System
 from .tables import number, table
@@ -144,13 +144,20 @@ def compare(
     """Run each method on the grid t0 + n dt and measure it against a tight solve_ivp reference
     (and the exact solution where the system has one), on the kept steps 0, k, 2k, ... and the
     last (k = ``save_every``); ``backend`` is the time loop (see :func:`dynsys.simulate`)."""
-    _require_ode(system, "compare")
+    size = check_compare(
+        system,
+        s0,
+        t_span=t_span,
+        dt=dt,
+        methods=methods,
+        reference_method=reference_method,
+        rtol=rtol,
+        atol=atol,
+        save_every=save_every,
+    )
     methods = _method_list(methods, system)
-    t0, t_end = checks.time_span(t_span)
-    dt = checks.positive_number("dt", dt)
-    save_every = checks.integer("save_every", save_every)
-    start = checks.initial_state(system, s0)
-    t = t0 + kept_steps(checks.step_count(t0, t_end, dt), save_every) * dt
+    start, t0, t_end, dt, save_every = size.start, size.t0, size.t_end, size.dt, size.save_every
+    t = t0 + kept_steps(size.n_steps, save_every) * dt
     ref = reference(system, start, t, method=reference_method, rtol=rtol, atol=atol)
     exact = system.exact(t, start, t0, system.params) if system.exact is not None else None
     results, trajectories = {}, {}
@@ -189,6 +196,41 @@ def compare(
         methods=results,
         trajectories=trajectories,
     )
+
+
+METRIC_COPIES = 3
+"""Arrays of the states' size that error_metrics makes at once (the error, its absolute value,
+its scaled square)."""
+
+
+def check_compare(
+    system: System,
+    s0: Any,
+    *,
+    t_span: tuple[float, float],
+    dt: float,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    reference_method: str = "DOP853",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    save_every: int = 1,
+) -> RunSize:
+    """Check every argument of :func:`compare` and refuse, before anything runs, a comparison
+    over the memory ceiling (the reference, the exact solution and every method's trajectory
+    held at once, and the copies the errors take) or the step ceiling (every method's steps
+    and the reference's); return the size of one method's run."""
+    _require_ode(system, "compare")
+    names = _method_list(methods, system)
+    if reference_method not in SOLVE_IVP_METHODS:
+        raise unknown_name("solve_ivp method", reference_method, SOLVE_IVP_METHODS)
+    checks.tolerances(rtol, atol)
+    size = plan_size(system, s0, t_span=t_span, dt=dt, method="euler", save_every=save_every)
+    held = len(names) - 1 + 1 + (system.exact is not None)  # the other methods, ref, exact
+    what = f"comparing {len(names)} method{'s' if len(names) > 1 else ''} on "
+    size.check(copies=held + METRIC_COPIES, runs=len(names) + 1, what=what)
+    reference_of = f"{what}the solve_ivp reference of"
+    check_size(system, size.n_traj, size.n_kept, reference_of, steps=size.n_steps)
+    return size
 
 
 @dataclass(frozen=True)
@@ -249,22 +291,11 @@ def convergence(
     levels: int = 6,
 ) -> Convergence:
     """Halve dt ``levels`` times and fit the observed order of ``method``."""
-    _require_ode(system, "a convergence study")
-    if method == REFERENCE_METHOD:
-        raise InputError("method must be a stepper for a convergence study, not solve_ivp")
+    size = check_convergence(system, s0, method=method, t_span=t_span, dt=dt, levels=levels)
     stepper = get_stepper(method, system)
-    t0, t_end = checks.time_span(t_span)
-    dt = checks.positive_number("dt", dt)
-    levels = checks.integer("levels", levels, minimum=1)
-    start = checks.initial_state(system, s0)
-    ratio = (t_end - t0) / dt
-    if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
-        raise InputError(
-            f"t_end - t0 = {t_end - t0:g} must be a whole number of steps dt = {dt:g} "
-            "for a convergence study"
-        )
+    start, t0, t_end, dt = size.start, size.t0, size.t_end, size.dt * 2**levels
     steps = [dt / 2**i for i in range(levels + 1)]
-    finest = t0 + np.arange(round(ratio) * 2**levels + 1) * steps[-1]
+    finest = t0 + np.arange(size.n_steps + 1) * steps[-1]
     if system.exact is not None:
         truth, against = system.exact(finest, start, t0, system.params), "exact"
     else:
@@ -283,6 +314,66 @@ def convergence(
         expected_order=stepper.order,
         against=against,
     )
+
+
+def check_convergence(
+    system: System,
+    s0: Any,
+    *,
+    method: str = "euler",
+    t_span: tuple[float, float],
+    dt: float = 0.1,
+    levels: int = 6,
+) -> RunSize:
+    """Check every argument of :func:`convergence` and refuse, before anything runs, levels
+    whose finest grid (dt / 2^levels) exceeds the step ceiling or the memory ceiling (the
+    truth on the finest grid, the finest run and the copies the errors take); return the size
+    of the finest run."""
+    _require_ode(system, "a convergence study")
+    if method == REFERENCE_METHOD:
+        raise InputError("method must be a stepper for a convergence study, not solve_ivp")
+    get_stepper(method, system)
+    levels = checks.integer("levels", levels, minimum=1)
+    coarse = plan_size(system, s0, t_span=t_span, dt=dt, method=method)
+    t0, t_end, dt = coarse.t0, coarse.t_end, coarse.dt
+    ratio = (t_end - t0) / dt
+    if abs(ratio - coarse.n_steps) > 1e-9 * max(1.0, ratio):
+        raise InputError(
+            f"t_end - t0 = {t_end - t0:g} must be a whole number of steps dt = {dt:g} "
+            "for a convergence study"
+        )
+    steps, need = _convergence_need(system, coarse, levels)
+    fits = [k for k in range(levels - 1, 0, -1) if _fits(*_convergence_need(system, coarse, k))]
+    advice = (
+        f"use fewer levels (levels/--levels={fits[0]} would fit) or a larger dt"
+        if fits
+        else "use a larger dt, a shorter time span or fewer trajectories"
+    )
+    finest = coarse.n_steps * 2**levels
+    what = (
+        f"levels={levels} (the finest grid, dt/2^{levels}, has {finest:.3g} steps of "
+        f"{_trajectories(coarse.n_traj)})"
+    )
+    checks.within_steps(steps, what, advice)
+    checks.fits_in_memory(need, None, what, advice)
+    return replace(coarse, dt=dt / 2**levels, n_steps=finest)
+
+
+def _convergence_need(system: System, coarse: RunSize, levels: int) -> tuple[int, int]:
+    """(steps, bytes) of a convergence study: every level's run and the truth on the finest
+    grid; at the peak, the truth, the finest run, the finest times and the errors' copies."""
+    finest = replace(coarse, n_steps=coarse.n_steps * 2**levels)
+    steps = coarse.steps * (2 ** (levels + 1) - 1) + finest.steps
+    truth = 1 if system.exact is not None else REFERENCE_COPIES
+    return steps, finest.peak(copies=truth + METRIC_COPIES) + 8 * (finest.n_steps + 1)
+
+
+def _fits(steps: int, n_bytes: int) -> bool:
+    return steps <= checks.max_steps() and n_bytes <= checks.max_memory()
+
+
+def _trajectories(n: int) -> str:
+    return f"{n} trajector{'y' if n == 1 else 'ies'}"
 
 
 def _require_ode(system: System, what: str) -> None:

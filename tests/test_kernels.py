@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import dynsys
 from dynsys import DivergenceError, InputError, get_stepper, get_system, kernels, simulate
 from dynsys.simulate import Recurrence, choose_backend
+from dynsys.systems.classic import Duffing
 from dynsys.systems.oscillator import DrivenOscillator
 
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
@@ -53,14 +54,50 @@ def test_every_stepper_is_bitwise_the_numpy_loop(method, rng):
 @needs_numba
 @pytest.mark.parametrize("name", [n for n, cls in dynsys.SYSTEMS.items() if cls.kind == "ode"])
 def test_every_system_runs_compiled(name, rng):
-    """Bitwise where numba evaluates the same operations (x**3 may take another route)."""
-    cls = dynsys.SYSTEMS[name]
+    """Bitwise where the vector field has no power but squares (kernels.bitwise), else to a
+    few units in the last place per step (the bound the kernels docstring states)."""
+    assert_same_loops(dynsys.SYSTEMS[name], "euler", rng)
+
+
+def assert_same_loops(cls, method, rng):
     s0 = np.asarray(cls.default_s0) * (1 + 0.1 * rng.uniform(-1, 1, (5, len(cls.states))))
-    numpy_states, compiled = both(cls(), s0, t_span=(0, 2), dt=0.01, method="euler")
-    if name == "duffing":
-        assert_allclose(compiled, numpy_states, rtol=1e-13, atol=1e-15)
-    else:
+    numpy_states, compiled = both(cls(), s0, t_span=(0, 2), dt=0.01, method=method)
+    if kernels.bitwise(cls):
         assert_array_equal(compiled, numpy_states)
+    else:
+        assert_allclose(compiled, numpy_states, rtol=1e-13, atol=1e-15)
+
+
+def test_only_duffing_has_a_power_that_numba_evaluates_otherwise():
+    odes = [cls for cls in dynsys.SYSTEMS.values() if cls.kind == "ode"]
+    assert [cls.name for cls in odes if not kernels.bitwise(cls)] in ([], ["duffing"])
+
+
+@pytest.mark.slow
+@needs_numba
+@pytest.mark.parametrize("method", ODE_METHODS)
+@pytest.mark.parametrize("name", [n for n, cls in dynsys.SYSTEMS.items() if cls.kind == "ode"])
+def test_every_system_and_stepper_compiled_is_the_numpy_loop(name, method, rng):
+    """The whole matrix (about a second of compiling each): bitwise, or to the stated bound."""
+    assert_same_loops(dynsys.SYSTEMS[name], method, rng)
+
+
+@needs_numba
+def test_a_power_written_as_products_is_bitwise(rng):
+    """Duffing with s**3 written s * s * s: both loops evaluate the same products."""
+
+    class Products(Duffing):
+        name = "duffing_products"
+
+        @staticmethod
+        def vector_field(t, s, x, p):
+            pos, vel = s
+            return vel, x - p.delta * vel - p.alpha * pos - p.beta * (pos * pos * pos)
+
+    assert kernels.bitwise(Products) and not kernels.bitwise(Duffing)
+    s0 = rng.uniform(-1, 1, (70, 2))
+    numpy_states, compiled = both(Products(), s0, t_span=(0, 20), dt=0.01, method="rk4")
+    assert_array_equal(compiled, numpy_states)
 
 
 @needs_numba
@@ -134,12 +171,9 @@ def test_compiled_run_does_not_touch_the_initial_state():
 def test_auto_compiles_large_runs_only(monkeypatch):
     system, rk4 = get_system("driven_oscillator"), get_stepper("rk4")
     monkeypatch.setattr(kernels, "available", lambda: True)
-    monkeypatch.setattr(kernels, "compiled", lambda system, stepper: False)
     assert choose_backend("auto", system, rk4, 10_000) == "numpy"
     assert choose_backend("auto", system, rk4, 10**8) == "numba"
     assert choose_backend("auto", get_system("logistic_map"), get_stepper("map"), 10**8) == "numpy"
-    monkeypatch.setattr(kernels, "compiled", lambda system, stepper: True)  # paid for already
-    assert choose_backend("auto", system, rk4, 10_000) == "numba"
     monkeypatch.setattr(kernels, "available", lambda: False)
     assert choose_backend("auto", system, rk4, 10**8) == "numpy"
     assert choose_backend("numpy", system, rk4, 10**8) == "numpy"
@@ -193,3 +227,12 @@ def test_cli_backend_option():
         ok = CliRunner().invoke(main, [*args, "--backend", "numba"])
         assert ok.exit_code == 0, ok.output
         assert "rk4, dt=0.1, 11 kept steps" in ok.output
+
+
+@needs_numba
+def test_auto_ignores_what_this_process_compiled_before():
+    """A sweep point gives the same digits in a fresh process and after other points."""
+    system = get_system("driven_oscillator")
+    simulate(system, [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk4", backend="numba")
+    again = simulate(system, [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk4")
+    assert again.info["backend"] == "numpy"

@@ -310,7 +310,7 @@ BAD = [
     (["rollot", "{jordan}"], "unknown plot kind 'rollot' (did you mean 'rollout'?)"),
     (["rollout"], "plot rollout needs a MODEL file"),
     (["rollout", "van_der_pol"], "plot rollout takes a MODEL file (.npz"),
-    (["training", "nope.npz"], "model file nope.npz does not exist"),
+    (["training", "nope.npz"], "cannot read model file nope.npz: No such file or directory"),
     (["training", "{foreign}"], "is not a dynsys model file"),
     (["field", "{elman}"], "needs a step map of the current state"),
     (["field", "{jordan}", "--ylim", "1,0"], "ylim must be two numbers"),

@@ -32,7 +32,7 @@ def jordan_file(tmp_path_factory):
 
 def test_train_jordan_prints_the_table_and_saves_the_model(jordan_file):
     path, output = jordan_file
-    assert "trained a jordan model (hidden=32, activation=identity, residual=True" in output
+    assert "trained a model of kind jordan (hidden=32, activation=identity, residual=True" in output
     assert f"wrote {path}" in output
     rows = {line.split()[0]: line.split() for line in output.splitlines()[3:7]}
     assert set(rows) == NAMES
@@ -87,7 +87,7 @@ def test_same_seed_same_model(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--hidden", "0"], "n_hidden"),
+        (["--hidden", "0"], "hidden must be a whole number >= 1, got 0"),
         (["--lr", "0", "--optimizer", "adam"], "lr must be > 0"),
         (["--epochs", "0"], "epochs"),
         (["--range", "A=1"], "--range must be NAME=LOW,HIGH"),

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import dynsys
-from dynsys import DivergenceError, InputError, get_system, simulate
+from dynsys import DivergenceError, InputError, checks, get_system, simulate
+from dynsys.simulate import plan_size
 
 DBL_MAX = float(np.finfo(np.float64).max)
 
@@ -214,25 +215,30 @@ def test_array_parameters_whose_length_disagrees_with_the_batch():
 
 
 def test_a_run_over_the_memory_limit_is_refused_with_its_size(osc):
-    # 1001 saved steps of (s, v, x) in float64: 1001 * 3 * 8 = 24024 bytes = 23.5 KiB
+    """The estimate is the peak: per kept step the states (s, v), the drive x, the step's index
+    and time, 5 * 8 bytes; and the loop's own arrays, about 1 MiB."""
+    size = plan_size(osc, [1.0, 0.0], t_span=(0, 1), dt=0.001)
+    assert size.peak() == 1001 * 5 * 8 + size.work_bytes()
+    assert 2 * 2**20 < size.work_bytes() < 2 * 2**20 + 20_000
     with pytest.raises(InputError) as info:
         simulate(osc, [1.0, 0.0], t_span=(0, 1), dt=0.001, memory_limit=1000)
     message = str(info.value)
     assert "1001 saved steps of 1 trajectory" in message
-    assert "23.5 KiB" in message
-    assert "1000.0 B" in message
-    assert "save_every" in message
+    assert f"would take {checks.size_text(size.peak())}" in message
+    assert "1000.0 B allowed; shorten the run" in message
 
 
-@pytest.mark.parametrize("limit", [300, 500, 1000, 5000])
+@pytest.mark.parametrize("limit", [2_500_000, 3_000_000, 4_000_000, 6_000_000])
 def test_the_suggested_save_every_is_the_smallest_that_fits(osc, limit):
+    span = {"t_span": (0, 1), "dt": 1e-5, "memory_limit": limit}
     with pytest.raises(InputError) as info:
-        simulate(osc, [1.0, 0.0], t_span=(0, 1), dt=0.001, memory_limit=limit)
+        simulate(osc, [1.0, 0.0], **span)
     k = int(re.search(r"k=(\d+) would fit", str(info.value)).group(1))
-    traj = simulate(osc, [1.0, 0.0], t_span=(0, 1), dt=0.001, memory_limit=limit, save_every=k)
+    traj = simulate(osc, [1.0, 0.0], save_every=k, **span)
     assert 8 * (traj.states.size + traj.x.size) <= limit
+    assert plan_size(osc, [1.0, 0.0], t_span=(0, 1), dt=1e-5, save_every=k).peak() <= limit
     with pytest.raises(InputError):
-        simulate(osc, [1.0, 0.0], t_span=(0, 1), dt=0.001, memory_limit=limit, save_every=k - 1)
+        simulate(osc, [1.0, 0.0], save_every=k - 1, **span)
 
 
 def test_the_memory_check_comes_before_any_allocation(osc):
@@ -240,7 +246,7 @@ def test_the_memory_check_comes_before_any_allocation(osc):
     tracemalloc.start()
     try:
         with pytest.raises(InputError, match="save_every"):
-            simulate(osc, [1.0, 0.0], t_span=(0, 1), dt=1e-7, memory_limit=1000)
+            simulate(osc, [1.0, 0.0], t_span=(0, 1), dt=1e-7, memory_limit=3_000_000)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -250,7 +256,7 @@ def test_the_memory_check_comes_before_any_allocation(osc):
 def test_a_huge_run_is_refused_fast_under_the_default_limit(osc):
     """1e13 steps of a batch of 1000: about 2e17 bytes; refused within a second."""
     began = time.perf_counter()
-    with pytest.raises(InputError) as info:
+    with pytest.raises(InputError) as info, checks.limits(max_steps=10**20):
         simulate(osc, np.zeros((1000, 2)), t_span=(0, 1e4), dt=1e-9)
     assert time.perf_counter() - began < 1.0
     message = str(info.value)

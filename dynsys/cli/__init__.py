@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
+from .. import __version__, checks
 from ..errors import DynsysError, InputError
 from ..files import reason
 
@@ -44,7 +44,22 @@ class DynsysGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="dynsys")
-def main() -> None:
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=None,
+    help="Refuse work needing more memory than SIZE (8GiB, 500MB, 2e9). Default: "
+    f"${checks.MEMORY_VARIABLE}, else half the memory available (free memory, rlimits, cgroup).",
+)
+@click.option(
+    "--max-steps",
+    metavar="N",
+    default=None,
+    help="Refuse loops of more than N steps (trajectories x steps, or sequences x steps x "
+    f"epochs). Default: ${checks.STEPS_VARIABLE}, else {checks.DEFAULT_MAX_STEPS:.0e}.",
+)
+@click.pass_context
+def main(ctx: click.Context, max_memory: str | None, max_steps: str | None) -> None:
     """dynsys: ordinary differential equations as discrete recurrences.
 
     Simulate a system with a stepper (Euler and better), batched over initial states and
@@ -54,7 +69,11 @@ def main() -> None:
     Start here:
       dynsys systems
       dynsys compare driven_oscillator --dt 0.01 --t-end 50
+
+    Work that would exceed the memory or step ceiling is refused before it starts; raise
+    them before the command: dynsys --max-memory 8GiB --max-steps 1e9 simulate ...
     """
+    ctx.with_resource(checks.limits(max_memory=max_memory, max_steps=max_steps))
 
 
 # importing the command modules registers their commands

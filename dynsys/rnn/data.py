@@ -72,7 +72,7 @@ import numpy as np
 from .. import checks
 from ..errors import InputError, SolverError, unknown_name
 from ..reference import IMPLICIT, SOLVE_IVP_METHODS, reference
-from ..simulate import Recurrence
+from ..simulate import REFERENCE_COPIES, Recurrence
 from ..steppers import STEPPERS, Stepper
 from ..systems import get_system
 from ..systems.base import System
@@ -179,6 +179,47 @@ class DatasetSpec:
         return checks.step_count(0.0, self.t_end, self.h)
 
     @property
+    def n_channels(self) -> tuple[int, int]:
+        """(n_in, n_out): the input channels and states a model of this dataset sees, known
+        without drawing it."""
+        system = self.base_system()
+        step_map = self.task == "step_map" or self.initial_state == "h0"
+        stepper = _nodes_stepper(self.drive_nodes if step_map else (0.0,))
+        n_out = len(encoded_names(system.states, self.angles))
+        return len(_input_names(self, system, stepper)), n_out
+
+    def split_bytes(self, n: int, *, whole: bool = False) -> int:
+        """Bytes at the peak of drawing ``n`` trajectories (:func:`sample`): the solved states
+        (solve_ivp's copies of a stack of up to :data:`STACK_SIZE`, and the whole batch
+        twice), the drive samples, the encoded states and the cut sequences X, Y, h0."""
+        system = self.base_system()
+        n_in, n_out = self.n_channels
+        N, ns = self.n_steps, system.n_states
+        L = N if whole or self.seq_len is None else self.seq_len
+        rows = n * (N // L) * (L + 1)  # the times of the cut sequences
+        drive = len(_nodes_stepper(self.drive_nodes).nodes) if system.driven else 0
+        solve = REFERENCE_COPIES * min(n, STACK_SIZE) * (N + 2) * ns
+        held = n * (N + 1) * (2 * ns + n_out + drive) + rows * (2 * n_in + 2 * n_out + drive)
+        return 8 * (solve + held) + 2**20
+
+    def check_draw(self, counts: dict[str, int], whole: tuple[str, ...] = ()) -> None:
+        """Refuse, before solving anything, drawing the splits ``counts`` ({name: number of
+        trajectories}, those in ``whole`` kept whole) over the memory or step ceilings."""
+        total = sum(counts.values())
+        what = f"drawing {total} trajectories of {self.n_steps} steps (h = {self.h:g})"
+        checks.within_steps(
+            total * self.n_steps,
+            what,
+            "use fewer trajectories (n_train, n_val, n_test), a larger h or a shorter t_end",
+        )
+        checks.fits_in_memory(
+            sum(self.split_bytes(n, whole=name in whole) for name, n in counts.items()),
+            None,
+            what,
+            "use fewer trajectories (n_train, n_val, n_test), a larger h or a shorter t_end",
+        )
+
+    @property
     def angles(self) -> tuple[int, ...]:
         """Indices of the states a model sees as (cos, sin) (see :mod:`dynsys.rnn.angles`)."""
         if not self.embed_angles:
@@ -267,7 +308,7 @@ def _validated(spec: DatasetSpec) -> dict[str, Any]:
     t_end = checks.positive_number("t_end", spec.t_end)
     if h > t_end:
         raise InputError(f"h={h:g} must not exceed t_end={t_end:g}")
-    n_steps = checks.step_count(0.0, t_end, h)
+    n_steps = checks.step_count(0.0, t_end, h, field="h")
     seq_len = spec.seq_len
     if seq_len is not None:
         seq_len = checks.integer("seq_len", seq_len)
@@ -298,8 +339,7 @@ def _validated(spec: DatasetSpec) -> dict[str, Any]:
         "n_val": checks.integer("n_val", spec.n_val, minimum=0),
         "n_test": checks.integer("n_test", spec.n_test, minimum=0),
         "holdout": holdout,
-        "rtol": checks.positive_number("rtol", spec.rtol),
-        "atol": checks.positive_number("atol", spec.atol),
+        **dict(zip(("rtol", "atol"), checks.tolerances(spec.rtol, spec.atol), strict=True)),
     }
 
 
@@ -536,6 +576,10 @@ def make_splits(spec: DatasetSpec) -> Splits:
     Each split has its own stream (``SeedSequence(seed).spawn``), so changing n_val does not
     change the training set.  The extrapolation set (n_test trajectories) exists with a holdout.
     """
+    counts = {"training": spec.n_train, "validation": spec.n_val, "test": spec.n_test}
+    if spec.holdout:
+        counts["extrapolation"] = spec.n_test
+    spec.check_draw(counts, whole=("test", "extrapolation"))
     train_seq, val_seq, test_seq, out_seq = np.random.SeedSequence(spec.seed).spawn(4)
     system = spec.base_system()
 
@@ -567,6 +611,7 @@ def sample(
     seed = checks.integer("seed", seed, minimum=0)
     if holdout and not spec.holdout:
         raise InputError("holdout=True needs a spec with a holdout range")
+    spec.check_draw({"sampled": n}, whole=("sampled",) if whole else ())
     rng = np.random.default_rng(seed)
     return _simulate(spec, spec.base_system(), n, rng, holdout, whole, "sampled")
 
@@ -696,8 +741,12 @@ def _solve_stack(
 ) -> np.ndarray:
     """The batch s0 (m, n) in one stacked call, else one by one: (m, time, n)."""
     if options["method"] not in IMPLICIT:
-        shrink = np.sqrt(len(s0))
-        tight = {**options, "rtol": options["rtol"] / shrink, "atol": options["atol"] / shrink}
+        shrink = np.sqrt(len(s0))  # not below what solve_ivp can meet (scipy's own floor)
+        tight = {
+            **options,
+            "rtol": max(checks.MIN_RTOL, options["rtol"] / shrink),
+            "atol": max(checks.MIN_ATOL, options["atol"] / shrink),
+        }
         try:
             return reference(system, s0, t, stack=True, **tight).states
         except SolverError:

@@ -43,6 +43,10 @@ Time-Series Analysis*, 2003): valid times in Lyapunov times."""
 MODEL_ROW = "model"
 """The name of the fitted model's row in a table, before the steppers' rows."""
 METRICS = ("rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape")
+OWN_COPIES = 5
+"""Arrays of the states' size an evaluation holds besides one per stepper: the model's
+rollout, the reference, and the copies the errors take."""
+EVALUATION_COPIES = OWN_COPIES + len(DEFAULT_METHODS)
 
 
 class Predictor(Protocol):
@@ -164,8 +168,9 @@ class Evaluation:
 
 
 def _time(value: float | None) -> str:
+    """A valid time in one format for every row: three decimals ('-' when not finite)."""
     value = finite_or_none(value)
-    return "-" if value is None else f"{value:.4g}"
+    return "-" if value is None else f"{value:.3f}"
 
 
 def rollout_table(
@@ -202,6 +207,18 @@ def rollout_table(
         get_stepper(name, system)
     if dataset.batch_size == 0:
         raise InputError(f"the {split} dataset is empty")
+    n_values = dataset.batch_size * len(dataset.t) * system.n_states
+    checks.within_steps(
+        len(methods) * n_values // system.n_states,
+        f"evaluating {len(methods)} steppers on the {dataset.batch_size} {split} sequences",
+        "use fewer sequences or methods",
+    )
+    checks.fits_in_memory(
+        8 * (OWN_COPIES + len(methods)) * n_values,
+        None,
+        f"evaluating on the {dataset.batch_size} {split} sequences of {len(dataset.t)} times",
+        "use fewer sequences or methods",
+    )
     start = _context(model, dataset)
     ref, t = dataset.states[:, start:], dataset.t[start:]
 

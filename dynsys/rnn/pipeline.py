@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .. import checks
 from ..errors import InputError
 from .base import Model
 from .data import Dataset, DatasetSpec, Normalizer, Splits, make_splits, sample
-from .evaluate import Evaluation, rollout_table
+from .evaluate import EVALUATION_COPIES, Evaluation, rollout_table
 from .io import load_model, save_model
-from .settings import FitPlan, TrainSettings
+from .settings import FitPlan, TrainSettings, check_plan
 from .train import History, fit
 
 FINISHED = ("epochs", "converged", "early_stop")
@@ -120,9 +121,10 @@ def train_model(
         raise InputError(
             f"a {plan.kind} model learns the {cls.task} task; the dataset's task is {spec.task}"
         )
-    cuts = _SplitCache(spec)
-    splits = cuts("spec")
+    check_plan(plan)
+    # the model first: a setting it refuses is refused before any data is simulated
     saved: dict[str, History] = {}
+    normalizer = None
     if resume_from is not None:
         loaded = load_model(resume_from)
         if loaded.normalizer is None:
@@ -132,9 +134,11 @@ def train_model(
         record = (loaded.training or {}).get("stages") or {}
         saved = {name: History.from_dict(h) for name, h in record.items()}
     else:
+        model = cls.build(plan.model, *spec.n_channels, plan.training.seed)
+    cuts = _SplitCache(spec)
+    splits = cuts("spec")
+    if normalizer is None:
         normalizer = splits.normalizer
-        n_in, n_out = splits.train.X.shape[-1], splits.train.Y.shape[-1]
-        model = cls.build(plan.model, n_in, n_out, plan.training.seed)
         if hasattr(model, "prepare"):  # what the model sets from the data before fitting
             model.prepare(*training_arrays(model, splits.train, normalizer))
     if cls.fitting == "closed_form":
@@ -223,7 +227,22 @@ def evaluate_file(path: str | Path, n_test: int = 32, seed: int | None = None) -
     if loaded.dataset is None or loaded.normalizer is None:
         raise InputError(f"{path}: the model file has no dataset spec or normaliser to evaluate")
     spec = DatasetSpec.from_dict(loaded.dataset)
+    n_test = checks.integer("n_test", n_test)
+    if seed is not None:
+        seed = checks.integer("seed", seed, minimum=0)
     spec = replace(spec, n_test=n_test)
+    N, n_out = spec.n_steps, spec.n_channels[1]
+    checks.within_steps(
+        4 * n_test * N,
+        f"evaluating on {n_test} test trajectories of {N} steps and 3 steppers",
+        "use fewer test trajectories (n_test/--n-test)",
+    )
+    checks.fits_in_memory(
+        spec.split_bytes(n_test, whole=True) + 8 * EVALUATION_COPIES * n_test * (N + 1) * n_out,
+        None,
+        f"evaluating on {n_test} test trajectories of {N} steps",
+        "use fewer test trajectories (n_test/--n-test)",
+    )
     data = sample(spec, n_test, spec.seed + 1 if seed is None else seed, whole=True)
     return rollout_table(loaded.model, data, Normalizer.from_dict(loaded.normalizer))
 

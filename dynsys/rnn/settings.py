@@ -19,14 +19,18 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any
 
-from ..errors import InputError
+import numpy as np
+
+from .. import checks
+from ..errors import InputError, unknown_name
 from .data import DatasetSpec
+from .evaluate import EVALUATION_COPIES
 from .kinds import DEFAULT_KIND, MODEL_KINDS, model_class
 from .recipes import recipe
-from .train import OPTIMIZERS
+from .train import ACTIVATIONS_PER_UNIT, OPTIMIZERS, PARAM_COPIES
 
 SECTIONS = ("dataset", "model", "training")
 
@@ -207,12 +211,135 @@ def plan_fit(
                 f"model setting {name!r} does not apply to model kind {kind!r}; "
                 f"its settings: {', '.join(own)}"
             )
-    settings = cls.Settings(**{**book["model"], **model_given})
+    settings = _checked(cls.Settings, {**book["model"], **model_given})
     train_given = {k: v for k, v in (training or {}).items() if v is not None}
     if cls.fitting != "gradient" and train_given:
         raise InputError(
             f"training setting {next(iter(train_given))!r} does not apply to model kind "
             f"{kind!r}: it is fitted in closed form (its settings: {', '.join(own)})"
         )
-    train = TrainSettings(**{**book["training"], **train_given, "seed": seed})
-    return FitPlan(spec, kind, settings, train)
+    for name in train_given:
+        if name not in section_fields("training"):
+            raise unknown_name("training setting", str(name), section_fields("training"))
+    train = _checked(TrainSettings, {**book["training"], **train_given, "seed": seed})
+    plan = FitPlan(spec, kind, settings, train)
+    check_plan(plan)
+    return plan
+
+
+def _checked(cls: type, values: dict[str, Any]) -> Any:
+    """``cls(**values)`` with every scalar field checked as its declaration says: a whole number
+    (>= 1, or its ``minimum``), a finite number (> 0, or >= its ``minimum``, <= its
+    ``maximum``), a flag, or one of its ``choices``; None only where the default is None."""
+    out = {}
+    for f in fields(cls):
+        value = values.get(f.name, default_of(f))
+        out[f.name] = value if f.name == "seed" else _checked_value(f, value)
+    return cls(**out)
+
+
+def _checked_value(f: Field, value: Any) -> Any:
+    try:
+        kind = scalar_type(f)
+    except TypeError:  # a list or mapping: its owner checks it
+        return value
+    if value is None and default_of(f) is None:
+        return None
+    minimum, maximum = f.metadata.get("minimum"), f.metadata.get("maximum")
+    choices = f.metadata.get("choices")
+    if choices is not None:
+        if value not in choices:
+            raise unknown_name(f.name, str(value), choices)
+        return value
+    if kind is bool:
+        if not isinstance(value, bool | np.bool_):
+            raise InputError(f"{f.name} must be true or false, got {value!r}")
+        return bool(value)
+    if kind is int:
+        number = checks.integer(f.name, value, minimum=1 if minimum is None else minimum)
+    elif kind is float:
+        number = checks.finite_number(f.name, value)
+        if minimum is None and number <= 0:
+            raise InputError(f"{f.name} must be > 0, got {value!r}")
+        if minimum is not None and number < minimum:
+            raise InputError(f"{f.name} must be >= {minimum:g}, got {value!r}")
+    else:
+        if not isinstance(value, str):
+            raise InputError(f"{f.name} must be a text, got {value!r}")
+        return value
+    if maximum is not None and number > maximum:
+        raise InputError(f"{f.name} must be <= {maximum:g}, got {value!r}")
+    return number
+
+
+GATES = 3
+"""Blocks of weights per layer at most (a GRU has three gates)."""
+
+
+def check_plan(plan: FitPlan) -> None:
+    """Refuse, before any data is simulated, a fit whose settings do not go together or whose
+    data, parameters and back-propagation would exceed the memory ceiling, or whose data,
+    epochs and evaluation the step ceiling (:mod:`dynsys.checks`)."""
+    from .pipeline import stages
+
+    spec, training, cls = plan.spec, plan.training, plan.model_class
+    gradient = cls.fitting == "gradient"
+    plan_stages = stages(spec, training, cls) if gradient else []
+    if gradient and training.patience is not None and spec.n_val == 0:
+        raise InputError("patience needs validation trajectories: set n_val >= 1")
+    if gradient and training.rollout is not None and training.rollout > spec.n_steps:
+        raise InputError(
+            f"rollout must be at most the {spec.n_steps} steps of t_end / h, got {training.rollout}"
+        )
+    n_in, n_out = spec.n_channels
+    N = spec.n_steps
+    lengths = {spec.seq_len} | {
+        spec.seq_len if s.seq_len == "spec" else s.seq_len for s in plan_stages
+    }
+    counts = {"training": spec.n_train, "validation": spec.n_val, "test": spec.n_test}
+    if spec.holdout:
+        counts["extrapolation"] = spec.n_test
+    data = 0
+    for length in lengths:
+        cut = replace(spec, seq_len=length) if length != spec.seq_len else spec
+        data += sum(
+            cut.split_bytes(n, whole=name in ("test", "extrapolation"))
+            for name, n in counts.items()
+        )
+        data += 8 * (spec.n_train + spec.n_val) * (N + 1) * (n_in + n_out)  # normalised copies
+    settings = plan.model
+    hidden = getattr(settings, "hidden", None) or getattr(settings, "units", None) or 0
+    layers = getattr(settings, "layers", 1)
+    params = activations = 0
+    if gradient:
+        n_params = GATES * layers * (n_in + n_out + hidden + 2) * hidden
+        params = 8 * PARAM_COPIES * n_params
+        longest = max(N if length is None else length for length in lengths)
+        sequences = (spec.n_train + spec.n_val) * (N // longest)
+        batch = sequences if training.optimizer == "lbfgs" else min(training.batch_size, sequences)
+        activations = 8 * ACTIVATIONS_PER_UNIT * layers * batch * (longest + 1) * max(hidden, n_out)
+    evaluation = 8 * EVALUATION_COPIES * spec.n_test * (N + 1) * n_out * (2 if spec.holdout else 1)
+    parts = {"data": data, "parameters": params, "activations": activations}
+    advice = {
+        "data": "use fewer trajectories (n_train, n_val, n_test), a larger h or a shorter t_end",
+        "parameters": "use a smaller model (hidden, units or layers)",
+        "activations": "use shorter sequences (seq_len) or, with adam or sgd, a smaller batch_size",
+    }
+    largest = max(parts, key=parts.get)
+    size = ", ".join(
+        f"{k}={getattr(settings, k)}" for k in ("hidden", "units", "layers") if hasattr(settings, k)
+    )
+    what = (
+        f"fitting a {plan.kind} model ({size or 'its settings'}) to {spec.n_train} "
+        f"trajectories of {N:.4g} steps"
+    )
+    epochs = sum(s.epochs for s in plan_stages) if gradient else 1
+    runs = len(lengths)
+    steps = runs * sum(counts.values()) * N + epochs * (spec.n_train + spec.n_val) * N
+    steps += 4 * spec.n_test * N * (2 if spec.holdout else 1)
+    checks.within_steps(
+        steps,
+        f"{what} over {epochs} epochs",
+        "use fewer epochs or trajectories, a larger h or a shorter t_end",
+    )
+    checks.fits_in_memory(sum(parts.values()) + evaluation, None, what, advice[largest])

@@ -28,6 +28,12 @@ from ..metrics import finite_or_none
 from .optim import Schedule, make_optimizer, make_schedule
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
+PARAM_COPIES = 30
+"""Copies of the parameters a gradient fit holds: the parameters, the best ones, the
+gradients, Adam's moments, flat vectors, and L-BFGS's ten pairs of history."""
+ACTIVATIONS_PER_UNIT = 12
+"""Arrays of (batch, time, hidden) that a forward and backward pass keep per layer (the
+pre-activations, the states, their gradients and slopes, and temporaries)."""
 STOP_REASONS = ("epochs", "converged", "early_stop", "non_finite", "interrupted")
 NON_FINITE_HINT = "lower the learning rate or set clip"
 
@@ -189,6 +195,7 @@ def fit(
                 f"teacher_forcing applies to models that feed back their output, not {kind!r}"
             )
         kwargs["teacher_forcing"] = bool(teacher_forcing)
+    _check_size(model, train_data, val_data, epochs, None if optimizer == "lbfgs" else batch_size)
     sched = make_schedule(schedule, lr, epochs) if optimizer != "lbfgs" else None
     opt = make_optimizer(optimizer, lr) if optimizer != "lbfgs" else None
     batch_size = batch_size or len(train_data[0])
@@ -239,6 +246,28 @@ def fit(
         if bar is not None:
             bar.close()
     return history
+
+
+def _check_size(model, train, val, epochs: int, batch_size: int | None) -> None:
+    """Refuse, before the first epoch, a fit whose back-propagation would exceed the memory
+    ceiling or whose epochs the step ceiling (:mod:`dynsys.checks`)."""
+    X, Y, _ = train
+    sequences = len(X) + (0 if val is None else len(val[0]))
+    steps = X.shape[1]
+    checks.within_steps(
+        epochs * sequences * steps,
+        f"{epochs} epochs of {sequences} sequences of {steps} steps",
+        "use fewer epochs, sequences or steps",
+    )
+    width = max(int(getattr(model, "n_hidden", 0) or 0), Y.shape[-1], X.shape[-1])
+    batch = len(X) if batch_size is None else min(batch_size, len(X))
+    n_params = int(getattr(model, "n_params", 0) or 0)
+    checks.fits_in_memory(
+        8 * (ACTIVATIONS_PER_UNIT * batch * (steps + 1) * width + PARAM_COPIES * n_params),
+        None,
+        f"back-propagating through {batch} sequences of {steps} steps ({width} units)",
+        "use shorter sequences, a smaller batch_size (adam, sgd) or a smaller model",
+    )
 
 
 SMALL_HIDDEN = 64
