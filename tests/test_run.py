@@ -349,3 +349,18 @@ def test_a_figure_too_big_is_refused_before_the_run_starts(tmp_path):
     assert "plots[0] (timeseries): a plot against time" in result.output
     assert "take dt >= 1e+03 or t_end <= 10000" in result.output
     assert not out.exists()
+
+
+def test_the_config_limits_apply_unless_the_command_line_sets_one(tmp_path):
+    config = tmp_path / "lim.yaml"
+    config.write_text(
+        "name: lim\nsystem: {name: driven_oscillator}\n"
+        "simulation: {s0: [1.0, 0.0], dt: 0.01, t_end: 200, methods: [rk4]}\n"
+        "limits: {max_steps: 1000}\n"
+    )
+    refused = invoke("config", "validate", config)
+    assert refused.exit_code == 2
+    assert "more than the 1e+03 allowed" in refused.output
+    assert invoke("--max-steps", "1e6", "config", "validate", config).exit_code == 0
+    bad = invoke("config", "validate", config, "--set", "limits.max_memory=lots")
+    assert bad.exit_code == 2 and "limits.max_memory" in bad.output

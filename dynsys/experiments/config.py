@@ -52,6 +52,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .. import checks
 from ..errors import InputError, unknown_name
 from ..files import MiB, read_text
 from ..reference import SOLVE_IVP_METHODS
@@ -719,6 +720,39 @@ class OutputConfig(_Section):
     trajectories: Literal["npz", "csv", "none"] = "npz"
 
 
+class LimitsConfig(_Section):
+    """Ceilings on what this experiment's runs may ask for, checked before anything is
+    allocated or looped (:mod:`dynsys.checks`).  ``dynsys --max-memory``/``--max-steps`` and the
+    variables DYNSYS_MAX_MEMORY/DYNSYS_MAX_STEPS, when given, win over these."""
+
+    max_memory: str | int | None = Field(
+        None, description="Memory ceiling: 8GiB, 512MiB, 2e9 (bytes). Default: half of free."
+    )
+    max_steps: str | int | None = Field(
+        None, description="Step ceiling (trajectories x steps): 1e9 by default."
+    )
+
+    @field_validator("max_memory")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if value is not None:
+            try:
+                checks.parse_size(value, "max_memory")
+            except InputError as err:
+                raise _error("", str(err)) from None
+        return value
+
+    @field_validator("max_steps")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if value is not None:
+            try:
+                checks.parse_count(value, "max_steps")
+            except InputError as err:
+                raise _error("", str(err)) from None
+        return value
+
+
 class SweepConfig(_Section):
     """Runs of the config with fields changed: every combination of the ``grid`` lists, and
     the explicit ``points``; keys are dotted paths (``simulation.dt``)."""
@@ -756,6 +790,7 @@ class ExperimentConfig(_Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     plots: list[PlotConfig] = Field(default_factory=list)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     sweep: SweepConfig | None = None
 
     @model_validator(mode="before")
@@ -1111,7 +1146,7 @@ def config_schema() -> dict[str, Any]:
 
 
 def config_hash(config: ExperimentConfig) -> str:
-    """12 hex digits naming what ``config`` computes (its name and sweep aside)."""
-    data = config.model_dump(mode="json", exclude={"name", "sweep"})
+    """12 hex digits naming what ``config`` computes (its name, ceilings and sweep aside)."""
+    data = config.model_dump(mode="json", exclude={"name", "limits", "sweep"})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -43,15 +43,18 @@ set), else the resume is refused.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -63,15 +66,16 @@ from ..rnn.data import DatasetSpec
 from ..rnn.pipeline import save_trained, train_model
 from ..rnn.settings import FitPlan, plan_fit
 from ..rnn.train import History
-from ..simulate import simulate
+from ..simulate import plan_size, simulate
 from ..steppers import REFERENCE_METHOD
-from ..study import Comparison, compare
+from ..study import Comparison, check_compare, compare
 from ..systems import System, get_system
 from ..tables import number, table
 from .config import ExperimentConfig, PlotConfig, config_hash, parse_config, resolved_yaml
 from .folder import LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
 from .records import Echo, RunRecord, Saved, check_config_hash, json_ready
 
+T = TypeVar("T")
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "config.resolved.yaml"
 CONFIG_LIMIT = 16 * MiB
@@ -156,12 +160,49 @@ def build_system(config: ExperimentConfig) -> System:
     return cls()
 
 
+@contextmanager
+def ceilings(config: ExperimentConfig) -> Iterator[None]:
+    """The config's ``limits`` in force (:func:`dynsys.checks.limits`), each unless the command
+    line or the environment set that ceiling already."""
+    limits = config.limits
+    memory = None if os.environ.get(checks.MEMORY_VARIABLE) else limits.max_memory
+    steps = None if os.environ.get(checks.STEPS_VARIABLE) else limits.max_steps
+    with checks.limits(max_memory=memory, max_steps=steps):
+        yield
+
+
+def under_ceilings(function: Callable[..., T]) -> Callable[..., T]:
+    """``function(config, ...)`` run with :func:`ceilings` of its config."""
+
+    @functools.wraps(function)
+    def run(config: ExperimentConfig, *args: Any, **kwargs: Any) -> T:
+        with ceilings(config):
+            return function(config, *args, **kwargs)
+
+    return run
+
+
+@under_ceilings
 def plan_run(config: ExperimentConfig) -> Plan:
-    """Check everything a run of ``config`` needs before it starts; raise InputError if not."""
+    """Check everything a run of ``config`` needs before it starts (the sizes of its
+    simulation, fit and figures included); raise InputError if not."""
     system = build_system(config)
-    sim = config.simulation
+    sim, ref = config.simulation, config.reference
     start = checks.initial_state(system, system.default_s0 if sim.s0 is None else sim.s0)
-    checks.step_count(sim.t0, sim.t_end, sim.dt)
+    grid = {"t_span": (sim.t0, sim.t_end), "dt": sim.dt, "save_every": sim.save_every}
+    if system.kind == "map":
+        for method in sim.methods:
+            plan_size(system, start, method=method, **grid).check()
+    else:
+        check_compare(
+            system,
+            start,
+            methods=sim.methods,
+            reference_method=ref.method,
+            rtol=ref.rtol,
+            atol=ref.atol,
+            **grid,
+        )
     fit = None if config.model is None else fit_plan(config, system.name)
     jobs = tuple(_plot_job(i, plot, config, system) for i, plot in enumerate(config.plots))
     return Plan(config, system, start, fit, jobs)
@@ -294,6 +335,7 @@ def default_folder(config: ExperimentConfig, root: str | Path = "runs") -> Path:
     return folder
 
 
+@under_ceilings
 def run_experiment(
     config: ExperimentConfig,
     folder: str | Path,
@@ -624,7 +666,7 @@ def summary_table(metrics: dict[str, Any], folder: Path | None = None) -> str:
 
 
 def _time(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+    return "-" if value is None else f"{value:.3f}"
 
 
 __all__ = [

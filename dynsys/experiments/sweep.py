@@ -63,7 +63,7 @@ from .records import (
     read_metrics,
     read_status,
 )
-from .run import CONFIG_FILE, plan_run
+from .run import CONFIG_FILE, plan_run, under_ceilings
 
 HEADLINE = ("rel_l2", "max_abs_error")
 """Per method of the simulation; with a model also the model's test rel_l2 and valid_time."""
@@ -198,6 +198,7 @@ def _get_path(data: Any, key: str) -> Any:
 # -- running a sweep ---------------------------------------------------------------------------
 
 
+@under_ceilings
 def run_sweep(
     config: ExperimentConfig,
     folder: str | Path,
