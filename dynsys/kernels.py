@@ -14,9 +14,10 @@ when the system's ``vector_field`` and ``forcing`` use no power ``a ** n`` other
 (:func:`bitwise` reads their source).  A power is the exception: numba evaluates ``a ** 3`` as
 the products ``a * a * a``, numpy by its ``power`` function (vectorised, SVML on AVX-512), and
 the two differ in the last bit for about a quarter of the arguments.  Then each step agrees to a
-few units in the last place (Duffing's ``pos**3``: relative differences up to 1e-15 per step,
-1.25e-13 after 5000 RK4 steps), and on a chaotic orbit the difference grows like any other
-perturbation.  Writing the power as products (``pos * pos * pos``) makes both loops bitwise.
+few units in the last place (a Duffing written with ``pos**3``: relative differences up to
+1e-15 per step, 1.25e-13 after 5000 RK4 steps), and on a chaotic orbit the difference grows like
+any other perturbation.  Writing the power as products (``pos * pos * pos``, as the built-in
+Duffing does) makes both loops bitwise: every built-in system is.
 
 numba is optional: ``pip install 'dynsys[fast]'``.  :func:`available` says whether it is
 installed; ``simulate(..., backend="numba")`` asks for this loop, ``backend="auto"`` takes it

@@ -136,7 +136,7 @@ class Duffing(System):
     @staticmethod
     def vector_field(t, s, x, p: Params) -> tuple:
         pos, vel = s
-        return vel, x - p.delta * vel - p.alpha * pos - p.beta * pos**3
+        return vel, x - p.delta * vel - p.alpha * pos - p.beta * (pos * pos * pos)
 
     @staticmethod
     def forcing(t, p: Params):
