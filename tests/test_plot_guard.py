@@ -463,3 +463,20 @@ def test_a_figure_error_is_a_dynsys_error(tmp_path, monkeypatch):
     fig = Figure()
     with pytest.raises(DynsysError, match="cannot draw"):
         save_figure(fig, tmp_path / "x.png")
+
+
+def test_the_figure_ceilings_rise_with_max_steps():
+    """A figure refused at the default ceiling of 1e6 steps: --max-steps raises it."""
+    from click.testing import CliRunner
+
+    from dynsys import checks
+    from dynsys.cli import main
+    from dynsys.plots.checks import max_figure_steps
+
+    args = ["phase", "pendulum", "--t-end", "2000", "--dt", "0.001", "--methods", "euler"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2
+    assert "2,000,000 steps, more than the 1,000,000 a figure computes (raise it" in refused.output
+    assert max_figure_steps() == 10**6
+    with checks.limits(max_steps=3 * 10**6):
+        assert max_figure_steps() == 3 * 10**6

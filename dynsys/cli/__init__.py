@@ -33,6 +33,14 @@ class DynsysGroup(click.Group):
         except OSError as err:  # a file operation outside dynsys.files: still one line
             where = f" {err.filename}" if err.filename else ""
             raise click.ClickException(f"cannot use{where}: {reason(err)}") from None
+        except ModuleNotFoundError as err:  # a dependency missing from this Python
+            package = (err.name or "").split(".")[0]
+            if not package or package == "dynsys":
+                raise
+            raise click.ClickException(
+                f"this command needs the package {package!r}, which this Python does not have; "
+                "install dynsys with its dependencies: pip install -e ."
+            ) from None
         except MemoryError:
             raise click.ClickException(
                 "ran out of memory; ask for a smaller computation (fewer steps, a smaller batch)"

@@ -13,6 +13,7 @@ tells in advance, is estimated by a short probe (:func:`dynsys.plots.orbits.chec
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,16 +77,23 @@ def count(n: float) -> str:
     return f"{float(n):.3g}"
 
 
+def max_figure_steps() -> int:
+    """:data:`MAX_STEPS`, or the step ceiling when one is set (``dynsys --max-steps``,
+    DYNSYS_MAX_STEPS, a config's ``limits``)."""
+    return checks.max_steps() if os.environ.get(checks.STEPS_VARIABLE) else MAX_STEPS
+
+
 def figure_size(
     what: str, *, steps: int = 0, n_bytes: int = 0, advice: str, memory_advice: str = ""
 ) -> None:
     """Refuse a figure whose steps exceed :data:`MAX_STEPS` or whose memory exceeds the memory
     ceiling, before anything is computed: one line saying what ``what`` would need, and
     ``advice`` (``memory_advice`` when the memory is what is exceeded, if given)."""
-    if steps > MAX_STEPS:
+    limit = max_figure_steps()
+    if steps > limit:
         raise InputError(
-            f"{what} would take {count(steps)} steps, more than the {count(MAX_STEPS)} a figure "
-            f"computes; {advice}"
+            f"{what} would take {count(steps)} steps, more than the {count(limit)} a figure "
+            f"computes ({checks.RAISE_STEPS}); {advice}"
         )
     checks.fits_in_memory(int(n_bytes), None, what, memory_advice or advice)
 
@@ -171,8 +179,32 @@ def ode(system: System, what: str) -> None:
         raise InputError(f"{system.name} is a discrete map; {what} needs an ODE")
 
 
-def method_names(methods: Sequence[str] | str) -> tuple[str, ...]:
-    """'euler,rk4' or a sequence, without blanks and repeats (unchecked names)."""
+def method_names(methods: Sequence[str] | str, field: str = "methods") -> tuple[str, ...]:
+    """'euler,rk4' or a sequence of names, stripped of blanks (the names are unchecked).
+
+    An empty text or sequence is no method.  An empty item (``euler,,rk4``, a comma at either
+    end, a blank name in a sequence), a name given twice or an item that is not a text is
+    refused in one line naming ``field``.
+    """
     if isinstance(methods, str):
-        methods = methods.split(",")
-    return tuple(dict.fromkeys(m.strip() for m in methods if m.strip()))
+        if not methods.strip():
+            return ()
+        items = [item.strip() for item in methods.split(",")]
+        if not all(items):
+            raise InputError(
+                f"{field} {methods!r} has an empty item (two commas in a row, or a comma at an "
+                "end); separate the methods by single commas"
+            )
+    else:
+        try:
+            items = list(methods)
+        except TypeError:
+            raise InputError(f"{field} must be method names, got {methods!r}") from None
+        for item in items:
+            if not isinstance(item, str) or not item.strip():
+                raise InputError(f"{field} must be method names, got {item!r} in {methods!r}")
+        items = [item.strip() for item in items]
+    for i, name in enumerate(items):
+        if name in items[:i]:
+            raise InputError(f"{field} lists {name!r} twice, got {methods!r}")
+    return tuple(items)

@@ -104,7 +104,9 @@ def _check_size(system, start, names, t_span, dt, levels) -> None:
     ``levels`` times, N (2^(levels+1) - 1) steps, against a truth on the finest grid."""
     levels = core_checks.integer("levels", levels, minimum=1)
     t0, t_end, dt, n = checks.grid(t_span, dt)
-    most = checks.MAX_STEPS // max(1, len(names) * n)  # 2^(levels+1) - 1 must not exceed it
+    most = checks.max_figure_steps() // max(
+        1, len(names) * n
+    )  # 2^(levels+1) - 1 must not exceed it
     fit = (most + 1).bit_length() - 2
     advice = (
         f"take levels <= {fit}" if fit >= 1 else "take a larger dt or a shorter t_end"
@@ -116,7 +118,7 @@ def _check_size(system, start, names, t_span, dt, levels) -> None:
     if levels > MAX_LEVELS:  # no arithmetic on 2^levels: it may have a billion digits
         raise InputError(
             f"{what} would take more than {checks.count(n * 2**MAX_LEVELS)} steps, more than "
-            f"the {checks.count(checks.MAX_STEPS)} a figure computes; {advice}"
+            f"the {checks.count(checks.max_figure_steps())} a figure computes; {advice}"
         )
     per_method = n * (2 ** (levels + 1) - 1)
     finest = n * 2**levels + 1

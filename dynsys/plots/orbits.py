@@ -22,9 +22,10 @@ from . import checks as plot_checks
 
 RTOL, ATOL = 1e-9, 1e-11
 """Tolerances of the reference for drawing: far below a line's width, and quick."""
-MAX_EVALUATIONS = 3_000_000
-"""Evaluations of the vector field that the solve_ivp reference of a figure may need (one to
-three minutes), estimated by :func:`check_reference` before it runs."""
+EVALUATIONS_PER_STEP = 3
+"""Evaluations of the vector field that the solve_ivp reference of a figure may need per step
+of the figure ceiling (3,000,000 at the default 1,000,000 steps: one to three minutes),
+estimated by :func:`check_reference` before it runs."""
 PROBE = 2_000
 """Evaluations of the vector field that the probe of :func:`check_reference` spends at most."""
 
@@ -87,7 +88,7 @@ def check_size(
     """Refuse, before anything is computed, a figure of ``references`` solve_ivp trajectories
     on the :func:`drawing_grid` and ``runs`` stepper runs (or orbits of a map) with step dt over
     t_span, each drawn in ``panels`` panels, and ``extra`` more points (a Poincaré section):
-    its steps against :data:`~dynsys.plots.checks.MAX_STEPS`, its memory against the memory
+    its steps against :func:`~dynsys.plots.checks.max_figure_steps`, its memory against the memory
     ceiling.  The one-line refusal names dt and t_end and what would fit."""
     is_map = system.kind == "map"
     t0, t_end, dt, n = plot_checks.grid(t_span, 1.0 if is_map else dt)
@@ -121,7 +122,8 @@ def check_reference(
     system: System, starts: np.ndarray, t_span: tuple[float, float], what: str
 ) -> None:
     """Refuse a reference from ``starts`` (m, n), solved together, that would need more than
-    :data:`MAX_EVALUATIONS` evaluations of the vector field over t_span.
+    :data:`EVALUATIONS_PER_STEP` evaluations of the vector field over t_span for each step of
+    the figure step ceiling (:func:`~dynsys.plots.checks.max_figure_steps`).
 
     The work of solve_ivp depends on the system (its time scales, its stiffness), not on any
     grid, so a probe solves from t0 until it has spent :data:`PROBE` evaluations and the
@@ -158,13 +160,15 @@ def check_reference(
     if covered <= 0:
         return  # no progress at all: the solve fails at once and says so
     rate = PROBE / covered
-    if rate * (t_end - t0) <= MAX_EVALUATIONS:
+    limit = EVALUATIONS_PER_STEP * plot_checks.max_figure_steps()
+    if rate * (t_end - t0) <= limit:
         return
-    most = t0 + MAX_EVALUATIONS / rate
+    most = t0 + limit / rate
     raise InputError(
         f"{what}: solve_ivp would need about {rate * (t_end - t0):.2g} evaluations of the vector "
         f"field to reach t_end={t_end:g} ({rate:.3g} per unit of time from t0={t0:g}), more "
-        f"than the {plot_checks.count(MAX_EVALUATIONS)} a figure takes; take t_end <= {most:.3g}"
+        f"than the {plot_checks.count(limit)} a figure takes ({checks.RAISE_STEPS}); "
+        f"take t_end <= {most:.3g}"
     )
 
 
