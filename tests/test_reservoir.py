@@ -321,3 +321,49 @@ def test_build_from_settings_and_determinism(linear_data):
     assert not np.array_equal(other.params["W"], first.params["W"])
     ngrc = NGRC.build(NGRC.Settings(), 3, 2, seed=0)
     assert (ngrc.delays, ngrc.degree, ngrc.context) == (2, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("cls", "base"),
+    [
+        (EchoStateNetwork, {"units": 4, "connectivity": 0.5}),
+        (NGRC, {}),
+    ],
+)
+def test_declared_bounds_are_the_models_bounds(cls, base):
+    """Each number a reservoir's constructor refuses is refused by the declaration of its
+    setting (so plan_fit, the command line and the YAML schema refuse it before any data is
+    simulated), and each it accepts is accepted."""
+    from dataclasses import fields
+
+    from dynsys.rnn.settings import _checked_value, scalar_type
+
+    for f in fields(cls.Settings):
+        kind = scalar_type(f)
+        if kind not in (int, float) or f.name == "units":
+            continue
+        values = (-1, 0, 1, 2) if kind is int else (-1.0, 0.0, 1e-9, 0.5, 1.0, 1.5, 2.0)
+        for value in values:
+            try:
+                cls(2, 2, **{**base, f.name: value})
+            except InputError:
+                built = False
+            else:
+                built = True
+            try:
+                _checked_value(f, value)
+            except InputError:
+                declared = False
+            else:
+                declared = True
+            assert declared == built, (f.name, value, declared, built)
+
+
+def test_plan_fit_refuses_an_esn_leak_or_connectivity_above_one():
+    from dynsys.rnn.settings import plan_fit
+
+    for name, value in (("leak", 2.0), ("connectivity", 1.5)):
+        with pytest.raises(InputError, match=f"^{name} must be <= 1, got {value}$"):
+            plan_fit("lorenz", "esn", model={name: value})
+    plan = plan_fit("lorenz", "esn", model={"leak": 1.0, "connectivity": 1.0})
+    assert (plan.model.leak, plan.model.connectivity) == (1.0, 1.0)

@@ -91,7 +91,7 @@ def test_same_seed_same_model(tmp_path):
         (["--lr", "0", "--optimizer", "adam"], "lr must be > 0"),
         (["--epochs", "0"], "epochs"),
         (["--range", "A=1"], "--range must be NAME=LOW,HIGH"),
-        (["--range", "Q=0,1"], "unknown parameter of driven_oscillator in ranges 'Q'"),
+        (["--range", "Q=0,1"], "unknown parameter of driven_oscillator in --range 'Q'"),
         (["-p", "k=-1"], "parameter 'k' of driven_oscillator must be > 0"),
         (["--dt", "-0.1"], "h must be > 0"),
         (["--model", "hopfield"], "'hopfield' is not one of 'jordan', 'mlp'"),

@@ -422,8 +422,50 @@ def test_bad_spec_dict_and_sample_arguments():
         sample(spec, 0, seed=1)
     with pytest.raises(InputError, match="holdout=True needs a spec with a holdout"):
         sample(spec, 2, seed=1, holdout=True)
-    with pytest.raises(InputError, match="normalizer stds must be > 0"):
+    with pytest.raises(InputError, match=r"^normalizer\.x_std: stds must be > 0"):
         Normalizer.from_dict({"x_mean": [0], "x_std": [0], "y_mean": [0], "y_std": [1]})
+
+
+GOOD_NORMALIZER = {
+    "x_mean": [0.5],
+    "x_std": [2.0],
+    "y_mean": [0.0, 1.0],
+    "y_std": [1.0, 3.0],
+    "input_names": ["x"],
+    "output_names": ["s", "v"],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"x_mean": ["a"]}, r"^normalizer\.x_mean: must be a list of numbers, got \['a'\]$"),
+        ({"y_std": "1,3"}, r"^normalizer\.y_std: must be a list of numbers"),
+        ({"x_mean": [[0.5]]}, r"^normalizer\.x_mean: must be a list of numbers"),
+        ({"x_std": [None]}, r"^normalizer\.x_std: must be a list of numbers"),
+        ({"y_mean": {"s": 0}}, r"^normalizer\.y_mean: must be a list of numbers"),
+        ({"x_mean": [True]}, r"^normalizer\.x_mean: must be a list of numbers"),
+        ({"y_mean": [0.0, float("nan")]}, r"^normalizer\.y_mean: must be finite numbers"),
+        ({"x_std": [2.0, 1.0]}, r"^normalizer\.x_std: must have as many values as"),
+        ({"y_std": [1.0, -3.0]}, r"^normalizer\.y_std: stds must be > 0"),
+        ({"input_names": "x"}, r"^normalizer\.input_names: must be a list of names, got 'x'$"),
+        ({"output_names": ["s", 2]}, r"^normalizer\.output_names: must be a list of names"),
+        ({"output_names": ["s"]}, r"^normalizer\.output_names: must have one name per value"),
+    ],
+)
+def test_a_bad_normalizer_is_refused_naming_the_field(change, match):
+    with pytest.raises(InputError, match=match) as caught:
+        Normalizer.from_dict({**GOOD_NORMALIZER, **change})
+    assert "\n" not in str(caught.value)
+
+
+def test_a_normalizer_keeps_its_names_through_json():
+    norm = Normalizer.from_dict(GOOD_NORMALIZER)
+    assert (norm.input_names, norm.output_names) == (("x",), ("s", "v"))
+    again = Normalizer.from_dict(json.loads(json.dumps(norm.to_dict())))
+    assert again.to_dict() == GOOD_NORMALIZER
+    old = {k: GOOD_NORMALIZER[k] for k in ("x_mean", "x_std", "y_mean", "y_std")}
+    assert Normalizer.from_dict(old).input_names == ()  # a file written before the names
 
 
 # -- typical initial states, the transient, the batched solve ------------------------------

@@ -26,6 +26,9 @@ class DynsysGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # click's own: one line too, with where to read more
+            where = err.ctx.command_path if err.ctx is not None else "dynsys"
+            raise BadInput(f"{err.format_message()} (see: {where} --help)") from None
         except InputError as err:
             raise BadInput(str(err)) from None
         except DynsysError as err:

@@ -110,7 +110,8 @@ def simulate_command(
     )
     if out:
         path = write_trajectory(traj, out)
-        click.echo(f"wrote {len(traj.t)} steps of {system.name} ({traj.method}) to {path}")
+        batch = f", a batch of {traj.states.shape[0]}" if traj.batched else ""
+        click.echo(f"wrote {len(traj.t)} steps of {system.name} ({traj.method}{batch}) to {path}")
         return
     click.echo(_summary(traj))
 

@@ -343,7 +343,8 @@ def _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim
         )
     elif kind == "rollout":
         fig, info = plots.rollout_plot(loaded, n=n, seed=seed)
-        what = f"{info.trajectories} test trajectories, rel L2 error " + ", ".join(
+        n = info.trajectories
+        what = f"{n} test trajector{'y' if n == 1 else 'ies'}, rel L2 error " + ", ".join(
             f"{r:.3g}" for r in info.rel_l2
         )
     elif kind == "field":

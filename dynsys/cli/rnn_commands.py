@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -11,33 +15,74 @@ from typing import Any
 
 import click
 
-from ..errors import DynsysError, InputError
+from .. import checks
+from ..errors import DynsysError, InputError, unknown_name
+from ..files import TEMP_PREFIX, TEMP_SUFFIX, reason
 from . import main
-from .options import parse_params
+from .options import comma_list, parse_params
 
 
-def _ranges(pairs: tuple[str, ...], flag: str = "--range") -> dict[str, tuple[float, float]]:
-    """['A=0.2,1'] -> {'A': (0.2, 1.0)}."""
-    out = {}
+def _ranges(
+    pairs: tuple[str, ...], known: list[str], system: str, flag: str = "--range"
+) -> dict[str, tuple[float, float]]:
+    """['A=0.2,1'] -> {'A': (0.2, 1.0)}: each NAME a parameter in ``known`` given once, LOW and
+    HIGH finite numbers with LOW < HIGH."""
+    out: dict[str, tuple[float, float]] = {}
     for pair in pairs:
-        name, _, values = pair.partition("=")
-        parts = values.split(",")
-        try:
-            low, high = (float(v) for v in parts)
-        except ValueError:
-            raise InputError(f"{flag} must be NAME=LOW,HIGH (two numbers), got {pair!r}") from None
-        out[name.strip()] = (low, high)
+        name, sep, values = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"{flag} must be NAME=LOW,HIGH, got {pair!r}")
+        if name not in known:
+            raise unknown_name(f"parameter of {system} in {flag}", name, known)
+        if name in out:
+            raise InputError(f"{flag} {name} is given twice; give each parameter once")
+        items = comma_list(f"{flag} {name}", values, "number")
+        if len(items) != 2:
+            raise InputError(f"{flag} must be NAME=LOW,HIGH (two numbers), got {pair!r}")
+        low, high = (checks.finite_number(f"{flag} {name}", v) for v in items)
+        if not low < high:
+            raise InputError(f"{flag} {name} must have LOW < HIGH, got {pair!r}")
+        out[name] = (low, high)
     return out
 
 
-def _out_path(out: str) -> Path:
+def _target(flag: str, out: str, suffixes: tuple[str, ...]) -> Path:
+    """An output path checked before any work: one of ``suffixes``, not a folder nor any other
+    special file, in a folder where :func:`~dynsys.files.atomic_write` can create its temporary
+    file (tried: a missing or read-only folder, a name too long, are refused here)."""
     path = Path(out)
-    if path.suffix != ".npz":
-        raise InputError(f"--out must name a .npz file, got {out!r}")
+    if path.suffix.lower() not in suffixes:
+        names = " or ".join(filter(None, (", ".join(suffixes[:-1]), suffixes[-1])))
+        raise InputError(f"{flag} must name a {names} file, got {out!r}")
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        if not folder.is_dir():
+            if folder.exists():
+                raise InputError(f"cannot write {path}: {folder} is not a folder")
+            raise InputError(f"cannot write {path}: folder {folder} does not exist")
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {reason(err)}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise InputError(f"cannot write {path}: it is {kind}; {flag} must name a file")
+    try:  # the temporary file atomic_write will make, made and removed
+        fd, probe = tempfile.mkstemp(
+            dir=folder, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX
+        )
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {reason(err)}") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
     return path
+
+
+def _out_path(out: str) -> Path:
+    return _target("--out", out, (".npz",))
 
 
 def fit_options(f: Callable) -> Callable:
@@ -122,7 +167,7 @@ def given_settings(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Data and model seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file (.npz).")
+@click.option("--out", required=True, metavar="FILE", help="Model file (.npz).")
 def train_command(system_name, params, ranges, holdout, kind, seed, quiet, as_json, out, **options):
     """Fit a model to trajectories of SYSTEM simulated by solve_ivp, evaluate it, save it.
 
@@ -142,18 +187,25 @@ def train_command(system_name, params, ranges, holdout, kind, seed, quiet, as_js
     """
     from ..rnn.pipeline import save_trained, train_model
     from ..rnn.settings import plan_fit
+    from ..systems import system_class
 
     path = _out_path(out)
     given = given_settings(options)
     if options.pop("float32"):
         given["model"]["dtype"] = "float32"
-    given["dataset"]["ranges"] = _ranges(ranges)
+    cls = system_class(system_name)
+    known = [p.name for p in cls.parameters]
+    fixed = parse_params(params)
+    given["dataset"]["ranges"] = _ranges(ranges, known, system_name)
+    for name in given["dataset"]["ranges"]:
+        if name in fixed:
+            raise InputError(f"parameter {name!r} is given by both -p and --range; give one")
     if holdout:
-        given["dataset"]["holdout"] = _ranges(holdout, "--holdout")
+        given["dataset"]["holdout"] = _ranges(holdout, known, system_name, "--holdout")
     plan = plan_fit(
         system_name,
         kind,
-        params=parse_params(params),
+        params=fixed,
         dataset=given["dataset"],
         model=given["model"],
         training=given["training"],
@@ -263,10 +315,8 @@ def evaluate_command(model_file, n_test, seed, as_json) -> None:
 )
 @click.option("--seed", "seeds", multiple=True, type=int, help="Seeds (repeat). Default: 0 1 2.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON here.")
-@click.option(
-    "--plot", type=click.Path(dir_okay=False), help="Draw the figure here (.png, .svg, .pdf)."
-)
+@click.option("--out", metavar="FILE", help="Also write the JSON here (.json).")
+@click.option("--plot", metavar="FILE", help="Draw the figure here (.png, .svg, .pdf).")
 def forecast_command(systems, kinds, seeds, as_json, out, plot) -> None:
     """Fit every model kind on every system with its recipe and tabulate the forecasts.
 
@@ -282,31 +332,46 @@ def forecast_command(systems, kinds, seeds, as_json, out, plot) -> None:
       dynsys forecast --out forecast.json --plot forecast.png
     """
     from ..files import atomic_write
-    from ..plots.style import check_suffix
     from ..rnn.forecast import BENCHMARK_SYSTEMS, forecast_benchmark
 
-    if plot is not None:
-        check_suffix(plot)
-    from ..rnn.kinds import model_class
-    from ..systems import system_class
-
-    for kind in kinds:
-        model_class(kind)
-    for name in systems:
-        system_class(name)
+    _forecast_input(systems, kinds, seeds, out, plot)
+    systems, kinds, seeds = systems or BENCHMARK_SYSTEMS, kinds or None, seeds or (0, 1, 2)
     table = forecast_benchmark(
-        systems or BENCHMARK_SYSTEMS,
-        kinds or None,
-        seeds or (0, 1, 2),
+        systems,
+        kinds,
+        seeds,
         echo=None if as_json else lambda line: click.echo(line, err=True),
     )
     doc = table.to_dict()
-    if out is not None:
-        text = json.dumps(doc, indent=2)
+    text = json.dumps(doc, indent=2)
+    click.echo(text if as_json else table.markdown())  # before the files: a failed write
+    if out is not None:  # keeps the results on the screen
         atomic_write(out, lambda f: f.write(text.encode()))
     if plot is not None:
         from ..plots import forecast_plot, save_figure
 
         fig, _ = forecast_plot(table)
         save_figure(fig, plot)
-    click.echo(json.dumps(doc, indent=2) if as_json else table.markdown())
+
+
+def _forecast_input(systems, kinds, seeds, out, plot) -> None:
+    """Refuse, before any fit, a name not known or given twice, a seed below 0, and an output
+    path with the wrong suffix or in a missing folder (the fits themselves are planned, and so
+    checked, by :func:`~dynsys.rnn.forecast.forecast_benchmark` before the first)."""
+    from ..plots.style import FORMATS
+    from ..rnn.kinds import model_class
+    from ..systems import system_class
+
+    for flag, values, check in (
+        ("--system", systems, system_class),
+        ("--model", kinds, model_class),
+        ("--seed", seeds, lambda seed: checks.integer("--seed", seed, minimum=0)),
+    ):
+        for i, value in enumerate(values):
+            if value in values[:i]:
+                raise InputError(f"{flag} {value} is given twice; give each once")
+            check(value)
+    if out is not None:
+        _target("--out", out, (".json",))
+    if plot is not None:
+        _target("--plot", plot, FORMATS)

@@ -608,16 +608,18 @@ class _ModelBase(_Given):
 
 def _field_type(hint: Any, metadata: Any) -> Any:
     """The pydantic type of a declared setting: names from a list, strict numbers (positive
-    unless its metadata gives a ``minimum``), and the containers as declared."""
+    unless its metadata gives a ``minimum``, at most its ``maximum``), and the containers as
+    declared."""
     choices, minimum = metadata.get("choices"), metadata.get("minimum")
+    maximum = metadata.get("maximum")
     if choices:
         return Literal[tuple(choices)]
     if hint is bool:
         return Annotated[bool, Strict()]
     if hint is int:
-        return Annotated[int, Strict(), Field(ge=1 if minimum is None else minimum)]
+        return Annotated[int, Strict(), Field(ge=1 if minimum is None else minimum, le=maximum)]
     if hint is float:
-        bound = Field(gt=0) if minimum is None else Field(ge=minimum)
+        bound = Field(gt=0, le=maximum) if minimum is None else Field(ge=minimum, le=maximum)
         return Annotated[float, Strict(), bound]
     return hint
 

@@ -11,8 +11,9 @@ from .equilibria import Equilibrium
 class PhaseInfo:
     """What a phase portrait drew.
 
-    ``trajectories`` counts the trajectory lines (reference orbits and method runs, in every
-    panel); ``failed`` the initial states whose reference escaped to infinity (not drawn);
+    ``trajectories`` counts the trajectories drawn (reference orbits and method runs), each
+    once however many panels show it; ``failed`` the initial states whose reference escaped to
+    infinity (not drawn);
     ``diverged`` the methods that left the finite numbers; ``section_points`` the points of
     the Poincaré section.
     """

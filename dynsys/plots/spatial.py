@@ -60,11 +60,10 @@ def spatial_portrait(
             fig.suptitle(system_title(system, "projections of the phase portrait" + _h(runs, dt)))
         handles = [marks.line_handle(method_colour(r.method), r.method) for r in runs]
         marks.legend_below(fig, handles, ncols=4)
-    panels = 1 if layout == "3d" else len(pairs)
     diverged = tuple(r.method for r in runs if r.diverged_at is not None)
     info = PhaseInfo(
         layout=layout,
-        trajectories=(len(states) + len(runs)) * panels,
+        trajectories=len(states) + len(runs),
         equilibria=equilibria,
         methods=tuple(r.method for r in runs),
         diverged=diverged,

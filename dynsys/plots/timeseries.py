@@ -208,7 +208,7 @@ def states_against_time(
         axes[0].set_title(system_title(system, "states against time" + h))
         marks.legend_below(fig, handles, ncols=4)
     diverged = tuple(r.method for r in runs if r.diverged_at is not None)
-    count = (len(lines) + len(runs)) * len(index)
+    count = len(lines) + len(runs)
     return fig, PhaseInfo(
         "vs_time", count, methods=tuple(r.method for r in runs), diverged=diverged
     )

@@ -516,22 +516,54 @@ class Normalizer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Normalizer:
-        """The normalizer written by :meth:`to_dict`."""
+        """The normalizer written by :meth:`to_dict`.
+
+        Each of x_mean, x_std, y_mean, y_std must be a flat list of finite numbers (the stds
+        > 0, each as long as its mean); input_names and output_names, when given, lists of
+        names, one per input or state.  Anything else is an InputError naming the field
+        (``normalizer.x_mean: ...``).
+        """
         keys = ("x_mean", "x_std", "y_mean", "y_std")
         if not isinstance(data, dict) or any(k not in data for k in keys):
             raise InputError(f"a normalizer needs the keys {', '.join(keys)}")
-        arrays = {k: np.array(data[k], dtype=np.float64).reshape(-1) for k in keys}
-        if arrays["x_mean"].shape != arrays["x_std"].shape or (
-            arrays["y_mean"].shape != arrays["y_std"].shape
-        ):
-            raise InputError("normalizer means and stds must have the same lengths")
-        if not all(np.all(arrays[k] > 0) for k in ("x_std", "y_std")):
-            raise InputError("normalizer stds must be > 0")
-        return cls(
-            **arrays,
-            input_names=tuple(data.get("input_names", ())),
-            output_names=tuple(data.get("output_names", ())),
+        arrays = {k: _numbers(f"normalizer.{k}", data[k]) for k in keys}
+        for mean, std in (("x_mean", "x_std"), ("y_mean", "y_std")):
+            if len(arrays[mean]) != len(arrays[std]):
+                raise InputError(
+                    f"normalizer.{std}: must have as many values as normalizer.{mean} "
+                    f"({len(arrays[mean])}), got {len(arrays[std])}"
+                )
+            if not np.all(arrays[std] > 0):
+                raise InputError(f"normalizer.{std}: stds must be > 0, got {data[std]!r:.80}")
+        names = {}
+        for key, mean in (("input_names", "x_mean"), ("output_names", "y_mean")):
+            value = data.get(key, [])
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise InputError(f"normalizer.{key}: must be a list of names, got {value!r:.80}")
+            if value and len(value) != len(arrays[mean]):
+                raise InputError(
+                    f"normalizer.{key}: must have one name per value of normalizer.{mean} "
+                    f"({len(arrays[mean])}), got {len(value)}"
+                )
+            names[key] = tuple(value)
+        return cls(**arrays, **names)
+
+
+def _numbers(field_name: str, value: Any) -> np.ndarray:
+    """A flat list of finite numbers as float64, or an InputError naming ``field_name``."""
+    if isinstance(value, np.ndarray):
+        ok = value.ndim == 1 and value.dtype.kind in "iuf"
+    else:
+        ok = isinstance(value, list | tuple) and all(
+            isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+            for v in value
         )
+    if not ok:
+        raise InputError(f"{field_name}: must be a list of numbers, got {value!r:.80}")
+    array = np.array(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{field_name}: must be finite numbers, got {value!r:.80}")
+    return array
 
 
 def fit_normalizer(train: Dataset) -> Normalizer:

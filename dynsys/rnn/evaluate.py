@@ -210,7 +210,8 @@ def rollout_table(
     n_values = dataset.batch_size * len(dataset.t) * system.n_states
     checks.within_steps(
         len(methods) * n_values // system.n_states,
-        f"evaluating {len(methods)} steppers on the {dataset.batch_size} {split} sequences",
+        f"evaluating {len(methods)} stepper{'s' * (len(methods) != 1)} on the "
+        f"{dataset.batch_size} {split} sequence{'s' * (dataset.batch_size != 1)}",
         "use fewer sequences or methods",
     )
     checks.fits_in_memory(

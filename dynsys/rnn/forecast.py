@@ -16,20 +16,21 @@ DOP853 at rtol 1e-12 from the same test states, reported beside the models' vali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import DynsysError
+from .. import checks
+from ..errors import DynsysError, InputError
 from ..reference import reference
-from ..systems import SYSTEMS
+from ..systems import SYSTEMS, system_class
 from .data import DatasetSpec, sample
 from .evaluate import MODEL_ROW, lyapunov_exponent, valid_prediction_time
-from .kinds import MODEL_KINDS
+from .kinds import MODEL_KINDS, model_class
 from .pipeline import train_model
-from .settings import plan_fit
+from .settings import FitPlan, plan_fit
 
 BENCHMARK_SYSTEMS = tuple(
     name
@@ -184,6 +185,51 @@ def solver_agreement(spec: DatasetSpec, n: int = 8, seed: int = 12345) -> float:
     return float(np.median(valid_prediction_time(loose, tight, t).per_trajectory))
 
 
+def plan_benchmark(
+    systems: Sequence[str] = BENCHMARK_SYSTEMS,
+    kinds: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+) -> list[FitPlan]:
+    """Every fit of the benchmark planned, and so checked, before any is run, in the order
+    system, kind, seed: each list not empty and without repeats, the systems ODEs, the kinds
+    known, the seeds whole numbers >= 0, and each fit within the memory and step ceilings."""
+    systems = _distinct("systems", systems, "system name")
+    kinds = list(MODEL_KINDS) if kinds is None else _distinct("kinds", kinds, "model kind")
+    seeds = _distinct("seeds", seeds, "seed")
+    for name in systems:
+        if not isinstance(name, str):
+            raise InputError(f"systems must be system names, got {name!r}")
+        cls = system_class(name)
+        if cls.kind != "ode":
+            odes = ", ".join(n for n, c in SYSTEMS.items() if c.kind == "ode")
+            raise InputError(
+                f"system {name!r} is a discrete map; the forecast benchmark fits ODEs: {odes}"
+            )
+    for kind in kinds:
+        if not isinstance(kind, str):
+            raise InputError(f"kinds must be model kind names, got {kind!r}")
+        model_class(kind)
+    for seed in seeds:
+        checks.integer("seed", seed, minimum=0)
+    return [plan_fit(s, k, seed=seed) for s in systems for k in kinds for seed in seeds]
+
+
+def _distinct(field_name: str, values: Any, what: str) -> list:
+    """``values`` as a list: a sequence (not a text), not empty, no item twice."""
+    if isinstance(values, str | bytes | Mapping):
+        raise InputError(f"{field_name} must be a list of {what}s, got {values!r}")
+    try:
+        out = list(values)
+    except TypeError:
+        raise InputError(f"{field_name} must be a list of {what}s, got {values!r}") from None
+    if not out:
+        raise InputError(f"{field_name} must name at least one {what}")
+    for i, value in enumerate(out):
+        if value in out[:i]:
+            raise InputError(f"{field_name} lists {value!r} twice; give each {what} once")
+    return out
+
+
 def forecast_benchmark(
     systems: Sequence[str] = BENCHMARK_SYSTEMS,
     kinds: Sequence[str] | None = None,
@@ -191,34 +237,44 @@ def forecast_benchmark(
     *,
     echo: Callable[[str], None] | None = None,
 ) -> ForecastTable:
-    """Fit every kind on every system for every seed with the recipes, and tabulate."""
-    kinds = list(MODEL_KINDS) if kinds is None else list(kinds)
+    """Fit every kind on every system for every seed with the recipes, and tabulate.
+
+    Every fit is planned first (:func:`plan_benchmark`): bad input is refused before anything
+    is simulated.  A fit that fails is recorded in its result and the others go on.
+    """
+    by_system: dict[str, list[FitPlan]] = {}
+    for plan in plan_benchmark(systems, kinds, seeds):
+        by_system.setdefault(plan.spec.system, []).append(plan)
     results: list[ForecastResult] = []
     agreement: dict[str, float] = {}
-    for system in systems:
-        for kind in kinds:
-            for seed in seeds:
-                result = ForecastResult(system, kind, seed)
-                plan = plan_fit(system, kind, seed=seed)
-                try:
-                    trained = train_model(plan, progress=False)
-                except DynsysError as err:
-                    result.error = str(err)
-                else:  # the fit alone: not the data, not the evaluation
-                    result.fit_s = sum(h.wall_s for h in trained.stages.values())
-                    result.rows = trained.evaluation.to_dict()["test"]
-                results.append(result)
-                if echo is not None:
-                    row = result.rows.get(MODEL_ROW, {})
-                    echo(
-                        f"{system} {kind} seed {seed}: "
-                        + (
-                            result.error
-                            or f"rel L2 {row.get('rel_l2')}, valid {row.get('valid_time')}, "
-                            f"{result.fit_s:.1f} s"
-                        )
+    for system, plans in by_system.items():
+        for plan in plans:
+            result = _fit(plan)
+            results.append(result)
+            if echo is not None:
+                row = result.rows.get(MODEL_ROW, {})
+                echo(
+                    f"{system} {plan.kind} seed {result.seed}: "
+                    + (
+                        result.error
+                        or f"rel L2 {row.get('rel_l2')}, valid {row.get('valid_time')}, "
+                        f"{result.fit_s:.1f} s"
                     )
-        spec = plan_fit(system, kinds[0]).spec
+                )
+        spec = plan_fit(system, plans[0].kind).spec
         if lyapunov_exponent(spec) is not None:
             agreement[system] = solver_agreement(spec)
     return ForecastTable(results, agreement)
+
+
+def _fit(plan: FitPlan) -> ForecastResult:
+    """One fit of the benchmark and its test rows, or the reason it failed."""
+    result = ForecastResult(plan.spec.system, plan.kind, plan.spec.seed)
+    try:
+        trained = train_model(plan, progress=False)
+    except DynsysError as err:
+        result.error = str(err)
+    else:  # the fit alone: not the data, not the evaluation
+        result.fit_s = sum(h.wall_s for h in trained.stages.values())
+        result.rows = trained.evaluation.to_dict()["test"]
+    return result

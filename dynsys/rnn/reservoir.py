@@ -218,11 +218,15 @@ class ESNSettings:
         default=0.5, metadata={"help": "Input weights U are uniform on [-input_scaling, +]."}
     )
     connectivity: float = field(
-        default=0.05, metadata={"help": "Fraction of nonzero entries of W, in (0, 1]."}
+        default=0.05,
+        metadata={"help": "Fraction of nonzero entries of W, in (0, 1].", "maximum": 1},
     )
     leak: float = field(
         default=1.0,
-        metadata={"help": "Leak rate in (0, 1]: h = (1 - leak) h_prev + leak tanh(a)."},
+        metadata={
+            "help": "Leak rate in (0, 1]: h = (1 - leak) h_prev + leak tanh(a).",
+            "maximum": 1,
+        },
     )
     bias_scaling: float = field(
         default=0.2,
