@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import stat
 import tempfile
@@ -28,7 +29,8 @@ from .errors import InputError, WriteError
 MiB = 2**20
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
-"""A temporary file of :func:`atomic_write` is ``.<name>.<random>.tmp`` beside its target."""
+"""A temporary file of :func:`atomic_write` is ``.<name>.<random>.tmp`` beside its target (the
+name cut to 200 characters)."""
 
 
 def reason(err: OSError) -> str:
@@ -46,21 +48,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     was.  A missing folder is bad input (:class:`InputError`).
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        folder_ok = folder.is_dir()
-        info = _stat_or_none(path)
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {reason(err)}") from None
-    if not folder_ok:
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        raise InputError(f"cannot write {path}: it is {_kind(info.st_mode)}, not a file")
+    folder = _check_target(path)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(
-            dir=folder, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX
-        )
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX)
         with os.fdopen(fd, "wb") as f:
             os.chmod(tmp, _mode_for(path))  # not mkstemp's private 0600
             write(f)
@@ -74,6 +65,54 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         _remove(tmp)
         raise
     return path
+
+
+def writable(path: str | os.PathLike) -> Path:
+    """Check, before long work, that :func:`atomic_write` can write ``path``: the checks it
+    makes (:class:`InputError` for a missing folder, a folder or special file in the way, a
+    name too long), then its temporary file made and removed (:class:`WriteError` when the
+    folder refuses it: permission, a read-only or pseudo file system)."""
+    path = Path(path)
+    folder = _check_target(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX)
+    except OSError as err:
+        raise WriteError(f"cannot write {path}: {reason(err)}") from None
+    os.close(fd)
+    _remove(tmp)
+    return path
+
+
+def _check_target(path: Path) -> Path:
+    """The folder of ``path``, after refusing a path nothing can be written to (InputError)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder_info = _stat_or_none(folder)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {reason(err)}") from None
+    if folder_info is None:
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    if not stat.S_ISDIR(folder_info.st_mode):
+        raise InputError(f"cannot write {path}: {folder} is not a folder")
+    try:
+        info = _stat_or_none(path)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {reason(err)}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError(f"cannot write {path}: it is {_kind(info.st_mode)}, not a file")
+    return folder
+
+
+def temporary_files(path: Path) -> list[Path]:
+    """The temporary files :func:`atomic_write` left beside ``path`` when it was killed."""
+    pattern = f"{glob.escape(_temp_prefix(path))}*{TEMP_SUFFIX}"
+    return [tmp for tmp in path.parent.glob(pattern) if not tmp.is_dir()]
+
+
+def _temp_prefix(path: Path) -> str:
+    """'.<name>.': the name cut to 200 characters, so a name near the file system's limit of
+    255 still leaves room for the random part and the suffix."""
+    return f"{TEMP_PREFIX}{path.name[:200]}."
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:

@@ -16,7 +16,7 @@ from .reference import SOLVE_IVP_METHODS, check_size, reference
 from .simulate import REFERENCE_COPIES, RunSize, kept_steps, plan_size, simulate
 from .steppers import METHODS, REFERENCE_METHOD, get_stepper
 from .systems.base import System
-from .tables import number, table
+from .tables import number, params_text, table
 from .trajectory import Trajectory
 
 DEFAULT_METHODS = ("euler", "semi_implicit_euler", "heun", "rk4")
@@ -393,4 +393,4 @@ def _method_list(methods: Sequence[str], system: System) -> list[str]:
 
 
 def _params(system: System) -> str:
-    return ", ".join(f"{k}={v}" for k, v in system.param_values().items())
+    return params_text(system.param_values())

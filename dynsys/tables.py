@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 def number(value: float | None, digits: int = 3) -> str:
@@ -10,6 +11,17 @@ def number(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}e}"
+
+
+def params_text(values: dict[str, Any], digits: int = 6) -> str:
+    """'sigma=10, beta=2.66667' (``digits`` significant digits; a batch as [1, 2])."""
+
+    def short(value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(short(v) for v in value) + "]"
+        return f"{float(value):.{digits}g}"
+
+    return ", ".join(f"{k}={short(v)}" for k, v in values.items())
 
 
 def _numeric(cell: str) -> bool:

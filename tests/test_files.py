@@ -80,3 +80,30 @@ def test_text_must_be_utf8(tmp_path):
         read_text(tmp_path / "bad", limit=10)
     (tmp_path / "good").write_text("σ = 1", encoding="utf-8")
     assert read_text(tmp_path / "good", limit=10) == "σ = 1"
+
+
+def test_a_name_at_the_file_system_limit_is_written_and_its_temporaries_found(tmp_path):
+    """255 characters: the temporary file's name is cut so that it still fits."""
+    from dynsys.files import temporary_files, writable
+
+    path = tmp_path / ("a" * 251 + ".csv")
+    assert writable(path) == path and temporary_files(path) == []
+    atomic_write(path, write_x)
+    assert path.read_bytes() == b"x"
+    (tmp_path / ("." + "a" * 200 + ".k2j3.tmp")).write_bytes(b"")
+    assert [p.name for p in temporary_files(path)] == ["." + "a" * 200 + ".k2j3.tmp"]
+
+
+def test_writable_tells_a_bad_path_from_a_refusing_folder(tmp_path, monkeypatch):
+    from dynsys.files import writable
+
+    (tmp_path / "afile").write_bytes(b"")
+    with pytest.raises(InputError, match="afile is not a folder"):
+        writable(tmp_path / "afile" / "out.csv")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkstemp", denied)
+    with pytest.raises(WriteError, match=r"out.csv: Permission denied$"):
+        writable(tmp_path / "out.csv")

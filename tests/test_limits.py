@@ -228,7 +228,7 @@ def test_training_settings_are_refused_before_any_data_is_simulated(tmp_path, mo
         (["--patience", "3", "--n-val", "0"], "patience needs validation trajectories"),
         (["--closed-loop-epochs", "2", "--rollout", "999"], "rollout must be at most the 200"),
         (["--model", "elman", "--closed-loop-epochs", "2"], "closed_loop_epochs applies to"),
-        (["--model", "esn", "--leak", "2"], "leak must be in (0, 1]"),
+        (["--model", "esn", "--leak", "2"], "leak must be <= 1, got 2.0"),
         (["--dt", "1e-320"], "h=9.99989e-321 is too small"),
     ]:
         result = invoke("train", "driven_oscillator", *args, "--out", tmp_path / "m.npz")

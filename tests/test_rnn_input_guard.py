@@ -81,9 +81,9 @@ def places(tmp_path):
         ([*QUICK, "--out", "{tmp}/out.txt"], "--out must name a .json file"),
         ([*QUICK, "--out", "{tmp}/missing/out.json"], "folder {tmp}/missing does not exist"),
         ([*QUICK, "--out", "{tmp}/afile.txt/out.json"], "{tmp}/afile.txt is not a folder"),
-        ([*QUICK, "--out", "{tmp}/adir.json"], "it is a folder; --out must name a file"),
-        ([*QUICK, "--out", "{tmp}/fifo.json"], "it is not a regular file"),
-        ([*QUICK, "--out", "{tmp}/" + "a" * 250 + ".json"], "File name too long"),
+        ([*QUICK, "--out", "{tmp}/adir.json"], "it is a folder, not a file"),
+        ([*QUICK, "--out", "{tmp}/fifo.json"], "it is a FIFO, not a file"),
+        ([*QUICK, "--out", "{tmp}/" + "a" * 300 + ".json"], "File name too long"),
         ([*QUICK, "--plot", "{tmp}/out.gif"], "--plot must name a .png, .svg or .pdf file"),
         ([*QUICK, "--plot", "{tmp}/missing/out.png"], "folder {tmp}/missing does not exist"),
     ],
@@ -105,7 +105,7 @@ def test_forecast_refuses_a_folder_it_cannot_write(no_fitting, tmp_path, monkeyp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("tempfile.mkstemp", denied)
-    line = one_line_error(invoke("forecast", *QUICK, "--out", tmp_path / "out.json"))
+    line = one_line_error(invoke("forecast", *QUICK, "--out", tmp_path / "out.json"), code=1)
     assert line == f"Error: cannot write {tmp_path / 'out.json'}: Permission denied"
 
 

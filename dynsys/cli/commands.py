@@ -13,7 +13,7 @@ from ..output import FORMATS, write_trajectory
 from ..simulate import BACKENDS, simulate
 from ..study import DEFAULT_METHODS, compare, convergence
 from ..systems import SYSTEMS, system_class
-from ..tables import number, table
+from ..tables import number, params_text, table
 from . import main
 from .options import build, dt_option, json_option, parse_methods, resolve_dt, system_options
 
@@ -118,7 +118,7 @@ def simulate_command(
 
 def _summary(traj) -> str:
     system = traj.system
-    params = ", ".join(f"{k}={v}" for k, v in system.param_values().items())
+    params = params_text(system.param_values())
     batch = f", batch of {traj.batch_size}" if traj.batched else ""
     dt = "" if traj.dt is None else f", dt={traj.dt:g}"
     lines = [

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +13,7 @@ import click
 
 from .. import checks
 from ..errors import DynsysError, InputError, unknown_name
-from ..files import TEMP_PREFIX, TEMP_SUFFIX, reason
+from ..files import writable
 from . import main
 from .options import comma_list, parse_params
 
@@ -48,37 +44,13 @@ def _ranges(
 
 
 def _target(flag: str, out: str, suffixes: tuple[str, ...]) -> Path:
-    """An output path checked before any work: one of ``suffixes``, not a folder nor any other
-    special file, in a folder where :func:`~dynsys.files.atomic_write` can create its temporary
-    file (tried: a missing or read-only folder, a name too long, are refused here)."""
+    """An output path checked before any work: one of ``suffixes``, and one that
+    :func:`~dynsys.files.atomic_write` can write (:func:`dynsys.files.writable`)."""
     path = Path(out)
     if path.suffix.lower() not in suffixes:
         names = " or ".join(filter(None, (", ".join(suffixes[:-1]), suffixes[-1])))
         raise InputError(f"{flag} must name a {names} file, got {out!r}")
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        if not folder.is_dir():
-            if folder.exists():
-                raise InputError(f"cannot write {path}: {folder} is not a folder")
-            raise InputError(f"cannot write {path}: folder {folder} does not exist")
-        info = os.stat(path)
-    except FileNotFoundError:
-        info = None
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {reason(err)}") from None
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise InputError(f"cannot write {path}: it is {kind}; {flag} must name a file")
-    try:  # the temporary file atomic_write will make, made and removed
-        fd, probe = tempfile.mkstemp(
-            dir=folder, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX
-        )
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {reason(err)}") from None
-    os.close(fd)
-    with contextlib.suppress(OSError):
-        os.unlink(probe)
-    return path
+    return writable(path)
 
 
 def _out_path(out: str) -> Path:

@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from .. import __version__
 from ..errors import DynsysError, InputError, WriteError
-from ..files import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, read_text, reason
+from ..files import atomic_write, read_text, reason, temporary_files
 from .records import read_record, validated
 
 try:
@@ -453,11 +453,9 @@ def remove_temporary(folder: Path, names: Iterable[str]) -> None:
         path = _inside(folder, name.rstrip("/"))
         if path is None:
             continue
-        pattern = f"{TEMP_PREFIX}{glob.escape(path.name)}.*{TEMP_SUFFIX}"
-        for tmp in path.parent.glob(pattern):
-            if not tmp.is_dir():
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+        for tmp in temporary_files(path):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def remove_listed(folder: Path, marker: Marker) -> None:

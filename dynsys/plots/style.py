@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 
+from .. import tables
 from ..errors import DynsysError, InputError
 from ..files import atomic_write
 
@@ -118,7 +119,7 @@ def method_colour(name: str) -> str:
 
 def params_text(system) -> str:
     """'mu=1, beta=2.667' style parameter list of a system, for titles (4 significant digits)."""
-    return ", ".join(f"{k}={number(v)}" for k, v in system.params.items())
+    return tables.params_text(system.params, digits=4)
 
 
 def number(value: Any) -> str:
