@@ -58,11 +58,16 @@ def trajectory_errors(traj: Trajectory, ref: Trajectory | np.ndarray, **kw) -> E
     return error_metrics(traj.states, ref, **kw)
 
 
-def energy_drift(traj: Trajectory) -> float:
-    """max |E(t) - E(t0)| over the run: zero for an exact solution of a conservative system."""
-    with np.errstate(over="ignore"):  # a diverging method's energy may overflow: drift inf
+def energy_drift(traj: Trajectory) -> float | None:
+    """max |E(t) - E(t0)| over the run: zero for an exact solution of a conservative system;
+    None where the energy is not defined along the run (Lotka-Volterra's log of a population a
+    method drove below zero)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverging: inf
         energy = traj.energy()
-        return float(np.max(np.abs(energy - energy[..., :1])))
+        drift = np.abs(energy - energy[..., :1])
+    if np.isnan(drift).any():
+        return None
+    return float(np.max(drift))
 
 
 def observed_order(dt, error) -> float | None:

@@ -266,7 +266,7 @@ class Convergence:
         """Errors per step size, the order between successive halvings, and the fitted order."""
         rows = []
         for i, (h, err) in enumerate(zip(self.dt, self.error, strict=True)):
-            rate = "" if i == 0 else f"{np.log2(self.error[i - 1] / err):.3f}"
+            rate = "" if i == 0 else _rate(self.error[i - 1], err)
             rows.append((f"{h:.6g}", number(err), rate))
         order = "-" if self.observed_order is None else f"{self.observed_order:.3f}"
         return "\n".join(
@@ -390,6 +390,14 @@ def _method_list(methods: Sequence[str], system: System) -> list[str]:
         if name != REFERENCE_METHOD:
             get_stepper(name, system)
     return list(dict.fromkeys(methods))
+
+
+def _rate(coarse: float, fine: float) -> str:
+    """log2 of the error ratio of two successive halvings, or '-' where it is not defined (an
+    error of zero: the method is exact on this problem)."""
+    if not (coarse > 0 and fine > 0 and np.isfinite(coarse) and np.isfinite(fine)):
+        return "-"
+    return f"{np.log2(coarse / fine):.3f}"
 
 
 def _params(system: System) -> str:

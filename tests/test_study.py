@@ -247,3 +247,29 @@ def test_trajectory_repr_is_short():
         "Trajectory(Lorenz(sigma=10, rho=28, beta=2.66667), method='rk4', dt=0.01, batch=2, "
         "101 times on [0, 1], states=('x', 'y', 'z'))"
     )
+
+
+def test_an_exact_method_has_no_order_and_no_warning():
+    """s0 = 0 for exponential decay: every error is 0, so no rate between halvings exists."""
+    import warnings
+
+    system = get_system("exponential_decay")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study = convergence(system, [0.0], method="euler", t_span=(0, 3), dt=0.1, levels=2)
+        text = study.table()
+    assert study.observed_order is None
+    assert text.splitlines()[-1] == "observed order - (expected 1)"
+    assert [line.split()[-1] for line in text.splitlines()[4:6]] == ["-", "-"]
+
+
+def test_an_energy_left_undefined_by_a_method_is_no_drift():
+    """Lotka-Volterra's energy takes log of the populations: below zero it has none."""
+    import warnings
+
+    system = get_system("lotka_volterra")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = compare(system, [10.0, 5.0], t_span=(1, 3), dt=1, methods=["euler"])
+    assert result.methods["euler"].energy_drift is None
+    assert "energy_drift" not in result.to_dict()["methods"]["euler"]
