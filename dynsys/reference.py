@@ -6,8 +6,6 @@ import time
 from typing import Any
 
 import numpy as np
-from scipy.integrate import solve_ivp
-from scipy.linalg import block_diag
 
 from . import checks
 from .errors import InputError, SolverError, unknown_name
@@ -132,8 +130,18 @@ def _solve_member(system, batch, i, t, method, rtol, atol):
         raise SolverError(f"trajectory {i} of {len(batch)}: {err}") from None
 
 
+def solve_ivp(*args: Any, **kwargs: Any) -> Any:
+    """scipy.integrate.solve_ivp, imported on first use: importing scipy.integrate is most of
+    the time ``import dynsys`` would otherwise take (0.5 s here)."""
+    from scipy.integrate import solve_ivp as scipy_solve_ivp
+
+    return scipy_solve_ivp(*args, **kwargs)
+
+
 def _solve(system, p, s0, t, method, rtol, atol):
     """One solve_ivp call on the stacked states s0 (m, n); returns (m, time, n), nfev, status."""
+    from scipy.linalg import block_diag
+
     shape = s0.shape
     forcing = system.forcing
 

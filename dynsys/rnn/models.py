@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.linalg import get_blas_funcs
 
 from .._malloc import tune_allocator
 from ..errors import InputError, unknown_name
@@ -162,6 +161,8 @@ def _accumulator(dtype: np.dtype) -> Callable[[np.ndarray, np.ndarray, np.ndarra
     to np.dot and np.add.
     """
     if dtype.name not in _ACCUMULATORS:
+        from scipy.linalg import get_blas_funcs  # at first use: scipy.linalg is slow to import
+
         gemm = get_blas_funcs("gemm", dtype=dtype)
 
         def blas(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:

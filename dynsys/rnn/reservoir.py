@@ -37,9 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse
-from scipy.sparse.linalg import eigs
 from threadpoolctl import threadpool_limits
 
 from .. import checks
@@ -80,6 +77,8 @@ def ridge_readout(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarr
     weights shrink towards 0.  Solved by Cholesky (``assume_a="pos"``).  With ridge = 0 a
     singular (or numerically singular) Phi^T Phi is refused.
     """
+    import scipy.linalg  # scipy is imported at first use, not with dynsys
+
     A = np.array(gram, dtype=np.float64)
     diag = np.einsum("ii->i", A)
     diag[:-1] += ridge
@@ -260,6 +259,9 @@ def reservoir_matrix(
     eigenvalue comes from numpy (dense) up to DENSE_EIGEN_UNITS units, else from ARPACK with a
     fixed start vector, so the same generator gives the same W.
     """
+    import scipy.sparse
+    from scipy.sparse.linalg import eigs
+
     k = max(1, round(connectivity * units))
     rows = np.repeat(np.arange(units), k)
     cols = np.concatenate([rng.choice(units, size=k, replace=False) for _ in range(units)])
@@ -407,6 +409,8 @@ class EchoStateNetwork(_ClosedFormStepMap):
         """h @ W as a function of h (batch, units): sparse W^T @ h^T when W is sparse."""
         W = self.params["W"]
         if self.connectivity <= SPARSE_LOOP_CONNECTIVITY:
+            import scipy.sparse
+
             Wt = scipy.sparse.csr_matrix(W.T)
             return lambda h: (Wt @ h.T).T
         W = np.ascontiguousarray(W)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import numpy as np
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from .. import checks
@@ -402,6 +401,8 @@ def _lbfgs(loop: _Loop, epochs: int, bar) -> None:
             bar.update(iteration, loop.history)
         if stop:
             raise StopIteration
+
+    from scipy.optimize import minimize  # at first use: scipy.optimize is slow to import
 
     x0 = np.asarray(model.flat_params(), dtype=np.float64)
     result = minimize(
