@@ -36,7 +36,7 @@ import math
 import os
 import re
 import resource
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -160,6 +160,30 @@ def initial_state(system: System, s0: Any) -> np.ndarray:
             )
         arr = np.broadcast_to(arr, (batch, n)).copy()
     return arr
+
+
+def comma_list(field: str, text: str, what: str) -> list[str]:
+    """The items of the comma list ``text`` given as ``field``, stripped of blanks.
+
+    An empty list, or an empty item (``1,,2``, a comma at either end), is refused in one line
+    naming ``field``: an item is never dropped silently.
+    """
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        raise InputError(f"{field} must name at least one {what}, got {text!r}")
+    if not all(items):
+        raise InputError(
+            f"{field} {text!r} has an empty item (two commas in a row, or a comma at an end); "
+            f"separate the {what}s by single commas"
+        )
+    return items
+
+
+def each_once(field: str, items: Sequence[Any], given: Any) -> None:
+    """Refuse a list ``items`` (read from ``given``) that names an item twice."""
+    for i, item in enumerate(items):
+        if item in items[:i]:
+            raise InputError(f"{field} lists {item!r} twice, got {given!r}")
 
 
 def integer(field: str, value: Any, minimum: int = 1) -> int:

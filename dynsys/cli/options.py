@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from .. import checks
+from ..checks import comma_list
 from ..errors import InputError, unknown_name
 from ..systems import System, get_system, system_class
 
@@ -54,23 +55,6 @@ def dt_option(default: float | None = None, help: str = "Step size h.") -> Calla
 
 def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
-
-
-def comma_list(option: str, text: str, what: str) -> list[str]:
-    """The items of the comma list ``text`` given to ``option``, stripped of blanks.
-
-    An empty list, or an empty item (``1,,2``, a comma at either end), is refused in one line
-    naming ``option``: an item is never dropped silently.
-    """
-    items = [item.strip() for item in text.split(",")]
-    if not any(items):
-        raise InputError(f"{option} must name at least one {what}, got {text!r}")
-    if not all(items):
-        raise InputError(
-            f"{option} {text!r} has an empty item (two commas in a row, or a comma at an end); "
-            f"separate the {what}s by single commas"
-        )
-    return items
 
 
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -133,7 +117,5 @@ def parse_methods(text: str) -> list[str]:
     """'euler, rk4' -> ['euler', 'rk4']: no empty item, no method twice (names are checked by
     the library)."""
     methods = comma_list("--methods", text, "method")
-    for i, method in enumerate(methods):
-        if method in methods[:i]:
-            raise InputError(f"--methods lists {method!r} twice, got {text!r}")
+    checks.each_once("--methods", methods, text)
     return methods

@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from .. import checks
+from ..checks import comma_list
 from ..errors import DynsysError, InputError, unknown_name
 from ..files import writable
 from . import main
-from .options import comma_list, parse_params
+from .options import parse_params
 
 
 def _ranges(

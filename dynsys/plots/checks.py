@@ -189,12 +189,7 @@ def method_names(methods: Sequence[str] | str, field: str = "methods") -> tuple[
     if isinstance(methods, str):
         if not methods.strip():
             return ()
-        items = [item.strip() for item in methods.split(",")]
-        if not all(items):
-            raise InputError(
-                f"{field} {methods!r} has an empty item (two commas in a row, or a comma at an "
-                "end); separate the methods by single commas"
-            )
+        items = checks.comma_list(field, methods, "method")
     else:
         try:
             items = list(methods)
@@ -204,7 +199,5 @@ def method_names(methods: Sequence[str] | str, field: str = "methods") -> tuple[
             if not isinstance(item, str) or not item.strip():
                 raise InputError(f"{field} must be method names, got {item!r} in {methods!r}")
         items = [item.strip() for item in items]
-    for i, name in enumerate(items):
-        if name in items[:i]:
-            raise InputError(f"{field} lists {name!r} twice, got {methods!r}")
+    checks.each_once(field, items, methods)
     return tuple(items)
