@@ -48,6 +48,10 @@ class WriteError(DynsysError):
     was left and any previous version of the file is intact."""
 
 
+class KernelError(DynsysError, RuntimeError):
+    """A compiled loop that could not be compiled or loaded (the numpy loop can still run)."""
+
+
 class SolverError(DynsysError, RuntimeError):
     """scipy's solve_ivp did not reach the end of the interval."""
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import checks
 from ._malloc import tune_allocator
-from .errors import DivergenceError, DynsysError, InputError, unknown_name
+from .errors import DivergenceError, DynsysError, InputError, KernelError, unknown_name
 from .steppers import REFERENCE_METHOD, STEPPERS, Stepper, default_method, get_stepper
 from .systems.base import System
 from .trajectory import Trajectory
@@ -42,6 +42,8 @@ class Recurrence:
     """"numpy" (a numpy call per operation, over the whole batch) or "numba" (compiled)."""
     _nodes: np.ndarray = field(init=False, repr=False)
     _batched: bool = field(init=False, repr=False)
+    loop: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """How the compiled loop ran: "kernel" (compiled, loaded or in memory) and "threads"."""
 
     def __post_init__(self):
         if self.backend not in BACKENDS[1:]:
@@ -149,15 +151,20 @@ class Recurrence:
         return s, n
 
     def _compiled_advance(self, s0: np.ndarray):
-        """The compiled equivalent of :meth:`_advance` (it steps s in place)."""
+        """The compiled equivalent of :meth:`_advance` (it steps s in place); records in
+        ``self.loop`` how the loop was had and the most threads a call used."""
         from . import kernels
 
-        compiled = kernels.advance_function(self.system, self.stepper)
-        params = kernels.member_params(self.system, s0.shape[:-1])
+        loop = kernels.kernel(self.system, self.stepper)
+        params = kernels.params_vector(self.system, s0.shape[:-1])
+        most = kernels.threads()
+        self.loop.update(kernel=loop.origin, threads=0)
 
         def advance(s, n, kept, out):
             flat = s.reshape(-1, s.shape[-1])  # a view: s is contiguous
-            compiled(flat, n, kept, out.reshape(len(kept), *flat.shape), self.t0, self.h, *params)
+            slab = out.reshape(len(kept), *flat.shape)
+            used = kernels.run(loop, flat, n, kept, slab, self.t0, self.h, params, most)
+            self.loop["threads"] = max(self.loop["threads"], used)
             return s, int(kept[-1])
 
         return advance
@@ -238,12 +245,20 @@ def simulate(
         Recurrence(system, STEPPERS["euler"], dt, t0).check_drive(t)
         return reference(system, start, t)
     stepper = get_stepper(method, system)
-    backend = choose_backend(backend, system, stepper, size.steps)
-    recurrence = Recurrence(system, stepper, dt, t0, backend)
+    chosen = choose_backend(backend, system, stepper, size.steps)
+    recurrence = Recurrence(system, stepper, dt, t0, chosen)
     recurrence.check_drive(t)
     began = time.perf_counter()
     try:
-        states = recurrence.run(start, kept)
+        try:
+            states = recurrence.run(start, kept)
+        except KernelError as err:
+            if backend != "auto":
+                raise
+            # numba cannot compile this system's functions: "auto" runs the numpy loop
+            recurrence = Recurrence(system, stepper, dt, t0, "numpy")
+            recurrence.loop["kernel_error"] = str(err)
+            states = recurrence.run(start, kept)
     except DivergenceError as err:
         recurrence.check_drive(n_steps=err.step)  # a drive that is not finite: name it instead
         err.partial = Trajectory(
@@ -258,7 +273,12 @@ def simulate(
         method=method,
         dt=dt,
         save_every=save_every,
-        info={"wall_s": wall, "n_steps": n_steps, "backend": backend},
+        info={
+            "wall_s": wall,
+            "n_steps": n_steps,
+            "backend": recurrence.backend,
+            **recurrence.loop,
+        },
     )
 
 
@@ -285,9 +305,11 @@ of RK4 and semi-implicit Euler steps on a batch)."""
 def choose_backend(backend: str, system: System, stepper: Stepper, member_steps: int) -> str:
     """The time loop to use: "numpy" or "numba".
 
-    "auto" decides from the run alone: numba when it is installed, can run ``stepper`` on
-    ``system`` and the run has at least :data:`AUTO_COMPILE_STEPS` member-steps (never from
-    what this process compiled before, so that a run gives the same numbers wherever it runs).
+    "auto" takes the compiled loop when it can run ``stepper`` on ``system`` and either the
+    loop costs nothing to have (loaded in this process or cached on disk, and it gives the
+    numpy loop's bits: :func:`dynsys.kernels.bitwise`) or numba is installed and the run has at
+    least :data:`AUTO_COMPILE_STEPS` member-steps, enough to repay compiling it once.  So the
+    choice never changes the numbers a run gives.
     """
     if backend not in BACKENDS:
         raise unknown_name("backend", backend, BACKENDS)
@@ -295,9 +317,12 @@ def choose_backend(backend: str, system: System, stepper: Stepper, member_steps:
         return backend
     from . import kernels
 
-    if not (kernels.available() and kernels.supports(system, stepper)):
+    if not kernels.supports(system, stepper):
         return "numpy"
-    return "numba" if member_steps >= AUTO_COMPILE_STEPS else "numpy"
+    if kernels.bitwise(type(system)) and kernels.is_cached(system, stepper):
+        return "numba"
+    large = member_steps >= AUTO_COMPILE_STEPS
+    return "numba" if kernels.available() and large else "numpy"
 
 
 @dataclass(frozen=True)

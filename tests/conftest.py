@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,6 +14,23 @@ import pytest
 def rng() -> np.random.Generator:
     """A fresh, seeded generator for each test, so tests do not depend on their order."""
     return np.random.default_rng(12345)
+
+
+# -- the compiled loops' cache: one per test session -------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests (and the processes they start) keep compiled loops in a folder of their own,
+    so that what the machine cached before never changes which loop a test runs."""
+    folder = tempfile.mkdtemp(prefix="dynsys-test-cache-")
+    config._dynsys_cache = folder
+    os.environ["DYNSYS_CACHE_DIR"] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = getattr(config, "_dynsys_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- slow tests: skipped unless asked for ------------------------------------------------------

@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import dynsys
 from dynsys import DivergenceError, InputError, get_stepper, get_system, kernels, simulate
+from dynsys.kernels.source import advance_source
 from dynsys.simulate import Recurrence, choose_backend
 from dynsys.systems.classic import Duffing
 from dynsys.systems.oscillator import DrivenOscillator
@@ -45,9 +46,9 @@ def random_oscillators(rng, batch):
 @pytest.mark.parametrize("method", ODE_METHODS)
 def test_every_stepper_is_bitwise_the_numpy_loop(method, rng):
     """Random parameters and states per member, a batch that is not a multiple of the chunk."""
-    system, s0 = random_oscillators(rng, kernels.CHUNK + 37)
+    system, s0 = random_oscillators(rng, kernels.BLOCK + 37)
     numpy_states, compiled = both(system, s0, t_span=(0.5, 7.5), dt=0.05, method=method)
-    assert compiled.shape == (kernels.CHUNK + 37, 141, 2)
+    assert compiled.shape == (kernels.BLOCK + 37, 141, 2)
     assert_array_equal(compiled, numpy_states)
 
 
@@ -170,13 +171,19 @@ def test_compiled_run_does_not_touch_the_initial_state():
     assert_array_equal(s0, kept)
 
 
-def test_auto_compiles_large_runs_only(monkeypatch):
+def test_auto_compiles_large_runs_or_takes_a_cached_loop(monkeypatch):
     system, rk4 = get_system("driven_oscillator"), get_stepper("rk4")
     monkeypatch.setattr(kernels, "available", lambda: True)
+    monkeypatch.setattr(kernels, "is_cached", lambda system, stepper: False)
     assert choose_backend("auto", system, rk4, 10_000) == "numpy"
     assert choose_backend("auto", system, rk4, 10**8) == "numba"
     assert choose_backend("auto", get_system("logistic_map"), get_stepper("map"), 10**8) == "numpy"
+    monkeypatch.setattr(kernels, "is_cached", lambda system, stepper: True)
+    assert choose_backend("auto", system, rk4, 10) == "numba"  # nothing to compile
+    monkeypatch.setattr(kernels, "bitwise", lambda cls: False)
+    assert choose_backend("auto", system, rk4, 10) == "numpy"  # it would change the last bits
     monkeypatch.setattr(kernels, "available", lambda: False)
+    monkeypatch.setattr(kernels, "is_cached", lambda system, stepper: False)
     assert choose_backend("auto", system, rk4, 10**8) == "numpy"
     assert choose_backend("numpy", system, rk4, 10**8) == "numpy"
 
@@ -189,9 +196,12 @@ def test_backend_errors(monkeypatch):
         simulate(get_system("logistic_map"), [0.5], t_span=(0, 10), backend="numba")
     with pytest.raises(InputError, match="unknown backend of a Recurrence"):
         Recurrence(system, get_stepper("rk4"), 0.1, backend="fortran")
+    class NeverCompiled(DrivenOscillator):  # neither in this process nor on disk
+        name = "never_compiled"
+
     monkeypatch.setattr(kernels, "available", lambda: False)
     with pytest.raises(InputError, match=r"needs numba: pip install 'dynsys\[fast\]'"):
-        simulate(system, [1, 0], t_span=(0, 1), dt=0.1, backend="numba")
+        simulate(NeverCompiled(), [1, 0], t_span=(0, 1), dt=0.1, backend="numba")
 
 
 def test_a_subclass_that_overrides_rhs_is_not_compiled():
@@ -205,15 +215,23 @@ def test_a_subclass_that_overrides_rhs_is_not_compiled():
     assert kernels.supports(DrivenOscillator(), get_stepper("rk4"))
 
 
-def test_generated_source_follows_the_tableau():
-    """RK4's stages read the drive at c = 0, 1/2, 1, the first one shared with the last step."""
-    source = kernels._source(DrivenOscillator, get_stepper("rk4"), ["m", "k", "A", "c", "omega"])
-    assert "x0 = x_next[i - lo]" in source
-    assert "x1 = drive(t0 + (n + 0.5) * h, p)" in source
-    assert "x2 = drive(t0 + (n + 1.0) * h, p)" in source
+@pytest.mark.parametrize("shared", [True, False])
+def test_generated_source_follows_the_tableau(shared):
+    """RK4's stages read the drive at c = 0, 1/2, 1, the first one carried from the last step:
+    sampled once per step outside the member loop when the members share parameters, per
+    member otherwise."""
+    names = ["m", "k", "A", "c", "omega"]
+    source = advance_source(get_stepper("rk4"), 2, names, True, 1, shared)
+    carried = "x_next" if shared else "XN[i]"
+    indent = " " * (16 if shared else 20)
+    assert f"{indent}x0 = {carried}\n" in source
+    assert f"{indent}x1 = drive(t0 + (n + 0.5) * h, p)\n" in source
+    assert f"{indent}x2 = drive(t0 + (n + 1.0) * h, p)\n" in source
     assert "k3 = field(t + 1.0 * h, (y0 + (h * 1.0) * k2[0], y1 + (h * 1.0) * k2[1],), x2, p)" in (
         source
     )
+    assert ("p = P(PV[0], PV[1], PV[2], PV[3], PV[4])" in source) == shared
+    assert ("p = P(PV[0, b + i], PV[1, b + i]" in source) == (not shared)
     compile(source, "<test>", "exec")  # valid Python
 
 
@@ -232,9 +250,10 @@ def test_cli_backend_option():
 
 
 @needs_numba
-def test_auto_ignores_what_this_process_compiled_before():
-    """A sweep point gives the same digits in a fresh process and after other points."""
+def test_auto_takes_a_loop_this_process_has_and_gives_the_same_numbers():
     system = get_system("driven_oscillator")
     simulate(system, [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk4", backend="numba")
     again = simulate(system, [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk4")
-    assert again.info["backend"] == "numpy"
+    assert (again.info["backend"], again.info["kernel"]) == ("numba", "in memory")
+    reference = simulate(system, [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk4", backend="numpy")
+    assert_array_equal(again.states, reference.states)
