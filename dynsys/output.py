@@ -16,11 +16,14 @@ from .files import atomic_write
 from .trajectory import Trajectory
 
 FORMATS = (".csv", ".npz", ".json")
+VOLATILE_INFO = ("wall_s", "kernel")
+"""What a run's info holds that says how this process ran it, not what it computed: the wall
+time, and whether the compiled loop was compiled, loaded from the cache or in memory."""
 
 
 def metadata(traj: Trajectory) -> dict[str, Any]:
     """What produced a trajectory, JSON-ready."""
-    info = {k: _plain(v) for k, v in traj.info.items() if k != "wall_s"}
+    info = {k: _plain(v) for k, v in traj.info.items() if k not in VOLATILE_INFO}
     return {
         "dynsys_version": __version__,
         "system": traj.system.name,

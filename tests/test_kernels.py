@@ -196,6 +196,7 @@ def test_backend_errors(monkeypatch):
         simulate(get_system("logistic_map"), [0.5], t_span=(0, 10), backend="numba")
     with pytest.raises(InputError, match="unknown backend of a Recurrence"):
         Recurrence(system, get_stepper("rk4"), 0.1, backend="fortran")
+
     class NeverCompiled(DrivenOscillator):  # neither in this process nor on disk
         name = "never_compiled"
 
@@ -257,3 +258,21 @@ def test_auto_takes_a_loop_this_process_has_and_gives_the_same_numbers():
     assert (again.info["backend"], again.info["kernel"]) == ("numba", "in memory")
     reference = simulate(system, [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk4", backend="numpy")
     assert_array_equal(again.states, reference.states)
+
+
+@needs_numba
+def test_a_shared_parameter_divergence_is_reported_where_numpy_reports_it(rng):
+    """Members that share parameters (the drive sampled once per step): same step, time and
+    member as the numpy loop, over more members than one block."""
+    system = get_system("driven_oscillator", k=4.0)
+    s0 = rng.uniform(-1, 1, (kernels.BLOCK + 9, 2))
+    s0[kernels.BLOCK + 3] *= 1e150  # one member far out: it overflows first
+    errors = []
+    for backend in ("numpy", "numba"):
+        with pytest.raises(DivergenceError) as caught:
+            simulate(system, s0, t_span=(0, 1000), dt=1.1, method="heun", backend=backend)
+        errors.append(caught.value)
+    a, b = errors
+    assert (b.method, b.step, b.t, b.trajectory) == (a.method, a.step, a.t, a.trajectory)
+    assert b.trajectory == kernels.BLOCK + 3
+    assert_array_equal(b.partial.states, a.partial.states)

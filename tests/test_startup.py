@@ -1,5 +1,6 @@
 """Start-up: importing dynsys, or starting its command line, leaves the heavy libraries
-(scipy.integrate, scipy.optimize, scipy.linalg, scipy.sparse, matplotlib) for first use."""
+(scipy.integrate, scipy.optimize, scipy.linalg, scipy.sparse, matplotlib, numba, llvmlite)
+for first use."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import sys
 
 import pytest
 
-HEAVY = ("scipy.integrate", "scipy.optimize", "scipy.linalg", "scipy.sparse", "matplotlib")
+HEAVY = (
+    "scipy.integrate",
+    "scipy.optimize",
+    "scipy.linalg",
+    "scipy.sparse",
+    "matplotlib",
+    "numba",
+    "llvmlite",
+)
 PROBE = """
 import json, sys
 import {module}

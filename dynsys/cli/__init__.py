@@ -50,8 +50,30 @@ class DynsysGroup(click.Group):
             ) from None
 
 
+class MainGroup(DynsysGroup):
+    """The ``dynsys`` group: its commands' modules are imported when a command is first looked
+    up, so ``dynsys --version`` answers without them."""
+
+    MODULES = ("commands", "config_commands", "plot_commands", "rnn_commands", "run_command")
+    _loaded = False
+
+    @property
+    def commands(self) -> dict[str, click.Command]:
+        if not MainGroup._loaded:
+            MainGroup._loaded = True  # before importing: the modules add their commands here
+            import importlib
+
+            for module in self.MODULES:
+                importlib.import_module(f"{__name__}.{module}")
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = value
+
+
 @click.group(
-    cls=DynsysGroup,
+    cls=MainGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="dynsys")
@@ -86,8 +108,5 @@ def main(ctx: click.Context, max_memory: str | None, max_steps: str | None) -> N
     """
     ctx.with_resource(checks.limits(max_memory=max_memory, max_steps=max_steps))
 
-
-# importing the command modules registers their commands
-from . import commands, config_commands, plot_commands, rnn_commands, run_command  # noqa: E402,F401
 
 __all__ = ["BadInput", "main"]

@@ -272,8 +272,10 @@ def _compile(plan: _Plan, entry: str) -> bytes:
     exec(compile(plan.source, filename, "exec"), scope)
     try:
         return native.compile_object(scope["advance"], scope, entry)
-    except Exception as err:  # numba's typing errors are many classes; report the first line
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except Exception as err:  # numba's typing errors are many classes: report the reason
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        reasons = [line for line in lines if not line.startswith("Failed in")]
+        first = (reasons or lines or [type(err).__name__])[0].rstrip(":")
         raise KernelError(
             f"cannot compile {plan.stepper.name} on {cls.__name__}: {first}; use backend='numpy'"
         ) from None
