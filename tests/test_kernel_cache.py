@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +225,24 @@ def test_a_field_numba_cannot_compile_is_one_line_and_auto_runs_numpy():
     traj = simulate(system, np.zeros((10_000, 2)), t_span=(0, 3), dt=0.01, method="rk4")
     assert traj.info["backend"] == "numpy" and "cannot compile" in traj.info["kernel_error"]
     assert not kernels.is_cached(system, get_stepper("rk4"))
+
+
+@needs_numba
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_runs_threads_of_its_own(monkeypatch, rng):
+    """The parent's thread pool does not survive a fork: the child must not wait on it."""
+    monkeypatch.setenv("DYNSYS_THREADS", "2")
+    system, s0 = get_system("driven_oscillator"), rng.uniform(-1, 1, (4 * kernels.BLOCK, 2))
+    run = dict(t_span=(0, 100), dt=0.01, method="rk4", save_every=10_000, backend="numba")
+    parent = simulate(system, s0, **run)
+    assert parent.info["threads"] == 2
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only when its run gives the parent's numbers
+        signal.alarm(60)  # a child stuck on the parent's pool dies instead of hanging the test
+        try:
+            child = simulate(system, s0, **run)
+            os._exit(0 if np.array_equal(child.states, parent.states) else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -82,8 +82,8 @@ def systems_command(name: str | None, as_json: bool) -> None:
     type=click.Choice(BACKENDS),
     default="auto",
     show_default=True,
-    help="Time loop: numpy, numba (compiled; pip install 'dynsys[fast]'), or auto (numba for "
-    "large runs when installed).",
+    help="Time loop: numpy, numba (compiled once per machine and cached; pip install "
+    "'dynsys[fast]'), or auto (numba when its loop is cached, or for large runs).",
 )
 def simulate_command(
     system_name, params, s0, t0, t_end, method, dt, save_every, out, backend

@@ -319,16 +319,17 @@ def split(members: int, member_steps: int, most: int) -> list[tuple[int, int]]:
 
 
 _POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
+_POOL_OWNER = (0, 0)  # (process id, size) of the pool: a forked child starts its own
 
 
 def _pool(size: int) -> ThreadPoolExecutor:
-    global _POOL, _POOL_SIZE
-    if _POOL is None or size > _POOL_SIZE:
-        if _POOL is not None:
+    global _POOL, _POOL_OWNER
+    pid, held = _POOL_OWNER
+    if _POOL is None or pid != os.getpid() or size > held:
+        if _POOL is not None and pid == os.getpid():
             _POOL.shutdown(wait=False)
         _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dynsys-loop")
-        _POOL_SIZE = size
+        _POOL_OWNER = (os.getpid(), size)
     return _POOL
 
 
