@@ -1,7 +1,7 @@
 """Speed floors of dynsys's batched steppers against scipy's solve_ivp.
 
-Three floors, measured on the driven oscillator (which has an exact solution) with random
-initial states and random parameters per trajectory:
+Three floors and a section, measured on the driven oscillator (which has an exact solution)
+with random initial states and random parameters per trajectory:
 
 1. throughput: RK4 on 10,000 oscillators x 10,000 steps (h = 0.01) is at least 100x faster
    than solve_ivp (RK45, rtol 1e-6, atol 1e-9) called once per trajectory, with a smaller error
@@ -10,7 +10,10 @@ initial states and random parameters per trajectory:
    stepper at its largest sufficient h is no slower than one stacked solve_ivp call (RK45 at its
    loosest sufficient rtol); DOP853 is reported too;
 3. memory: the peak RSS of the throughput run above the interpreter's baseline stays within 2x
-   of the states it returns, and save_every=10 reduces both.
+   of the states it returns, and save_every=10 reduces both;
+4. the machine's limit (benchmarks/machine_limit.py, ``--only limit`` alone): the time loops
+   against a C loop doing the same RK4 work, against hand-written numpy and pure Python, and
+   the start-up of a second process.
 
 Every dynsys run goes through the time loop chosen by ``--backend`` (default ``auto``: the
 compiled numba loop when numba is installed and the run is large enough, as for a user of
@@ -37,6 +40,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -189,9 +193,12 @@ def requested_backend() -> str:
 
 
 def numba_threads() -> int | None:
-    """Threads of the compiled loop in this process; None when numba is not installed."""
+    """Threads the compiled loop may use in this process (``kernels.threads()``: DYNSYS_THREADS
+    or one per core; numba's own count for a loop without it); None without numba."""
     if not kernels.available():
         return None
+    if hasattr(kernels, "threads"):
+        return kernels.threads()
     import numba
 
     return numba.get_num_threads()
@@ -217,8 +224,8 @@ def warm_up(
 
 def compiled_variants(system: System, method: str, loop: str) -> int | None:
     """How many variants of the compiled loop of (system, method) this process has compiled."""
-    if loop != "numba":
-        return None
+    if loop != "numba" or not hasattr(kernels, "advance_function"):
+        return None  # the loop of dynsys.kernels.kernel: one per system class, stepper, layout
     advance = kernels.advance_function(system, dynsys.get_stepper(method, system))
     return len(advance.signatures)
 
@@ -245,20 +252,22 @@ def time_rk4(
     alone, and the loop that ran."""
     loop = warm_up(system, s0, "rk4", len(s0) * steps)
     variants = compiled_variants(system, "rk4", loop)
-    times, loops, ran = [], [], set()
+    times, loops, ran, threads, compiled = [], [], set(), set(), False
     for _ in range(repeats):
         began = time.perf_counter()
         traj = simulate_rk4(system, s0, steps, save_every)
         times.append(time.perf_counter() - began)
         loops.append(traj.info["wall_s"])
         ran.add(traj.info["backend"])
+        threads.add(traj.info.get("threads") or threads_used(traj.info["backend"]))
+        compiled = compiled or traj.info.get("kernel") == "compiled"
         del traj  # freed outside the timing, before the next run allocates
     return {
         "times": times,
         "loops": loops,
         "backend": "+".join(sorted(ran)),
-        "threads": threads_used(loop),
-        "recompiled": compiled_variants(system, "rk4", loop) != variants,
+        "threads": max(threads),
+        "recompiled": compiled or compiled_variants(system, "rk4", loop) != variants,
     }
 
 
@@ -287,8 +296,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         **spec,
         "tuning_active": tune_allocator(),
         "backend_ran": traj.info["backend"],
-        "threads": threads_used(traj.info["backend"]),
-        "recompiled": compiled_variants(system, "rk4", loop) != variants,
+        "threads": traj.info.get("threads") or threads_used(traj.info["backend"]),
+        "recompiled": traj.info.get("kernel") == "compiled"
+        or compiled_variants(system, "rk4", loop) != variants,
         "seconds": seconds,
         "loop_seconds": traj.info["wall_s"],
         "page_faults": faults,
@@ -342,7 +352,8 @@ def run_worker(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Run :func:`worker` in a fresh interpreter, with DYNSYS_MALLOC_TUNING set by ``tuning``,
-    the time loop ``backend`` (default: --backend) and NUMBA_NUM_THREADS=``threads`` if given."""
+    the time loop ``backend`` (default: --backend) and ``threads`` threads of the compiled loop
+    if given (DYNSYS_THREADS and NUMBA_NUM_THREADS: the loop of today reads the first)."""
     spec = {
         "batch": batch,
         "steps": steps,
@@ -353,7 +364,7 @@ def run_worker(
     }
     env = {**os.environ, "DYNSYS_MALLOC_TUNING": "1" if tuning else "0"}
     if threads is not None:
-        env["NUMBA_NUM_THREADS"] = str(threads)
+        env["NUMBA_NUM_THREADS"] = env["DYNSYS_THREADS"] = str(threads)
     return in_fresh_process(spec, env)
 
 
@@ -702,9 +713,12 @@ def loop_settings(sizes: Sizes, floor1: bool) -> dict[str, Any]:
     settings["numba"] = "not installed"
     settings["numba_threads"] = numba_threads()
     settings["numba_num_threads_env"] = os.environ.get("NUMBA_NUM_THREADS")
+    settings["dynsys_threads_env"] = os.environ.get("DYNSYS_THREADS")
     settings["compile"] = None
-    if kernels.available():
-        settings["compile"] = in_fresh_process({"mode": "compile"})
+    if kernels.available():  # in an empty cache folder of compiled loops: compiled, not loaded
+        with tempfile.TemporaryDirectory(prefix="dynsys-bench-cache-") as empty:
+            env = {**os.environ, "DYNSYS_CACHE_DIR": empty}
+            settings["compile"] = in_fresh_process({"mode": "compile"}, env)
         settings["numba"] = settings["compile"]["numba"]
     return settings
 
@@ -753,8 +767,9 @@ def gb(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.3f} GB"
 
 
-def secs(values: Sequence[float]) -> str:
-    return " ".join(f"{v:.2f}" for v in values)
+def secs(values: Sequence[float], fmt: str = ".2f") -> str:
+    """Several times in a row, each formatted with ``fmt``."""
+    return " ".join(f"{v:{fmt}}" for v in values)
 
 
 def report_machine(info: dict[str, Any], loops: dict[str, Any], sizes: Sizes, repeats: int) -> None:
@@ -768,9 +783,11 @@ def report_machine(info: dict[str, Any], loops: dict[str, Any], sizes: Sizes, re
         print("  numba: not installed (pip install -e '.[fast]' for the compiled loop)")
         return
     env = loops["numba_num_threads_env"]
+    threads = loops.get("dynsys_threads_env")
     print(
         f"  numba: {loops['numba']}, {loops['numba_threads']} threads "
-        f"(NUMBA_NUM_THREADS={env if env is not None else 'unset: one per core'})"
+        f"(DYNSYS_THREADS={threads if threads is not None else 'unset: one per core'}, "
+        f"NUMBA_NUM_THREADS={env if env is not None else 'unset'})"
     )
     c = loops["compile"]
     print(
@@ -1162,6 +1179,13 @@ def run_throughput_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
     }
 
 
+def run_limit_only(sizes: Sizes, repeats: int) -> dict[str, Any]:
+    """The machine-limit section alone (``--only limit``): its own rounds, not ``repeats``."""
+    import machine_limit  # imports this module: not at the top
+
+    return machine_limit.run_alone(quick=not sizes.verdicts)
+
+
 def ran_text(ran: dict[str, Any]) -> str:
     """The time loops that ran, from traj.info['backend'], as one line."""
     parts = []
@@ -1204,9 +1228,15 @@ def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
 
     floor3 = report_memory(tuned, thin, untuned, loops, sizes.verdicts)
 
+    import machine_limit  # imports this module: not at the top
+
+    limit = machine_limit.measure(machine_limit.FULL if sizes.verdicts else machine_limit.QUICK)
+
     print("\nSummary" + ("" if sizes.verdicts else " (--quick: sizes are not the floors')"))
-    for name, floor in (("throughput", floor1), ("time to accuracy", floor2), ("memory", floor3)):
+    parts = [("throughput", floor1), ("time to accuracy", floor2), ("memory", floor3)]
+    for name, floor in [*parts, ("machine limit", limit)]:
         print(f"  {name}: {verdict(floor['pass'], sizes.verdicts)}: {floor['summary']}")
+    machine_limit.report_missed(limit, sizes.verdicts)
     loop_info["backend_ran"] = {
         "floor1": tuned["backend_ran"],
         "floor1_threads": tuned["threads"],
@@ -1235,6 +1265,7 @@ def run(sizes: Sizes, repeats: int) -> dict[str, Any]:
         "tuning": [{"tuned": on, "untuned": off} for on, off in pairs],
         "time_to_accuracy": {**tta, **floor2},
         "memory": {"save_every_1": tuned, "save_every_10": thin, **floor3},
+        "machine_limit": limit,
     }
 
 
@@ -1250,8 +1281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("throughput", "accuracy"),
-        help="run one floor alone: throughput (floor 1 and the time loops) or accuracy (floor 2)",
+        choices=("throughput", "accuracy", "limit"),
+        help="run one part alone: throughput (floor 1 and the time loops), accuracy (floor 2) "
+        "or limit (the time loops against a C loop: benchmarks/machine_limit.py)",
     )
     parser.add_argument(
         "--backend",
@@ -1274,7 +1306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[SHARED_FREQUENCY_ENV] = "1"  # workers inherit it
         print("driven at one shared frequency, omega = 1")
     began = time.perf_counter()
-    measure = {"accuracy": run_accuracy_only, "throughput": run_throughput_only}.get(args.only, run)
+    measure = {
+        "accuracy": run_accuracy_only,
+        "throughput": run_throughput_only,
+        "limit": run_limit_only,
+    }.get(args.only, run)
     results = measure(QUICK if args.quick else FULL, args.repeats)
     results["total_seconds"] = time.perf_counter() - began
     print(f"\ntotal: {results['total_seconds']:.0f} s")
@@ -1289,7 +1325,7 @@ def exit_status(results: dict[str, Any], judged: bool) -> int:
     if not judged:
         print("verdicts skipped at quick sizes: the floors are judged only at their own sizes")
         return 0
-    floors = ("throughput", "time_to_accuracy", "memory")
+    floors = ("throughput", "time_to_accuracy", "memory", "machine_limit")
     missed = [name for name in floors if name in results and not results[name]["pass"]]
     if missed:
         print(f"FAIL: missed the floor of {', '.join(missed)}")

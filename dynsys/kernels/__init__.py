@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 THREADS_ENV = "DYNSYS_THREADS"
-PARALLEL_MEMBER_STEPS = 200_000
+PARALLEL_MEMBER_STEPS = 50_000
 """Member-steps of work from which a call is split over threads: below it, starting a thread
 costs more than it saves (a thread's start-up is some tens of microseconds)."""
 
