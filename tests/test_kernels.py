@@ -53,6 +53,23 @@ def test_every_stepper_is_bitwise_the_numpy_loop(method, rng):
 
 
 @needs_numba
+@pytest.mark.parametrize("method", ODE_METHODS)
+def test_every_stepper_with_shared_parameters_is_bitwise_the_numpy_loop(method, rng):
+    """Members sharing the parameters (the drive sampled once per step for all of them): a
+    batch over two blocks, not a multiple of the block, kept every 7th step; and B = 1."""
+    system = get_system("driven_oscillator", k=2.0, c=0.1, omega=1.3)
+    s0 = rng.uniform(-1, 1, (kernels.BLOCK + 37, 2))
+    numpy_states, compiled = both(
+        system, s0, t_span=(0.5, 7.5), dt=0.05, method=method, save_every=7
+    )
+    assert compiled.shape == (kernels.BLOCK + 37, 21, 2)
+    assert_array_equal(compiled, numpy_states)
+    numpy_states, compiled = both(system, s0[0], t_span=(0.5, 7.5), dt=0.05, method=method)
+    assert compiled.shape == (141, 2)
+    assert_array_equal(compiled, numpy_states)
+
+
+@needs_numba
 @pytest.mark.parametrize("name", [n for n, cls in dynsys.SYSTEMS.items() if cls.kind == "ode"])
 def test_every_system_runs_compiled(name, rng):
     """Bitwise where the vector field has no power but squares (kernels.bitwise), else to a
