@@ -283,9 +283,7 @@ def test_teacher_forcing_reaches_jordan_models_only(data):
     calls = spy(model)
     fit(model, data[0], epochs=1)
     assert all("teacher_forcing" not in c for c in calls)
-    with pytest.raises(
-        InputError, match="teacher_forcing applies to models that feed back"
-    ):
+    with pytest.raises(InputError, match="teacher_forcing applies to models that feed back"):
         fit(elman(), data[0], epochs=1, teacher_forcing=True)
 
 

@@ -74,6 +74,12 @@ def numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+@functools.cache
+def _llvmlite_installed() -> bool:
+    """Whether llvmlite (numba's LLVM binding, which loads cached loops) is installed."""
+    return importlib.util.find_spec("llvmlite") is not None
+
+
 def available() -> bool:
     """Whether numba is installed, so that a loop can be compiled."""
     return numba_installed()
@@ -173,7 +179,7 @@ def is_cached(system: System, stepper: Stepper) -> bool:
     shared = shared_params(system)
     if (type(system), stepper, shared) in _LOADED:
         return True
-    if importlib.util.find_spec("llvmlite") is None:
+    if not _llvmlite_installed():
         return False
     plan = _plan(type(system), stepper, shared)
     return cache.exists(plan.folder, plan.key)

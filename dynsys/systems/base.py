@@ -141,6 +141,34 @@ class System:
             out[..., i] = part
         return out
 
+    def rhs_into(
+        self,
+        t: float,
+        s: np.ndarray,
+        x: np.ndarray | None,
+        p: Params,
+        out: np.ndarray,
+        columns: Mapping[int, tuple[np.ndarray, ...]] | None = None,
+    ) -> np.ndarray:
+        """g(t, s, x; θ) written into ``out`` (the shape of ``s``, (..., n)) and returned.
+
+        The same numbers as :meth:`rhs`, bit for bit, without its allocations: component i of
+        ``vector_field`` is copied into ``out[..., i]``.  ``p`` must be a :class:`Params`.
+        ``columns`` maps ``id(a)`` to the views ``a[..., i]`` of arrays the caller keeps (a
+        stepper's workspace), which then are not sliced again.  A system that defines
+        :meth:`rhs` itself has its ``rhs`` copied into ``out``.
+        """
+        field = self.vector_field
+        if field is None or type(self).rhs is not System.rhs:
+            out[...] = self.rhs(t, s, x, p)
+            return out
+        known = {} if columns is None else columns
+        parts = known.get(id(s)) or tuple([s[..., i] for i in range(s.shape[-1])])
+        into = known.get(id(out)) or tuple([out[..., i] for i in range(out.shape[-1])])
+        for column, part in zip(into, field(t, parts, x, p), strict=True):
+            column[...] = part
+        return out
+
     # -- derived facts ---------------------------------------------------------------------
     @property
     def n_states(self) -> int:
