@@ -52,7 +52,7 @@ import scipy
 from scipy.integrate import solve_ivp
 
 import dynsys
-from dynsys import DivergenceError, System, kernels
+from dynsys import DivergenceError, System, checks, kernels
 from dynsys._malloc import tune_allocator
 from dynsys.simulate import AUTO_COMPILE_STEPS, choose_backend
 
@@ -542,6 +542,8 @@ def search_stepper(
     passed: Run | None = None
     for n in step_grid():
         if fail and fail.seconds * n / fail.n > sizes.search_budget_s:
+            break
+        if len(s0) * n > checks.max_steps():  # simulate would refuse it: the step ceiling
             break
         run = Run(n, *final_error(system, s0, exact_end, method, n))
         if run.error <= TARGET:
@@ -1038,7 +1040,8 @@ def report_tta(tta: dict[str, Any], verdicts: bool) -> dict[str, Any]:
         "for comparison only\n"
         f"  h = {T_END:g}/N, N up the grid 100*2^(j/2) to the first N reaching the target, then "
         f"bisected to {REFINE_TOL:.0%} when a run takes < {REFINE_MAX_S:g} s; no run predicted "
-        f"over {tta['budget_s']:g} s is made\n"
+        f"over {tta['budget_s']:g} s, or over the step ceiling ({checks.max_steps():.0e} "
+        "member-steps), is made\n"
         f"  simulate(save_every=N) keeps steps 0 and N; solve_ivp on the {2 * tta['batch']} "
         f"stacked states: atol = rtol*{ATOL_PER_RTOL:g}, t_eval=[{T_END:g}]"
     )

@@ -310,8 +310,12 @@ def simulate(
     stepper = get_stepper(method, system)
     chosen = choose_backend(backend, system, stepper, size.steps)
     recurrence = Recurrence(system, stepper, dt, t0, chosen)
-    if chosen != "numpy":  # the numpy loop checks the drive where it samples it (run)
-        recurrence.check_drive(t)
+    if chosen != "numpy":
+        # The numpy loop checks the drive where it samples it (run).  The compiled loop samples
+        # every kept time but the last as the c = 0 node of a step, and a sample that is not
+        # finite leaves the states not finite: the divergence then names the drive (below).
+        # The end is checked here, for steppers that never sample it (no node c = 1).
+        recurrence.check_drive(t[-1:])
     began = time.perf_counter()
     try:
         try:
@@ -323,8 +327,10 @@ def simulate(
             recurrence = Recurrence(system, stepper, dt, t0, "numpy")
             recurrence.loop["kernel_error"] = str(err)
             states = recurrence.run(start, kept)
-    except DivergenceError as err:
-        recurrence.check_drive(n_steps=err.step)  # a drive that is not finite: name it instead
+    except DivergenceError as err:  # a drive that is not finite: name it instead
+        if recurrence.backend != "numpy":  # at a kept time first, as the numpy loop does
+            recurrence.check_drive(t)
+        recurrence.check_drive(n_steps=err.step)
         err.partial = Trajectory(
             err.partial_times, err.partial_states, system, method, dt, save_every
         )

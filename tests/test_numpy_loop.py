@@ -13,13 +13,21 @@ import importlib
 import numpy as np
 import pytest
 
-from dynsys import DivergenceError, DynsysError, get_system, simulate
+from dynsys import DivergenceError, DynsysError, get_system, kernels, simulate
 from dynsys.experiments.user_system import make_system_class
 from dynsys.simulate import Recurrence, kept_steps
 from dynsys.steppers import STEPPERS, AttributeParams, components_first
 from dynsys.systems import SYSTEMS
 from dynsys.systems.base import Params, System
 from dynsys.systems.oscillator import DrivenOscillator
+
+# the drive checks hold for the compiled loop too (it checks the drive through the states)
+LOOPS = [
+    "numpy",
+    pytest.param(
+        "numba", marks=pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+    ),
+]
 
 ODE_METHODS = [name for name, stepper in STEPPERS.items() if stepper.kind == "ode"]
 ODE_SYSTEMS = [name for name, cls in SYSTEMS.items() if cls.kind == "ode"]
@@ -322,24 +330,27 @@ def spiky(bad: float, scale: float, reads_drive: bool) -> System:
             return (scale * y * y + (x if reads_drive else 0.0),)
 
         @staticmethod
-        def forcing(t, p):
-            with np.errstate(all="ignore"):
-                return np.log(np.abs(t - bad))
+        def forcing(t, p):  # dynsys samples the drive with numpy's warnings off
+            return np.log(np.abs(t - bad))
 
     return Spiky()
 
 
+@pytest.mark.parametrize("backend", LOOPS)
 @pytest.mark.parametrize("method", ODE_METHODS)
-def test_a_drive_not_finite_at_the_last_time_alone_is_refused(method):
+def test_a_drive_not_finite_at_the_last_time_alone_is_refused(method, backend):
     """No step of euler samples t_end; the loop checks it after the last step."""
     with pytest.raises(DynsysError, match=r"drive x\(t\) of spiky is -inf at t = 2, not a"):
         simulate(
-            spiky(2.0, -1.0, False), [1.0], t_span=(0, 2), dt=0.25, method=method, backend="numpy"
+            spiky(2.0, -1.0, False), [1.0], t_span=(0, 2), dt=0.25, method=method, backend=backend
         )
 
 
+@pytest.mark.parametrize("backend", LOOPS)
 @pytest.mark.parametrize("rows", [None, 8])
-def test_a_drive_not_finite_at_a_kept_time_is_named_before_an_earlier_divergence(monkeypatch, rows):
+def test_a_drive_not_finite_at_a_kept_time_is_named_before_an_earlier_divergence(
+    monkeypatch, rows, backend
+):
     """s leaves the numbers at t = 0.5, the drive at t = 1.5: the drive is named, as a check
     before the run names it (with every kept row its own block, and with one block)."""
     if rows is not None:
@@ -353,7 +364,7 @@ def test_a_drive_not_finite_at_a_kept_time_is_named_before_an_earlier_divergence
                 t_span=(0, 2),
                 dt=0.25,
                 method=method,
-                backend="numpy",
+                backend=backend,
             )
         assert not isinstance(info.value, DivergenceError)
 
@@ -372,10 +383,11 @@ def test_a_drive_not_finite_between_kept_times_is_no_error_when_no_state_reads_i
     assert np.array_equal(traj.states, np.stack(states)[::2])
 
 
-def test_a_drive_sample_that_makes_a_state_diverge_is_named():
+@pytest.mark.parametrize("backend", LOOPS)
+def test_a_drive_sample_that_makes_a_state_diverge_is_named(backend):
     """RK4 reads the drive at t = 0.125 (c = 1/2 of the first step): s(1) = -inf."""
     with pytest.raises(DynsysError, match=r"spiky is -inf at t = 0.125, not a") as info:
         simulate(
-            spiky(0.125, -1.0, True), [1.0], t_span=(0, 2), dt=0.25, method="rk4", backend="numpy"
+            spiky(0.125, -1.0, True), [1.0], t_span=(0, 2), dt=0.25, method="rk4", backend=backend
         )
     assert not isinstance(info.value, DivergenceError)

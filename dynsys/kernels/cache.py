@@ -68,7 +68,9 @@ def key(source: str, system_cls: type) -> str | None:
 
 
 def system_source(system_cls: type) -> str | None:
-    """The source of the modules that define ``system_cls``'s vector field and forcing."""
+    """The source of the modules that define ``system_cls``'s vector field and forcing, and
+    the values their closures hold (numba compiles those in as constants); None when a closure
+    holds anything but numbers and strings, whose value the key could not follow."""
     parts = []
     for function in (system_cls.vector_field, system_cls.forcing):
         if function is None:
@@ -78,7 +80,21 @@ def system_source(system_cls: type) -> str | None:
             parts.append(inspect.getsource(module) if module else inspect.getsource(function))
         except (OSError, TypeError):
             return None
+        for cell in getattr(function, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                return None
+            if not _constant(value):
+                return None
+            parts.append(f"{function.__qualname__}: {value!r}")
     return "\0".join(parts)
+
+
+def _constant(value: object) -> bool:
+    if isinstance(value, tuple):
+        return all(_constant(v) for v in value)
+    return isinstance(value, bool | int | float | complex | str | None.__class__)
 
 
 def toolchain() -> str:
