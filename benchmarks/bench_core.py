@@ -356,7 +356,7 @@ def run_worker(
         "save_every": save_every,
         "error": error,
         "backend": requested_backend() if backend is None else backend,
-        "numba_num_threads": threads,
+        "dynsys_threads": threads,
     }
     env = {**os.environ, "DYNSYS_MALLOC_TUNING": "1" if tuning else "0"}
     if threads is not None:
@@ -411,7 +411,7 @@ def compare_loops(sizes: Sizes, repeats: int, selected: dict[str, Any]) -> list[
             runs[backend, threads].append(run)
     rows = []
     for backend, threads in LOOPS:
-        row = {"loop": backend, "numba_num_threads": threads}
+        row = {"loop": backend, "dynsys_threads": threads}
         if (backend, threads) == (selected["backend_ran"], None):
             rows.append({**selected, **row, "selected": True})
         elif (backend, threads) in runs:
@@ -860,7 +860,7 @@ def report_throughput(
     rows, single = [], None
     for r in loops:
         name = "numpy loop" if r["loop"] == "numpy" else "compiled loop (numba)"
-        env = "-" if r["loop"] == "numpy" else str(r["numba_num_threads"] or "default")
+        env = "-" if r["loop"] == "numpy" else str(r["dynsys_threads"] or "default")
         if "skipped" in r:
             rows.append([name, env, "", "", "", "", r["skipped"]])
             continue
