@@ -146,15 +146,7 @@ def simulate_final(
     system: System, s0: np.ndarray, steps: int, backend: str
 ) -> tuple[np.ndarray, dict]:
     """RK4 with h = H over ``steps`` steps keeping only the last: (final states, traj.info)."""
-    traj = dynsys.simulate(
-        system,
-        s0,
-        t_span=(0.0, steps * H),
-        dt=H,
-        method="rk4",
-        save_every=steps,
-        backend=backend,
-    )
+    traj = bench_core.simulate_rk4(system, s0, steps, save_every=steps, backend=backend)
     return traj.states[..., -1, :], traj.info
 
 

@@ -248,21 +248,25 @@ def test_a_forked_child_runs_threads_of_its_own(monkeypatch, rng):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def made_class(stiffness):
+    """A system class whose vector field closes over ``stiffness``."""
+
+    class Made(DrivenOscillator):
+        name = "made"
+
+        @staticmethod
+        def vector_field(t, s, x, p):
+            pos, vel = s
+            return vel, x - stiffness * pos
+
+    return Made
+
+
 def test_closures_are_part_of_the_key():
     """Two classes from one factory differ only by a value their vector field closes over:
     numba compiles it in as a constant, so their loops must not share a file."""
 
-    def make(stiffness):
-        class Made(DrivenOscillator):
-            name = "made"
-
-            @staticmethod
-            def vector_field(t, s, x, p):
-                pos, vel = s
-                return vel, x - stiffness * pos
-
-        return Made
-
+    make = made_class
     a, b = make(1.0), make(2.0)
     assert cache.key("source", a) != cache.key("source", b)
     assert cache.key("source", a) == cache.key("source", make(1.0))
@@ -271,19 +275,9 @@ def test_closures_are_part_of_the_key():
 
 @needs_numba
 def test_a_factory_of_systems_gets_each_its_own_numbers(rng):
-    def make(stiffness):
-        class Made(DrivenOscillator):
-            name = "made"
-
-            @staticmethod
-            def vector_field(t, s, x, p):
-                pos, vel = s
-                return vel, x - stiffness * pos
-
-        return Made()
-
     s0 = rng.uniform(-1, 1, (3, 2))
     for stiffness in (1.0, 4.0):
         run = dict(t_span=(0, 1), dt=0.01, method="heun")
-        compiled = simulate(make(stiffness), s0, backend="numba", **run).states
-        assert_array_equal(compiled, simulate(make(stiffness), s0, backend="numpy", **run).states)
+        system = made_class(stiffness)()
+        compiled = simulate(system, s0, backend="numba", **run).states
+        assert_array_equal(compiled, simulate(system, s0, backend="numpy", **run).states)
