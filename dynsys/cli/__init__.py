@@ -51,25 +51,48 @@ class DynsysGroup(click.Group):
 
 
 class MainGroup(DynsysGroup):
-    """The ``dynsys`` group: its commands' modules are imported when a command is first looked
-    up, so ``dynsys --version`` answers without them."""
+    """The ``dynsys`` group: its commands' modules are imported when needed, in order, until
+    the command asked for is found, so ``dynsys --version`` imports none of them and
+    ``dynsys systems`` only the first."""
 
     MODULES = ("commands", "config_commands", "plot_commands", "rnn_commands", "run_command")
-    _loaded = False
+    _imported = 0  # how many of MODULES are imported (they add their commands to the group)
+
+    def _import_next(self) -> bool:
+        if MainGroup._imported == len(self.MODULES):
+            return False
+        import importlib
+
+        module = self.MODULES[MainGroup._imported]
+        MainGroup._imported += 1  # before importing: the module adds its commands here
+        importlib.import_module(f"{__name__}.{module}")
+        return True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        while cmd_name not in self._commands and self._import_next():
+            pass
+        return self._commands.get(cmd_name)
 
     @property
     def commands(self) -> dict[str, click.Command]:
-        if not MainGroup._loaded:
-            MainGroup._loaded = True  # before importing: the modules add their commands here
-            import importlib
-
-            for module in self.MODULES:
-                importlib.import_module(f"{__name__}.{module}")
+        """Every command (all modules imported): for listing them."""
+        while self._import_next():
+            pass
         return self._commands
 
     @commands.setter
     def commands(self, value: dict[str, click.Command]) -> None:
         self._commands = value
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Register ``cmd`` (what a command module does as it is imported)."""
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._commands[name] = cmd
 
 
 @click.group(
