@@ -218,14 +218,6 @@ def warm_up(
     return loop
 
 
-def compiled_variants(system: System, method: str, loop: str) -> int | None:
-    """How many variants of the compiled loop of (system, method) this process has compiled."""
-    if loop != "numba" or not hasattr(kernels, "advance_function"):
-        return None  # the loop of dynsys.kernels.kernel: one per system class, stepper, layout
-    advance = kernels.advance_function(system, dynsys.get_stepper(method, system))
-    return len(advance.signatures)
-
-
 def simulate_rk4(
     system: System, s0: np.ndarray, steps: int, save_every: int = 1, backend: str | None = None
 ):
@@ -246,8 +238,7 @@ def time_rk4(
 ) -> dict[str, Any]:
     """Wall times of ``repeats`` RK4 simulate calls (after a warm-up), of their time loops
     alone, and the loop that ran."""
-    loop = warm_up(system, s0, "rk4", len(s0) * steps)
-    variants = compiled_variants(system, "rk4", loop)
+    warm_up(system, s0, "rk4", len(s0) * steps)
     times, loops, ran, threads, compiled = [], [], set(), set(), False
     for _ in range(repeats):
         began = time.perf_counter()
@@ -263,7 +254,7 @@ def time_rk4(
         "loops": loops,
         "backend": "+".join(sorted(ran)),
         "threads": max(threads),
-        "recompiled": compiled or compiled_variants(system, "rk4", loop) != variants,
+        "recompiled": compiled,
     }
 
 
@@ -278,8 +269,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("mode") == "compile":
         return compile_worker()
     system, s0 = oscillators(spec["batch"])
-    loop = warm_up(system, s0, "rk4", spec["batch"] * spec["steps"], spec["backend"])
-    variants = compiled_variants(system, "rk4", loop)
+    warm_up(system, s0, "rk4", spec["batch"] * spec["steps"], spec["backend"])
     baseline = maxrss_bytes()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     began = time.perf_counter()
@@ -293,8 +283,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "tuning_active": tune_allocator(),
         "backend_ran": traj.info["backend"],
         "threads": traj.info.get("threads") or threads_used(traj.info["backend"]),
-        "recompiled": traj.info.get("kernel") == "compiled"
-        or compiled_variants(system, "rk4", loop) != variants,
+        "recompiled": traj.info.get("kernel") == "compiled",
         "seconds": seconds,
         "loop_seconds": traj.info["wall_s"],
         "page_faults": faults,
