@@ -6,8 +6,9 @@ call at a time.  The compiled loop runs the same recurrence member by member in 
 semi-implicit split) and the system's ``vector_field`` and ``forcing`` static methods, which
 numba compiles for single numbers with ``p`` a named tuple of parameters;
 :mod:`~dynsys.kernels.native` turns it into object code, and :mod:`~dynsys.kernels.cache`
-keeps that on disk, so a later process loads it in milliseconds without numba.  Large batches
-are split over threads (:func:`threads`); small ones run in the calling thread.
+keeps that on disk, so a later process loads it in milliseconds without numba;
+:mod:`~dynsys.kernels.parallel` runs it, large batches split over threads (:func:`threads`),
+small ones in the calling thread.
 
 What agrees, exactly: the arithmetic is done in the same order as the numpy loop, so every
 operation (+, -, *, /, and the functions both take from the C library: cos, sin, exp, ...)
@@ -31,13 +32,10 @@ import ast
 import functools
 import importlib.util
 import inspect
-import itertools
-import os
 import textwrap
 import threading
 from collections import namedtuple
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +45,12 @@ from ..errors import InputError, KernelError
 from ..steppers import ExplicitRungeKutta, SemiImplicitEuler, Stepper
 from ..systems.base import System
 from . import cache, native
+from .parallel import THREADS_ENV, run, split, threads
 from .source import BLOCK, advance_source, work_rows
 
 __all__ = [
     "BLOCK",
+    "THREADS_ENV",
     "Kernel",
     "KernelError",
     "available",
@@ -58,14 +58,10 @@ __all__ = [
     "is_cached",
     "kernel",
     "run",
+    "split",
     "supports",
     "threads",
 ]
-
-THREADS_ENV = "DYNSYS_THREADS"
-PARALLEL_MEMBER_STEPS = 50_000
-"""Member-steps of work from which a call is split over threads: below it, starting a thread
-costs more than it saves (a thread's start-up is some tens of microseconds)."""
 
 
 @functools.cache
@@ -153,9 +149,9 @@ class _Plan:
 @functools.cache
 def _plan(cls: type[System], stepper: Stepper, shared: bool) -> _Plan:
     names = [p.name for p in cls.parameters]
-    split = cls.split if cls.split is not None else len(cls.states) // 2
+    positions = cls.split if cls.split is not None else len(cls.states) // 2
     driven = cls.forcing is not None
-    source = advance_source(stepper, len(cls.states), names, driven, split, shared)
+    source = advance_source(stepper, len(cls.states), names, driven, positions, shared)
     header = (
         f"# dynsys compiled loop: {stepper.name} on {cls.__module__}.{cls.__qualname__}, "
         f"{'shared' if shared else 'per-member'} parameters {tuple(names)}\n"
@@ -287,23 +283,6 @@ def _compile(plan: _Plan, entry: str) -> bytes:
         ) from None
 
 
-def threads() -> int:
-    """Threads the compiled loop may use: ``$DYNSYS_THREADS``, else one per core available."""
-    value = os.environ.get(THREADS_ENV, "").strip()
-    if value:
-        try:
-            count = int(value)
-        except ValueError:
-            count = 0
-        if count < 1:
-            raise InputError(f"{THREADS_ENV} must be a whole number >= 1, got {value!r}")
-        return count
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def params_vector(system: System, batch: tuple[int, ...]) -> np.ndarray:
     """The parameters as the loop reads them: (params,) when shared, else (params, members),
     each broadcast over the batch shape ``batch`` and flattened."""
@@ -313,63 +292,3 @@ def params_vector(system: System, batch: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(
         np.stack([np.broadcast_to(v, batch).reshape(-1) for v in values]), dtype=np.float64
     )
-
-
-def split(members: int, member_steps: int, most: int) -> list[tuple[int, int]]:
-    """Members [lo, hi) per thread: whole blocks, as many threads as the work repays."""
-    blocks = -(-members // BLOCK)
-    count = max(1, min(most, blocks, member_steps // PARALLEL_MEMBER_STEPS))
-    per = -(-blocks // count)
-    bounds = [min(k * per * BLOCK, members) for k in range(count + 1)]
-    return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_OWNER = (0, 0)  # (process id, size) of the pool: a forked child starts its own
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    global _POOL, _POOL_OWNER
-    pid, held = _POOL_OWNER
-    if _POOL is None or pid != os.getpid() or size > held:
-        if _POOL is not None and pid == os.getpid():
-            _POOL.shutdown(wait=False)
-        _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dynsys-loop")
-        _POOL_OWNER = (os.getpid(), size)
-    return _POOL
-
-
-def run(
-    loop: Kernel,
-    s: np.ndarray,
-    n0: int,
-    kept: np.ndarray,
-    out: np.ndarray,
-    t0: float,
-    h: float,
-    params: np.ndarray,
-    most_threads: int,
-) -> int:
-    """Step ``s`` (members, n), C-contiguous, in place from step n0 through ``kept``, writing
-    s(kept[r]) into ``out[r]`` (rows, members, n); return the threads used."""
-    members = s.shape[0]
-    kept = np.ascontiguousarray(kept, dtype=np.int64)
-    parts = split(members, members * int(kept[-1] - n0), most_threads)
-    work = np.empty((len(parts), loop.work_rows, BLOCK))
-    args = (s.ctypes.data, out.ctypes.data, kept.ctypes.data)
-
-    def call(k: int) -> int:
-        lo, hi = parts[k]
-        return loop.function(
-            *args, work[k].ctypes.data, params.ctypes.data, members, lo, hi, len(kept), n0,
-            t0, h,
-        )  # fmt: skip
-
-    if len(parts) == 1:
-        statuses = [call(0)]
-    else:
-        futures = [_pool(len(parts) - 1).submit(call, k) for k in range(1, len(parts))]
-        statuses = [call(0)] + [f.result() for f in futures]
-    if any(statuses):
-        raise KernelError("the compiled loop stopped on an error; use backend='numpy'")
-    return len(parts)
