@@ -7,6 +7,7 @@ The public API::
     reference(system, s0, t, method="DOP853", rtol=1e-10, atol=1e-12)  -> Trajectory
     compare(system, s0, t_span=, dt=, methods=)  -> Comparison
     convergence(system, s0, method=, t_span=, dt=, levels=)  -> Convergence
+    lyapunov(system, s0, dt=, method=, t_end=, transient=, spectrum=)  -> LyapunovResult
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import DivergenceError, DynsysError, InputError, SolverError
+from .lyapunov import LyapunovResult, lyapunov
 from .metrics import ErrorMetrics, energy_drift, error_metrics, observed_order
 from .reference import reference
 from .simulate import Recurrence, simulate
@@ -33,6 +35,7 @@ __all__ = [
     "DynsysError",
     "ErrorMetrics",
     "InputError",
+    "LyapunovResult",
     "Parameter",
     "Recurrence",
     "SolverError",
@@ -46,6 +49,7 @@ __all__ = [
     "error_metrics",
     "get_stepper",
     "get_system",
+    "lyapunov",
     "observed_order",
     "reference",
     "register",

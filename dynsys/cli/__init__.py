@@ -55,7 +55,14 @@ class MainGroup(DynsysGroup):
     the command asked for is found, so ``dynsys --version`` imports none of them and
     ``dynsys systems`` only the first."""
 
-    MODULES = ("commands", "config_commands", "plot_commands", "rnn_commands", "run_command")
+    MODULES = (
+        "commands",
+        "config_commands",
+        "plot_commands",
+        "rnn_commands",
+        "run_command",
+        "lyapunov_command",
+    )
     _imported = 0  # how many of MODULES are imported (they add their commands to the group)
 
     def _import_next(self) -> bool:

@@ -276,8 +276,11 @@ def jacobian_matrix(rows: list[list], s: np.ndarray, p: Params) -> np.ndarray:
     """Stack rows of entries (numbers or arrays that broadcast against the batch of ``s`` and
     ``p``) into a Jacobian of shape (..., n, n)."""
     batch = np.broadcast_shapes(s.shape[:-1], *(v.shape for v in p.values()))
-    flat = [np.broadcast_to(np.asarray(e, dtype=np.float64), batch) for row in rows for e in row]
-    return np.stack(flat, axis=-1).reshape((*batch, len(rows), len(rows)))
+    out = np.empty((*batch, len(rows), len(rows)))
+    for i, row in enumerate(rows):
+        for j, entry in enumerate(row):
+            out[..., i, j] = entry  # broadcast over the batch
+    return out
 
 
 def _short(v: np.ndarray) -> str:

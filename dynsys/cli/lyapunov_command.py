@@ -1,0 +1,122 @@
+"""The command ``dynsys lyapunov``: Lyapunov exponents of a stepper's recurrence."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+
+from .. import steppers
+from ..lyapunov import TANGENT_MODES, LyapunovResult, lyapunov
+from ..tables import params_text, table
+from . import main
+from .options import build, dt_option, json_option, resolve_dt, system_options
+
+STEPPER_HELP = (
+    "Stepper whose recurrence is measured, one of: "
+    + ", ".join(name for name in steppers.STEPPERS if name != "map")
+    + " (map for discrete maps). Default: euler."
+)
+
+
+@main.command("lyapunov")
+@system_options
+@click.option("--method", default=None, help=STEPPER_HELP)
+@dt_option()
+@click.option(
+    "--transient",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Time run first (states and tangent vectors) before accumulating.",
+)
+@click.option("--spectrum", is_flag=True, help="Every exponent (default: the largest only).")
+@click.option(
+    "--count", type=int, default=None, help="The COUNT largest exponents (1 to the states)."
+)
+@click.option(
+    "--every", type=int, default=1, show_default=True, help="Steps between re-orthonormalisations."
+)
+@click.option(
+    "--tangent",
+    type=click.Choice(TANGENT_MODES),
+    default="auto",
+    show_default=True,
+    help="Tangent map: the system's jacobian through the step (exact), centred differences "
+    "of the step (finite_difference), or exact when there is a jacobian (auto).",
+)
+@json_option
+def lyapunov_command(
+    system_name, params, s0, t0, t_end, method, dt, transient, spectrum, count, every, tangent,
+    as_json,
+) -> None:  # fmt: skip
+    """Lyapunov exponents of SYSTEM's recurrence under a stepper (QR method).
+
+    The exponents are those of the map s(n+1) = F(s(n)) the stepper makes (per unit time;
+    per iteration for a discrete map), largest first, with their spread (max - min of the
+    running estimate over the last 20% of the run: how far they have converged).  With
+    --spectrum, the sum and the Kaplan-Yorke dimension too.
+
+    \b
+    Examples:
+      dynsys lyapunov lorenz --method rk4 --dt 0.01 --t-end 1000 --transient 10 --spectrum
+      dynsys lyapunov henon_map --t-end 100000 --transient 100 --spectrum --json
+      dynsys lyapunov logistic_map -p r=3.5,3.9,4 --t-end 10000 --transient 100
+      dynsys lyapunov duffing --method rk4 --t-end 500 --count 2
+    """
+    system, start = build(system_name, params, s0)
+    result = lyapunov(
+        system,
+        start,
+        dt=resolve_dt(system, dt),
+        method=method,
+        t0=t0,
+        t_end=t_end,
+        transient=transient,
+        spectrum=count if count is not None else spectrum,
+        every=every,
+        tangent=tangent,
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(summary(result))
+
+
+def summary(result: LyapunovResult) -> str:
+    """The settings on one line, then the exponents with their spread (one table per batch
+    member's row when batched), their sum and the Kaplan-Yorke dimension of a spectrum."""
+    head = (
+        f"{result.system} ({params_text(result.params)}): {result.method}, dt={result.dt:g}, "
+        f"{result.tangent} tangent, {result.steps} steps accumulated on "
+        f"({result.t0 + result.transient:g}, {result.t_end:g}], exponents {result.units}"
+    )
+    exponents = result.exponents
+    dims = result.kaplan_yorke
+    if exponents.ndim == 1:
+        rows = [
+            (f"lambda{i + 1}", f"{value:.6g}", f"{spread:.2e}")
+            for i, (value, spread) in enumerate(zip(exponents, result.spread, strict=True))
+        ]
+        lines = [head, table(("exponent", "value", "spread"), rows)]
+        if len(exponents) > 1:
+            lines.append(f"sum: {float(result.sum):.6g}")
+        if dims is not None:
+            lines.append(f"Kaplan-Yorke dimension: {float(dims):.4g}")
+        return "\n".join(lines)
+    m = exponents.shape[-1]
+    headers = ["member", *(f"lambda{i + 1}" for i in range(m)), "max spread"]
+    if m > 1:
+        headers.append("sum")
+    if dims is not None:
+        headers.append("D_KY")
+    rows = []
+    for b in range(exponents.shape[0]):
+        row = [str(b), *(f"{v:.6g}" for v in exponents[b]), f"{np.max(result.spread[b]):.2e}"]
+        if m > 1:
+            row.append(f"{result.sum[b]:.6g}")
+        if dims is not None:
+            row.append(f"{dims[b]:.4g}")
+        rows.append(row)
+    return "\n".join([head, table(headers, rows)])
