@@ -22,10 +22,12 @@ import time
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from dynsys import get_system
 from dynsys.files import atomic_write
+from dynsys.orbits import orbit_diagram
 from dynsys.plots import (
     convergence_plot,
     error_plot,
@@ -41,6 +43,7 @@ from dynsys.plots import (
     unrolled_plot,
     vector_field_plot,
 )
+from dynsys.plots.bifurcation import orbit_diagram_plot
 from dynsys.rnn.pipeline import train_model
 from dynsys.rnn.settings import plan_fit
 
@@ -78,6 +81,9 @@ FIGURES = {
         get_system("logistic_map", r=3.2), [[0.1], [0.95]], t_span=(0, 30), xlim=(0, 1)
     ),
     "phase_henon_orbit.png": lambda: phase_portrait(get_system("henon_map"), t_span=(0, 20000)),
+    "bifurcation_logistic.png": lambda: orbit_diagram_plot(
+        orbit_diagram("logistic_map", "r", np.linspace(2.8, 4.0, 2000))
+    ),
     "phase_decay_vs_time.png": lambda: phase_portrait(
         get_system("exponential_decay"),
         [1.0],

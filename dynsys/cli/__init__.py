@@ -62,6 +62,7 @@ class MainGroup(DynsysGroup):
         "rnn_commands",
         "run_command",
         "lyapunov_command",
+        "bifurcation_command",
     )
     _imported = 0  # how many of MODULES are imported (they add their commands to the group)
 

@@ -1,0 +1,405 @@
+"""Orbit (bifurcation) diagrams of discrete maps, their periods, and Feigenbaum's delta.
+
+An orbit diagram sweeps one parameter θ over ``values``, iterates s(n+1) = f(s(n); θ) for
+every value at once (one batched recurrence), drops ``transient`` iterations and keeps the
+next ``keep`` values of one state: the attractor at each θ, as a set of points above it.
+
+The period-doubling cascade of a one-state map with a critical point c (f'(c) = 0; c = 1/2 for
+the logistic map) is located from the map itself:
+
+* superstable parameters R_k: the critical point lies on a cycle of period p = 2^k,
+  f^p(c; R_k) = c (Newton's method with a central-difference derivative in R);
+* doubling points r_k, where the cycle of period p = 2^(k-1) loses stability to one of period
+  2p: f^p(x; r) = x and (f^p)'(x; r) = prod_i f'(x_i; r) = -1 (Newton in (x, r)).
+
+Both sequences converge geometrically, with ratios of successive gaps tending to Feigenbaum's
+delta = 4.669201609...: delta_k = (R_k - R_(k-1)) / (R_(k+1) - R_k).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checks
+from .errors import DivergenceError, DynsysError, InputError, unknown_name
+from .files import atomic_write
+from .simulate import Recurrence
+from .steppers import get_stepper
+from .systems import get_system
+from .systems.base import System
+
+FEIGENBAUM_DELTA = 4.669201609102990
+"""Feigenbaum's first constant, the limit of the ratios delta_k (for reference and guesses)."""
+DOUBLING_FRACTION = 0.19
+"""Where the doubling point r_k lies between R_(k-1) and R_k, from above: r_k is close to
+R_k - 0.19 (R_k - R_(k-1)) for the logistic map (0.191, 0.187, 0.192 for k = 1, 2, 3)."""
+NEWTON_ITERATIONS = 60
+EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True, eq=False)
+class OrbitDiagram:
+    """The kept iterates of one state of a map, for each value of one parameter.
+
+    ``values`` (m,) are the parameter values, ``points`` (m, keep) the values of state
+    ``state`` at iterations transient, ..., transient + keep - 1, started from ``s0`` (n,).
+    ``fixed`` holds the other parameters, which are the same for every value.
+    """
+
+    system: str
+    param: str
+    values: np.ndarray
+    points: np.ndarray
+    state: str
+    transient: int
+    keep: int
+    s0: np.ndarray
+    fixed: dict[str, float] = field(default_factory=dict)
+
+    def periods(self, tol: float = 1e-6) -> np.ndarray:
+        """The period of each value's kept orbit, shape (m,): the least p in 1..keep/2 with
+        |x(i + p) - x(i)| <= tol max(1, max |x|) for every kept i, or 0 when there is none
+        (chaos, quasi-periodic motion, or an orbit still converging)."""
+        tol = checks.positive_number("tol", tol)
+        x = self.points
+        scale = np.maximum(1.0, np.max(np.abs(x), axis=1))
+        found = np.zeros(len(x), dtype=np.int64)
+        for p in range(1, self.keep // 2 + 1):
+            todo = found == 0
+            if not todo.any():
+                break
+            gap = np.max(np.abs(x[todo, p:] - x[todo, :-p]), axis=1)
+            found[np.flatnonzero(todo)[gap <= tol * scale[todo]]] = p
+        return found
+
+    def to_npz(self, path: str | os.PathLike) -> Path:
+        """Write the diagram to an .npz file, atomically (:func:`dynsys.files.atomic_write`)."""
+        arrays = {
+            "system": np.str_(self.system),
+            "param": np.str_(self.param),
+            "values": self.values,
+            "points": self.points,
+            "state": np.str_(self.state),
+            "transient": np.int64(self.transient),
+            "keep": np.int64(self.keep),
+            "s0": self.s0,
+            "fixed_names": np.array(list(self.fixed), dtype=np.str_),
+            "fixed_values": np.array(list(self.fixed.values()), dtype=np.float64),
+        }
+        return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> OrbitDiagram:
+        """Read a diagram written by :meth:`to_npz`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(
+                    system=str(data["system"]),
+                    param=str(data["param"]),
+                    values=data["values"],
+                    points=data["points"],
+                    state=str(data["state"]),
+                    transient=int(data["transient"]),
+                    keep=int(data["keep"]),
+                    s0=data["s0"],
+                    fixed=dict(
+                        zip(
+                            (str(n) for n in data["fixed_names"]),
+                            (float(v) for v in data["fixed_values"]),
+                            strict=True,
+                        )
+                    ),
+                )
+        except (KeyError, ValueError, OSError) as err:
+            raise InputError(f"{path} is not an orbit diagram file (.npz): {err}") from None
+
+
+def orbit_diagram(
+    system: System | str,
+    param: str,
+    values: Any,
+    *,
+    s0: Any = None,
+    transient: int = 1000,
+    keep: int = 200,
+    state: int | str = 0,
+    backend: str = "numpy",
+) -> OrbitDiagram:
+    """Iterate ``system`` (a discrete map) for every value of ``param`` in ``values`` at once
+    from ``s0`` (default: the system's ``default_s0``), drop ``transient`` iterations and keep
+    the next ``keep`` values of state ``state`` (an index or a name).
+
+    The other parameters keep the system's values (each must be one number).  ``backend`` is
+    the time loop of :class:`dynsys.simulate.Recurrence` ("numpy" or "numba").  An orbit that
+    leaves the finite numbers raises :class:`DivergenceError` naming its parameter value.
+    """
+    system = get_system(system) if isinstance(system, str) else system
+    if system.kind != "map":
+        raise InputError(f"system must be a discrete map for an orbit diagram, got {system.name}")
+    names = [p.name for p in system.parameters]
+    if param not in names:
+        raise unknown_name(f"param of {system.name}", param, names)
+    values = _values(values)
+    transient = checks.integer("transient", transient, minimum=0)
+    keep = checks.integer("keep", keep, minimum=2)
+    index = state_index(system, state)
+    fixed = {}
+    for name, v in system.params.items():
+        if name != param:
+            if v.ndim != 0:
+                raise InputError(f"parameter {name} must be one number in an orbit diagram")
+            fixed[name] = float(v)
+    n, m = system.n_states, len(values)
+    checks.within_steps(
+        m * (transient + keep), "the orbit diagram", "ask for fewer values or iterations"
+    )
+    checks.fits_in_memory(
+        8 * m * n * (keep + 8), None, "the orbit diagram", "ask for fewer values or --keep"
+    )
+    swept = system.with_params(**{param: values})
+    start = checks.initial_state(
+        swept, np.array(system.default_s0 if s0 is None else s0, dtype=np.float64)
+    )
+    kept = np.concatenate([[0], transient + np.arange(keep)]) if transient else np.arange(keep)
+    recurrence = Recurrence(swept, get_stepper("map", swept), 1.0, 0.0, backend)
+    try:
+        states = recurrence.run(start, kept)  # (m, len(kept), n)
+    except DivergenceError as err:
+        at = values[err.trajectory] if err.trajectory is not None else values[0]
+        raise DivergenceError(
+            "map",
+            err.step,
+            err.t,
+            err.trajectory,
+            f"the orbit at {param} = {at:.6g} escapes to infinity; narrow the range of {param} "
+            "or change s0",
+        ) from None
+    points = np.ascontiguousarray(states[:, -keep:, index])
+    return OrbitDiagram(
+        system=system.name,
+        param=param,
+        values=values,
+        points=points,
+        state=system.states[index],
+        transient=transient,
+        keep=keep,
+        s0=np.array(start[0]),
+        fixed=fixed,
+    )
+
+
+def state_index(system: System, state: int | str) -> int:
+    """The index of a state given by name or by 0-based index."""
+    names = system.states
+    if isinstance(state, str) and state in names:
+        return names.index(state)
+    allowed = ", ".join(f"{i} ({name})" for i, name in enumerate(names))
+    try:
+        index = int(state)
+    except (TypeError, ValueError):
+        raise InputError(f"unknown state {state!r}; {system.name} has states {allowed}") from None
+    if isinstance(state, bool) or not 0 <= index < len(names) or index != state:
+        raise InputError(f"state {state!r} does not exist; {system.name} has states {allowed}")
+    return index
+
+
+def _values(values: Any) -> np.ndarray:
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("values must be a 1-d array of numbers") from None
+    if arr.ndim != 1 or len(arr) == 0:
+        raise InputError(f"values must be a 1-d array of numbers, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InputError("values must be finite numbers")
+    return arr
+
+
+def parameter_range(lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` equally spaced values from ``lo`` to ``hi`` (both included)."""
+    lo, hi = checks.finite_number("lo", lo), checks.finite_number("hi", hi)
+    n = checks.integer("n", n, minimum=1)
+    if not lo < hi:
+        raise InputError(f"the range must have lo < hi, got {lo:g},{hi:g}")
+    return np.linspace(lo, hi, n)
+
+
+# -- the period-doubling cascade ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feigenbaum:
+    """The period-doubling cascade of a one-state map.
+
+    ``superstable`` (K + 1,) holds R_0..R_K (the critical point on a cycle of period 2^k),
+    ``doublings`` (m,) r_1..r_m (period 2^(k-1) turns into 2^k), ``delta`` (K - 1,) the ratios
+    (R_k - R_(k-1)) / (R_(k+1) - R_k) for k = 1..K-1, and ``doubling_delta`` (m - 2,) the same
+    ratios of the r_k for k = 2..m-1.  The last entries are the best estimates of
+    Feigenbaum's delta.
+    """
+
+    system: str
+    param: str
+    critical: float
+    superstable: np.ndarray
+    doublings: np.ndarray
+    delta: np.ndarray
+    doubling_delta: np.ndarray
+
+
+def feigenbaum(
+    system: System | str = "logistic_map",
+    param: str | None = None,
+    *,
+    critical: float = 0.5,
+    first: tuple[float, float] = (2.0, 3.2),
+    levels: int = 10,
+    doublings: int = 5,
+) -> Feigenbaum:
+    """Superstable parameters R_0..R_levels and doubling points r_1..r_doublings of a
+    one-state map with critical point ``critical``, and the delta estimates.
+
+    ``first`` are guesses of R_0 and R_1 (the logistic map's are 2 and 1 + sqrt 5); later
+    guesses come from the ratios found so far, R_(k+1) ~ R_k + (R_k - R_(k-1)) / delta_k.
+    A Newton iteration that fails to converge, or lands outside the cascade, raises
+    :class:`DynsysError`.  ``levels`` above about 14 exceeds what float64 resolves.
+    """
+    system = get_system(system) if isinstance(system, str) else system
+    if system.kind != "map" or system.n_states != 1:
+        raise InputError(f"system must be a one-state discrete map, got {system.name}")
+    names = [p.name for p in system.parameters]
+    if param is None:
+        if len(names) != 1:
+            raise InputError(f"param must name one of {', '.join(names)} of {system.name}")
+        param = names[0]
+    elif param not in names:
+        raise unknown_name(f"param of {system.name}", param, names)
+    critical = checks.finite_number("critical", critical)
+    levels = checks.integer("levels", levels, minimum=2)
+    doublings = checks.integer("doublings", doublings, minimum=1)
+    if doublings > levels:
+        raise InputError(f"doublings must be at most levels ({levels}), got {doublings}")
+    g0, g1 = (checks.finite_number("first", v) for v in first)
+    R = [_superstable(system, param, critical, 0, g0, abs(g1 - g0))]
+    R.append(_superstable(system, param, critical, 1, g1, abs(g1 - g0)))
+    for k in range(2, levels + 1):
+        ratio = (R[-2] - R[-3]) / (R[-1] - R[-2]) if k > 2 else FEIGENBAUM_DELTA
+        gap = (R[-1] - R[-2]) / ratio
+        R.append(_superstable(system, param, critical, k, R[-1] + gap, gap))
+        _check_between(R[-2], R[-1], R[-1] - R[-2] + gap, f"superstable R_{k}")
+    R_arr = np.array(R)
+    r = [
+        _doubling(system, param, critical, k, R_arr[k - 1], R_arr[k])
+        for k in range(1, doublings + 1)
+    ]
+    r_arr = np.array(r)
+    return Feigenbaum(
+        system=system.name,
+        param=param,
+        critical=critical,
+        superstable=R_arr,
+        doublings=r_arr,
+        delta=_ratios(R_arr),
+        doubling_delta=_ratios(r_arr),
+    )
+
+
+def _ratios(x: np.ndarray) -> np.ndarray:
+    """(x_k - x_(k-1)) / (x_(k+1) - x_k) for k = 1..len(x)-2."""
+    gaps = np.diff(x)
+    return gaps[:-1] / gaps[1:]
+
+
+def _check_between(lo: float, r: float, width: float, what: str) -> None:
+    if not lo < r < lo + 2 * width:
+        raise DynsysError(f"{what} = {r:.15g} is not after the previous one ({lo:.15g})")
+
+
+def _iterate(system: System, param: str, r: np.ndarray, x: np.ndarray, n: int, multiplier=False):
+    """f^n(x; r) for arrays x, r of one shape, and with ``multiplier`` prod_i f'(x_i; r)."""
+    swept = system.with_params(**{param: r})
+    p = swept.params
+    s = np.array(x, dtype=np.float64)[:, None]
+    m = np.ones(len(s))
+    with np.errstate(all="ignore"):
+        for i in range(n):
+            if multiplier:
+                m = m * _derivative(swept, i, s, p)
+            s = swept.next(i, s, p)
+    return (s[:, 0], m) if multiplier else s[:, 0]
+
+
+def _derivative(system: System, n: int, s: np.ndarray, p) -> np.ndarray:
+    """f'(s): the system's jacobian, else a central difference."""
+    if system.jacobian is not None:
+        return system.jacobian(n, s, p)[:, 0, 0]
+    h = 1e-6 * np.maximum(1.0, np.abs(s))
+    return ((system.next(n, s + h, p) - system.next(n, s - h, p)) / (2 * h))[:, 0]
+
+
+def _superstable(system, param, c, k, guess, scale) -> float:
+    """R with f^(2^k)(c; R) = c near ``guess``, by Newton with a central-difference slope."""
+    period, r, h, last = 2**k, float(guess), 1e-4 * scale, math.inf
+    for _ in range(NEWTON_ITERATIONS):
+        g = _iterate(system, param, np.array([r - h, r, r + h]), np.full(3, c), period) - c
+        slope = (g[2] - g[0]) / (2 * h)
+        if not (np.isfinite(g).all() and slope != 0):
+            break
+        step = g[1] / slope
+        if abs(step) <= 4 * EPS * max(1.0, abs(r)):
+            return r - step
+        if abs(step) < 1e-6 * scale and abs(step) >= last:  # stalled at rounding level
+            return r
+        r, last = r - step, abs(step)
+    raise DynsysError(
+        f"the superstable {param} of period {period} was not found near {guess:.10g} "
+        f"({system.name}); ask for fewer levels"
+    )
+
+
+def _doubling(system, param, c, k, lo, hi) -> float:
+    """r in (lo, hi) where the cycle of period p = 2^(k-1) has multiplier -1: Newton on
+    (f^p(x; r) - x, prod f'(x_i; r) + 1) in (x, r), with central-difference Jacobian, from a
+    point of the (stable) cycle at r = hi - 0.19 (hi - lo)."""
+    period = 2 ** (k - 1)
+    r = hi - DOUBLING_FRACTION * (hi - lo)
+    x = float(_iterate(system, param, np.array([r]), np.array([c]), 400 * period)[0])
+    hx, hr = 1e-7, 1e-5 * (hi - lo)
+    for _ in range(NEWTON_ITERATIONS):
+        xs = np.array([x, x - hx, x + hx, x, x])
+        rs = np.array([r, r, r, r - hr, r + hr])
+        fx, m = _iterate(system, param, rs, xs, period, multiplier=True)
+        G = np.stack([fx - xs, m + 1])  # (2, 5)
+        J = np.column_stack([(G[:, 2] - G[:, 1]) / (2 * hx), (G[:, 4] - G[:, 3]) / (2 * hr)])
+        if not (np.isfinite(G).all() and np.isfinite(J).all()):
+            break
+        try:
+            dx, dr = np.linalg.solve(J, G[:, 0])
+        except np.linalg.LinAlgError:
+            break
+        x, r = x - dx, r - dr
+        if abs(dr) <= 4 * EPS * max(1.0, abs(r)) and abs(dx) <= 1e-14:
+            if lo < r < hi:
+                return r
+            break
+    raise DynsysError(
+        f"the doubling point {param}_{k} (period {period} to {2 * period}) of {system.name} "
+        f"was not found between {lo:.10g} and {hi:.10g}"
+    )
+
+
+__all__ = [
+    "FEIGENBAUM_DELTA",
+    "Feigenbaum",
+    "OrbitDiagram",
+    "feigenbaum",
+    "orbit_diagram",
+    "parameter_range",
+    "state_index",
+]
