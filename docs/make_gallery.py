@@ -27,6 +27,7 @@ from PIL import Image
 
 from dynsys import get_system
 from dynsys.files import atomic_write
+from dynsys.lyapunov import lyapunov
 from dynsys.orbits import orbit_diagram
 from dynsys.plots import (
     convergence_plot,
@@ -57,6 +58,12 @@ def jordan():
     return train_model(plan_fit("driven_oscillator", "jordan"), progress=False)
 
 
+def logistic_exponents():
+    """What `dynsys bifurcation logistic_map --param r=2.8,4 --n 2000 --lyapunov` draws beneath."""
+    swept = get_system("logistic_map", r=np.linspace(2.8, 4.0, 2000))
+    return lyapunov(swept, [0.2], t_end=3000, transient=1000).exponents[..., 0].reshape(-1)
+
+
 FIGURES = {
     "phase_van_der_pol.png": lambda: phase_portrait(
         get_system("van_der_pol", mu=1.0), grid=5, xlim=(-3, 3), ylim=(-4, 4), t_span=(0, 15)
@@ -82,7 +89,8 @@ FIGURES = {
     ),
     "phase_henon_orbit.png": lambda: phase_portrait(get_system("henon_map"), t_span=(0, 20000)),
     "bifurcation_logistic.png": lambda: orbit_diagram_plot(
-        orbit_diagram("logistic_map", "r", np.linspace(2.8, 4.0, 2000))
+        orbit_diagram("logistic_map", "r", np.linspace(2.8, 4.0, 2000)),
+        exponents=logistic_exponents(),
     ),
     "phase_decay_vs_time.png": lambda: phase_portrait(
         get_system("exponential_decay"),

@@ -78,9 +78,11 @@ class OrbitDiagram:
             found[np.flatnonzero(todo)[gap <= tol * scale[todo]]] = p
         return found
 
-    def to_npz(self, path: str | os.PathLike) -> Path:
-        """Write the diagram to an .npz file, atomically (:func:`dynsys.files.atomic_write`)."""
+    def to_npz(self, path: str | os.PathLike, **extra: np.ndarray) -> Path:
+        """Write the diagram to an .npz file, atomically (:func:`dynsys.files.atomic_write`);
+        ``extra`` arrays (one per parameter value, e.g. ``lyapunov``) are stored beside it."""
         arrays = {
+            **extra,
             "system": np.str_(self.system),
             "param": np.str_(self.param),
             "values": self.values,

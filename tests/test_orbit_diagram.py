@@ -156,3 +156,31 @@ def test_cli_bad_input_is_one_line(tmp_path, args, words):
 def test_cli_refuses_a_flow():
     result = run("bifurcation", "lorenz", "--param", "rho=1,2")
     assert result.exit_code == 2 and "discrete map" in result.output
+
+
+def test_cli_saves_the_largest_lyapunov_exponent_of_each_value(tmp_path):
+    """Beside the diagram: lambda = ln 2 at r = 4, log|f'(x*)| = log|2 - r| on the stable fixed
+    points (r = 2.8: log 0.8), and 0 at the first doubling r = 3 (within what 2,000
+    iterations of a slow approach give)."""
+    out = tmp_path / "d.npz"
+    result = run("bifurcation", "logistic_map", "--param", "r=2.8,4", "--n", "7", "--lyapunov",
+                 "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with np.load(out) as data:
+        values, exponents = data["values"], data["lyapunov"]
+    assert values[-1] == 4.0 and abs(exponents[-1] - np.log(2)) < 2e-2
+    assert abs(exponents[0] - np.log(0.8)) < 1e-10
+    assert abs(exponents[1]) < 1e-2  # r = 3: the fixed point's multiplier is -1
+    assert (exponents[2:4] < 0).all() and (exponents[4:] > 0.1).all()  # chaos from r = 3.6
+    assert "largest Lyapunov exponent > 0 at 3 values" in result.output
+
+
+def test_the_exponents_are_drawn_beneath_the_diagram():
+    from dynsys.plots.bifurcation import orbit_diagram_plot
+
+    diagram = orbit_diagram("logistic_map", "r", np.linspace(3.0, 4.0, 50))
+    fig, info = orbit_diagram_plot(diagram, exponents=np.linspace(-1, 0.7, 50))
+    assert len(fig.axes) == 2 and fig.axes[1].get_xlabel() == "r"
+    assert info.points == 50 * diagram.keep
+    with pytest.raises(ValueError, match="one number per parameter value"):
+        orbit_diagram_plot(diagram, exponents=np.zeros(3))

@@ -13,6 +13,8 @@ from . import main
 from .options import build
 
 DATA_SUFFIX = ".npz"
+LYAPUNOV_ITERATIONS = 2000
+"""Iterations over which --lyapunov accumulates each value's largest exponent."""
 
 
 def parse_range(text: str) -> tuple[str, float, float]:
@@ -70,13 +72,23 @@ def _out_path(out: str | None, default: str) -> Path:
 @click.option("--state", default="0", show_default=True, help="The state drawn, name or index.")
 @click.option("--s0", default=None, metavar="V1,V2,...", help="Initial state of every orbit.")
 @click.option(
+    "--lyapunov",
+    "with_lyapunov",
+    is_flag=True,
+    help=f"Also compute the largest Lyapunov exponent of each value (over "
+    f"{LYAPUNOV_ITERATIONS} iterations after the transient), drawn beneath the diagram and "
+    "saved in the .npz as 'lyapunov'.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
     help="A figure (.png, .svg, .pdf) or the data (.npz), by suffix. "
     "Default: SYSTEM_bifurcation.png.",
 )
-def bifurcation_command(system_name, sweep, fixed, n, transient, keep, state, s0, out) -> None:
+def bifurcation_command(
+    system_name, sweep, fixed, n, transient, keep, state, s0, with_lyapunov, out
+) -> None:
     """Draw the orbit diagram of the map SYSTEM, or write its points to an .npz file.
 
     Every value of the swept parameter is iterated at once from the same initial state; the
@@ -88,6 +100,7 @@ def bifurcation_command(system_name, sweep, fixed, n, transient, keep, state, s0
       dynsys bifurcation logistic_map --param r=2.8,4 --n 2000 --out logistic.png
       dynsys bifurcation henon_map --param a=1,1.4 --set b=0.3 --out henon.svg
       dynsys bifurcation logistic_map --param r=3.5,3.6 --keep 500 --out cascade.npz
+      dynsys bifurcation logistic_map --param r=2.8,4 --lyapunov --out with_exponents.png
     """
     from ..orbits import orbit_diagram, parameter_range
 
@@ -110,22 +123,36 @@ def bifurcation_command(system_name, sweep, fixed, n, transient, keep, state, s0
         keep=_count("--keep", keep, 2),
         state=int(state) if state.isdigit() else state,
     )
+    exponents = (
+        _largest_exponents(system, name, values, start, transient) if with_lyapunov else None
+    )
     if path.suffix.lower() == DATA_SUFFIX:
-        diagram.to_npz(path)
+        diagram.to_npz(path, **({} if exponents is None else {"lyapunov": exponents}))
         what = f"{len(values)} x {keep} points"
     else:
         from ..plots.bifurcation import orbit_diagram_plot
         from ..plots.style import save_figure
 
-        fig, info = orbit_diagram_plot(diagram)
+        fig, info = orbit_diagram_plot(diagram, exponents=exponents)
         save_figure(fig, path)
         what = f"{info.points} points"
+    if exponents is not None:
+        what += f", largest Lyapunov exponent > 0 at {int(np.sum(exponents > 0))} values"
     periods = diagram.periods()
     chaotic = int(np.sum(periods == 0))
     click.echo(
         f"wrote {path}: orbit diagram of {system.name}, {name} from {lo:g} to {hi:g}; {what}; "
         f"{chaotic} of {len(values)} values without a period up to {keep // 2}"
     )
+
+
+def _largest_exponents(system, name, values, start, transient) -> np.ndarray:
+    """The largest Lyapunov exponent of the map at each value of ``name`` (values,)."""
+    from ..lyapunov import lyapunov
+
+    swept = system.with_params(**{name: values})
+    result = lyapunov(swept, start, t_end=transient + LYAPUNOV_ITERATIONS, transient=transient)
+    return result.exponents[..., 0].reshape(-1)
 
 
 def _count(field: str, value: int, minimum: int) -> int:

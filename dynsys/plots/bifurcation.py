@@ -27,10 +27,18 @@ class DiagramInfo:
 
 
 def orbit_diagram_plot(
-    diagram: OrbitDiagram, *, ax: Axes | None = None
+    diagram: OrbitDiagram, *, ax: Axes | None = None, exponents: np.ndarray | None = None
 ) -> tuple[Figure, DiagramInfo]:
     """Draw ``diagram`` on ``ax`` (default: a new 7 x 5 inch figure): the parameter on x,
-    the kept state on y."""
+    the kept state on y.  With ``exponents`` (one largest Lyapunov exponent per parameter
+    value), a panel beneath draws them against the same axis, with the line lambda = 0 where
+    the orbits turn chaotic."""
+    if exponents is not None:
+        exponents = np.asarray(exponents, dtype=np.float64).reshape(-1)
+        if exponents.shape != diagram.values.shape:
+            raise ValueError("exponents must hold one number per parameter value")
+        if ax is not None:
+            raise ValueError("a diagram with its exponents draws its own figure (no ax)")
     x = np.repeat(diagram.values, diagram.keep)
     y = diagram.points.ravel()
     lo, hi = float(np.min(y)), float(np.max(y))
@@ -44,12 +52,26 @@ def orbit_diagram_plot(
         f"{diagram.keep} iterates after {diagram.transient} per {diagram.param}"
     )
     with house_style():
-        if ax is None:
+        lower = None
+        if exponents is not None:
+            fig = new_figure(7.0, 6.5)
+            ax, lower = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+        elif ax is None:
             fig = new_figure(7.0, 5.0)
             ax = fig.add_subplot()
         else:
             fig = ax.get_figure()
         ax.plot(x, y, ls="none", marker=",", color="black", rasterized=True, antialiased=False)
-        ax.set(xlim=sorted(xlim), ylim=ylim, xlabel=diagram.param, ylabel=diagram.state)
+        ax.set(xlim=sorted(xlim), ylim=ylim, ylabel=diagram.state)
         ax.set_title(title)
+        if lower is None:
+            ax.set_xlabel(diagram.param)
+        else:
+            lower.axhline(0.0, color="grey", lw=0.8)
+            lower.plot(diagram.values, exponents, color="black", lw=0.6)
+            finite = exponents[np.isfinite(exponents)]
+            if finite.size:  # a superstable value's -inf is left off the scale
+                low = max(float(finite.min()), -4.0 * max(float(finite.max()), 0.25))
+                lower.set_ylim(low, max(float(finite.max()), 0.0) * 1.1 + 0.05)
+            lower.set(xlabel=diagram.param, ylabel="largest Lyapunov exponent")
     return fig, DiagramInfo(len(diagram.values), int(y.size), xlim, ylim)
