@@ -281,3 +281,16 @@ def test_a_factory_of_systems_gets_each_its_own_numbers(rng):
         system = made_class(stiffness)()
         compiled = simulate(system, s0, backend="numba", **run).states
         assert_array_equal(compiled, simulate(system, s0, backend="numpy", **run).states)
+
+
+def test_no_class_name_leaves_the_comment_of_the_generated_source():
+    """The class's name labels the source's first comment line; a name with a line break in it
+    must not start a line of code there."""
+    from dynsys.kernels import _plan
+
+    sneaky = type("Sneaky\nraise SystemExit", (DrivenOscillator,), {"name": "sneaky"})
+    source = _plan(sneaky, get_stepper("rk4"), True).source
+    lines = source.splitlines()
+    assert lines[0].startswith("# dynsys compiled loop: rk4 on ") and "raise SystemExit" in lines[0]
+    assert not any(line.lstrip().startswith("raise") for line in lines[1:])
+    compile(source, "<test>", "exec")

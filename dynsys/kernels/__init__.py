@@ -152,9 +152,10 @@ def _plan(cls: type[System], stepper: Stepper, shared: bool) -> _Plan:
     positions = cls.split if cls.split is not None else len(cls.states) // 2
     driven = cls.forcing is not None
     source = advance_source(stepper, len(cls.states), names, driven, positions, shared)
-    header = (
-        f"# dynsys compiled loop: {stepper.name} on {cls.__module__}.{cls.__qualname__}, "
-        f"{'shared' if shared else 'per-member'} parameters {tuple(names)}\n"
+    label = " ".join(f"{cls.__module__}.{cls.__qualname__}".split())  # no line break
+    header = (  # no name, whatever its characters, can end the comment line
+        f"# dynsys compiled loop: {stepper.name} on {label}, "
+        f"{'shared' if shared else 'per-member'} parameters {tuple(names)!r}\n"
         "# globals: field = vector_field, drive = forcing, P = parameters, carray (numba)\n"
     )
     source = header + source
@@ -268,9 +269,12 @@ def _compile(plan: _Plan, entry: str) -> bytes:
         "field": cls.vector_field,
         "drive": cls.forcing,
     }
-    # Safe: the source is dynsys's own template filled with tableau numbers (repr of floats)
-    # and fixed identifiers; no user text enters it (names only label comments), and
-    # user-defined (YAML) systems are never compiled: supports() refuses them.
+    # Safe: the source is dynsys's own template filled with the registry's tableau numbers
+    # (repr of floats), indices and fixed identifiers; the class and parameter names appear
+    # only in its first comment line (the class's without line breaks, the parameters' as
+    # repr() strings), and the parameter names reach the code as namedtuple fields (which
+    # must be identifiers).  It is executed from memory, never read back from the cache
+    # folder, and user-defined (YAML) systems are never compiled: supports() refuses them.
     exec(compile(plan.source, filename, "exec"), scope)
     try:
         return native.compile_object(scope["advance"], scope, entry)
