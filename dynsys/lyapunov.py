@@ -31,7 +31,7 @@ import numpy as np
 
 from . import checks
 from .errors import DivergenceError, DynsysError, InputError, unknown_name
-from .simulate import Recurrence
+from .simulate import Recurrence, divergence_hint
 from .steppers import (
     ExplicitRungeKutta,
     MapIteration,
@@ -215,15 +215,19 @@ def tangent_step(
 ) -> tuple[np.ndarray, np.ndarray]:
     """s(n+1) = F(s) and dF V (..., n, m) for one step from ``s`` at time ``t`` with drive
     samples ``x``; ``mode`` is "exact" or "finite_difference"."""
-    p = system.params
+    return _tangent_function(system, stepper, mode)(stepper, system, t, h, s, x, system.params, V)
+
+
+def _tangent_function(system: System, stepper: Stepper, mode: str) -> TangentStep:
+    """The function that makes (F(s), dF V) for ``mode``."""
     if mode == "finite_difference":
-        return finite_difference_tangent(stepper, system, t, h, s, x, p, V)
+        return finite_difference_tangent
     exact = _exact_tangent(stepper)
     if exact is None or system.jacobian is None:
         raise InputError(
             f"no exact tangent for {stepper.name} on {system.name}; use 'finite_difference'"
         )
-    return exact(stepper, system, t, h, s, x, p, V)
+    return exact
 
 
 def _exact_tangent(stepper: Stepper) -> TangentStep | None:
@@ -338,6 +342,7 @@ def _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m):
     """The time loop: (sums of log R_ii (..., m), checkpoint times, history (..., k, m))."""
     n = system.n_states
     rec = Recurrence(system, stepper, dt, t0)
+    step, p = _tangent_function(system, stepper, mode), system.params  # once, not per step
     qr_steps = [*range(n_trans + every, n_total, every), n_total]
     picks = np.unique(np.linspace(0, len(qr_steps) - 1, min(CHECKPOINTS, len(qr_steps))).round())
     record = {qr_steps[int(i)] for i in picks}
@@ -347,7 +352,7 @@ def _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m):
     times, history = [], []
     with np.errstate(all="ignore"):
         for k in range(1, n_total + 1):
-            s, V = tangent_step(system, stepper, rec.time(k - 1), dt, s, rec.drive(k - 1), V, mode)
+            s, V = step(stepper, system, rec.time(k - 1), dt, s, rec.drive(k - 1), p, V)
             if not np.isfinite(s).all():
                 raise _diverged(rec, stepper, k, s)
             if k <= n_trans:
@@ -378,11 +383,7 @@ def _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m):
 def _diverged(rec: Recurrence, stepper: Stepper, k: int, s: np.ndarray) -> DivergenceError:
     bad = ~np.isfinite(s).reshape(-1, s.shape[-1]).all(axis=-1)
     which = int(np.argmax(bad)) if s.ndim > 1 else None
-    hint = (
-        "the map escapes to infinity from this initial state"
-        if rec.system.kind == "map"
-        else "try a smaller dt or another method"
-    )
+    hint = divergence_hint(rec.system, stepper.name)
     return DivergenceError(stepper.name, k, rec.time(k), which, hint)
 
 

@@ -247,16 +247,20 @@ class Recurrence:
         which = int(np.argmax(bad)) if s.ndim > 1 else None
         finite_rows = np.isfinite(out[start:]).reshape(len(out) - start, -1).all(axis=1)
         ok_rows = start + int(np.argmin(finite_rows))
-        others = [m for m in STABLE_METHODS if m != self.stepper.name][:2]
-        hint = (
-            "the map escapes to infinity from this initial state"
-            if self.system.kind == "map"
-            else f"try a smaller dt or another method ({', '.join(others)})"
-        )
+        hint = divergence_hint(self.system, self.stepper.name)
         err = DivergenceError(self.stepper.name, n, self.time(n), which, hint)
         err.partial_states = np.moveaxis(out[:ok_rows], 0, -2)
         err.partial_times = self.time(kept[:ok_rows])
         return err
+
+
+def divergence_hint(system: System, method: str) -> str:
+    """What a DivergenceError suggests: for a map, that the orbit escapes; for an ODE, a smaller
+    dt or two of :data:`STABLE_METHODS` (never the method that failed)."""
+    if system.kind == "map":
+        return "the map escapes to infinity from this initial state"
+    others = [m for m in STABLE_METHODS if m != method][:2]
+    return f"try a smaller dt or another method ({', '.join(others)})"
 
 
 def kept_steps(n_steps: int, save_every: int) -> np.ndarray:
