@@ -109,7 +109,17 @@ class System:
     forcing: Any = None
     exact: Any = None
     jacobian: Any = None
+    """dg/ds at (t, s): ``jacobian(t, s, p) -> (..., n, n)``; made from :attr:`jacobian_field`
+    when a class defines that instead."""
+    jacobian_field: Any = None
+    """dg/ds by entries: a static method ``(t, s, p) -> tuple`` of rows, each a tuple of n
+    entries (numbers or arrays), written like ``vector_field``; a compiled loop reads it."""
     energy: Any = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "jacobian_field" in cls.__dict__ and "jacobian" not in cls.__dict__:
+            cls.jacobian = _jacobian_from_field
 
     def __init__(self, /, **params: Any):
         spec = {p.name: p for p in self.parameters}
@@ -281,6 +291,13 @@ def jacobian_matrix(rows: list[list], s: np.ndarray, p: Params) -> np.ndarray:
         for j, entry in enumerate(row):
             out[..., i, j] = entry  # broadcast over the batch
     return out
+
+
+def _jacobian_from_field(self: System, t, s: np.ndarray, p: Params) -> np.ndarray:
+    """dg/ds as a (..., n, n) array from the rows of ``jacobian_field``."""
+    components = tuple(s[..., i] for i in range(s.shape[-1]))
+    rows = self.jacobian_field(t, components, as_params(p))
+    return jacobian_matrix([list(row) for row in rows], s, p)
 
 
 def _short(v: np.ndarray) -> str:
