@@ -42,11 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, KernelError
-from ..steppers import ExplicitRungeKutta, SemiImplicitEuler, Stepper
+from ..steppers import Stepper
 from ..systems.base import System
 from . import cache, native
 from .parallel import THREADS_ENV, run, split, threads
-from .source import BLOCK, advance_source, work_rows
+from .source import BLOCK, BODIES, advance_source, work_rows
 
 __all__ = [
     "BLOCK",
@@ -88,8 +88,15 @@ def supports(system: System, stepper: Stepper) -> bool:
         system.kind == "ode"
         and cls.vector_field is not None
         and cls.rhs is System.rhs  # a subclass that overrides rhs defines its own maths
-        and isinstance(stepper, ExplicitRungeKutta | SemiImplicitEuler)
+        and type(stepper) in BODIES
     )
+
+
+def compiled_methods() -> tuple[str, ...]:
+    """The names of the steppers the compiled loop runs."""
+    from ..steppers import STEPPERS
+
+    return tuple(name for name, stepper in STEPPERS.items() if type(stepper) in BODIES)
 
 
 @functools.cache
@@ -188,7 +195,7 @@ def kernel(system: System, stepper: Stepper) -> Kernel:
     if not supports(system, stepper):
         raise InputError(
             f"backend 'numba' cannot run {stepper.name} on {system.name}: it compiles the "
-            "Runge-Kutta and semi-implicit steppers of systems with a vector_field"
+            f"steppers {', '.join(compiled_methods())} on built-in systems with a vector_field"
         )
     index = (type(system), stepper, shared_params(system))
     with _LOADING:

@@ -19,6 +19,9 @@ c = 0; so both loops round alike and give the same bits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..steppers import ExplicitRungeKutta, SemiImplicitEuler, Stepper
 
 BLOCK = 256
@@ -117,12 +120,10 @@ def advance_source(
         if carries:
             body.append(f"XN[i] = x{len(nodes) - 1}")
     body += [f"{y} = Y{j}[i]" for j, y in enumerate(ys)]
-    if isinstance(stepper, SemiImplicitEuler):
-        body += semi_implicit_body(ys, split, driven)
-    elif isinstance(stepper, ExplicitRungeKutta):
-        body += runge_kutta_body(stepper, ys, driven)
-    else:
+    make = BODIES.get(type(stepper))
+    if make is None:
         raise TypeError(f"no compiled loop for {type(stepper).__name__}")
+    body += make(stepper, ys, split, driven)
     body += [f"Y{j}[i] = {y}" for j, y in enumerate(ys)]
     lines += [f"                    {line}" for line in body]
     lines += [
@@ -135,7 +136,9 @@ def advance_source(
     return "\n".join(lines) + "\n"
 
 
-def runge_kutta_body(stepper: ExplicitRungeKutta, ys: list[str], driven: bool) -> list[str]:
+def runge_kutta_body(
+    stepper: ExplicitRungeKutta, ys: list[str], split: int, driven: bool
+) -> list[str]:
     """k_i = g(t + c_i h, y + h sum_j a_ij k_j, x(c_i));  y += h sum_i b_i k_i, numpy's order."""
     body = []
     for i, ci in enumerate(stepper.c):
@@ -158,7 +161,9 @@ def runge_kutta_body(stepper: ExplicitRungeKutta, ys: list[str], driven: bool) -
     return body
 
 
-def semi_implicit_body(ys: list[str], split: int, driven: bool) -> list[str]:
+def semi_implicit_body(
+    stepper: SemiImplicitEuler, ys: list[str], split: int, driven: bool
+) -> list[str]:
     """v(n+1) = v + h g_v(t, q, v);  q(n+1) = q + h g_q(t, q, v(n+1))."""
     x = "x0" if driven else "0.0"
     body = [f"g = field(t, ({', '.join(ys)},), {x}, p)"]
@@ -166,3 +171,13 @@ def semi_implicit_body(ys: list[str], split: int, driven: bool) -> list[str]:
     body.append(f"g = field(t, ({', '.join(ys)},), {x}, p)")
     body += [f"{y} = {y} + h * g[{j}]" for j, y in enumerate(ys) if j < split]
     return body
+
+
+BODIES: dict[type[Stepper], Callable[[Any, list[str], int, bool], list[str]]] = {
+    ExplicitRungeKutta: runge_kutta_body,
+    SemiImplicitEuler: semi_implicit_body,
+}
+"""The body of one member's step, by stepper class: ``body(stepper, ys, split, driven)``
+returns the lines that advance the state variables ``ys`` (in place of the names) by one step,
+reading the drive samples ``x0, x1, ...`` (one per node) and the parameters ``p``.  A stepper
+class with a body here runs in the compiled loop."""
