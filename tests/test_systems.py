@@ -64,6 +64,8 @@ def test_registry_holds_the_built_in_systems():
         "lorenz",
         "logistic_map",
         "henon_map",
+        "robertson",
+        "prothero_robinson",
     }
     assert expected <= set(SYSTEMS)
     assert {name for name in SYSTEMS if SYSTEMS[name].kind == "map"} >= {
@@ -152,6 +154,8 @@ def test_non_numeric_parameter_is_refused(value):
         ("pendulum", "damping", -0.1, ">= 0"),
         ("lotka_volterra", "alpha", -1.5, "> 0"),
         ("duffing", "delta", -0.2, ">= 0"),
+        ("robertson", "k2", 0.0, "> 0"),
+        ("prothero_robinson", "stiffness", -1e4, "> 0"),
     ],
 )
 def test_parameter_out_of_its_domain_is_refused(name, param, value, rule):

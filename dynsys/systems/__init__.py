@@ -14,6 +14,7 @@ from .base import DiscreteMap, Parameter, System, jacobian_matrix
 from .classic import Duffing, ExponentialDecay, Lorenz, LotkaVolterra, Pendulum, VanDerPol
 from .maps import HenonMap, LogisticMap
 from .oscillator import DrivenOscillator
+from .stiff import ProtheroRobinson, Robertson
 
 SYSTEMS: dict[str, type[System]] = {}
 
@@ -34,6 +35,8 @@ for _cls in (
     Lorenz,
     LogisticMap,
     HenonMap,
+    Robertson,
+    ProtheroRobinson,
 ):
     register(_cls)
 

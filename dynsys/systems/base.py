@@ -104,6 +104,9 @@ class System:
     each as (cos, sin), so a rotation never leaves the range it was trained on."""
     kind: ClassVar[Literal["ode", "map"]] = "ode"
     split: ClassVar[int | None] = None
+    stiff: ClassVar[bool] = False
+    """Whether explicit steppers need steps far below the solution's own time scale (the test
+    systems for implicit methods)."""
     """Number of leading "position" states; semi-implicit Euler updates the rest first."""
 
     forcing: Any = None

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import Parameter, Params, Ranges, System, jacobian_matrix
+from .base import Parameter, Params, Ranges, System
 
 
 class ExponentialDecay(System):
@@ -36,8 +36,10 @@ class ExponentialDecay(System):
         rate = p["rate"][..., None]
         return (np.asarray(s0)[..., 0, None] * np.exp(-rate * tau))[..., None]
 
-    def jacobian(self, t, s, p: Params) -> np.ndarray:
-        return jacobian_matrix([[-p["rate"]]], s, p)
+    @staticmethod
+    def jacobian_field(t, s, p: Params) -> tuple:
+        """dg/ds = [[-rate]]."""
+        return ((-p.rate,),)
 
 
 class Pendulum(System):
@@ -69,11 +71,11 @@ class Pendulum(System):
         theta, omega = s
         return omega, -p.g / p.length * np.sin(theta) - p.damping * omega
 
-    def jacobian(self, t, s, p: Params) -> np.ndarray:
-        theta = s[..., 0]
-        return jacobian_matrix(
-            [[0.0, 1.0], [-p["g"] / p["length"] * np.cos(theta), -p["damping"]]], s, p
-        )
+    @staticmethod
+    def jacobian_field(t, s, p: Params) -> tuple:
+        """dg/ds = [[0, 1], [-(g/length) cos(theta), -damping]]."""
+        theta, _omega = s
+        return (0.0, 1.0), (-p.g / p.length * np.cos(theta), -p.damping)
 
     def energy(self, s, p: Params) -> np.ndarray:
         return 0.5 * s[..., 1] ** 2 + p["g"] / p["length"] * (1 - np.cos(s[..., 0]))
@@ -102,10 +104,11 @@ class VanDerPol(System):
         pos, vel = s
         return vel, p.mu * (1 - pos**2) * vel - pos
 
-    def jacobian(self, t, s, p: Params) -> np.ndarray:
-        pos, vel = s[..., 0], s[..., 1]
-        mu = p["mu"]
-        return jacobian_matrix([[0.0, 1.0], [-2 * mu * pos * vel - 1, mu * (1 - pos**2)]], s, p)
+    @staticmethod
+    def jacobian_field(t, s, p: Params) -> tuple:
+        """dg/ds = [[0, 1], [-2 mu x y - 1, mu (1 - x^2)]]."""
+        pos, vel = s
+        return (0.0, 1.0), (-2 * p.mu * pos * vel - 1, p.mu * (1 - pos**2))
 
 
 class Duffing(System):
@@ -143,11 +146,11 @@ class Duffing(System):
         """x(t) = gamma cos(omega t)."""
         return p.gamma * np.cos(p.omega * t)
 
-    def jacobian(self, t, s, p: Params) -> np.ndarray:
-        pos = s[..., 0]
-        return jacobian_matrix(
-            [[0.0, 1.0], [-p["alpha"] - 3 * p["beta"] * pos**2, -p["delta"]]], s, p
-        )
+    @staticmethod
+    def jacobian_field(t, s, p: Params) -> tuple:
+        """dg/ds = [[0, 1], [-alpha - 3 beta s^2, -delta]]."""
+        pos, _vel = s
+        return (0.0, 1.0), (-p.alpha - 3 * p.beta * pos**2, -p.delta)
 
     def energy(self, s, p: Params) -> np.ndarray:
         pos, vel = s[..., 0], s[..., 1]
@@ -184,10 +187,14 @@ class LotkaVolterra(System):
         prey, pred = s
         return p.alpha * prey - p.beta * prey * pred, p.delta * prey * pred - p.gamma * pred
 
-    def jacobian(self, t, s, p: Params) -> np.ndarray:
-        prey, pred = s[..., 0], s[..., 1]
-        a, b, g, d = p["alpha"], p["beta"], p["gamma"], p["delta"]
-        return jacobian_matrix([[a - b * pred, -b * prey], [d * pred, d * prey - g]], s, p)
+    @staticmethod
+    def jacobian_field(t, s, p: Params) -> tuple:
+        """dg/ds = [[alpha - beta y, -beta x], [delta y, delta x - gamma]]."""
+        prey, pred = s
+        return (
+            (p.alpha - p.beta * pred, -p.beta * prey),
+            (p.delta * pred, p.delta * prey - p.gamma),
+        )
 
     def energy(self, s, p: Params) -> np.ndarray:
         prey, pred = s[..., 0], s[..., 1]
@@ -228,9 +235,8 @@ class Lorenz(System):
         a, b, c = s
         return p.sigma * (b - a), a * (p.rho - c) - b, a * b - p.beta * c
 
-    def jacobian(self, t, s, p: Params) -> np.ndarray:
-        a, b, c = s[..., 0], s[..., 1], s[..., 2]
-        sig = p["sigma"]
-        return jacobian_matrix(
-            [[-sig, sig, 0.0], [p["rho"] - c, -1.0, -a], [b, a, -p["beta"]]], s, p
-        )
+    @staticmethod
+    def jacobian_field(t, s, p: Params) -> tuple:
+        """dg/ds = [[-sigma, sigma, 0], [rho - z, -1, -x], [y, x, -beta]]."""
+        a, b, c = s
+        return (-p.sigma, p.sigma, 0.0), (p.rho - c, -1.0, -a), (b, a, -p.beta)
