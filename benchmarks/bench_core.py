@@ -73,7 +73,13 @@ LONG_RUN_S = 10.0  # a search run longer than this is not repeated for timing
 REFINE_TOL = 0.02  # the h search narrows N to within 2% ...
 REFINE_MAX_S = 2.0  # ... when a run takes less than this
 TUNING_REPEATS = 5  # fresh-process runs each way of the short allocator-tuning cases
-METHODS = tuple(name for name, s in dynsys.STEPPERS.items() if s.kind == "ode")
+METHODS = tuple(
+    name
+    for name, s in dynsys.STEPPERS.items()
+    if isinstance(s, dynsys.steppers.ExplicitRungeKutta | dynsys.steppers.SemiImplicitEuler)
+)
+"""The explicit one-step methods (the implicit and symplectic ones have benchmarks of their
+own: bench_stiff.py and bench_longtime.py)."""
 IVP = {"method": "RK45", "rtol": 1e-6, "atol": 1e-9}  # the per-trajectory solve_ivp settings
 ATOL_PER_RTOL = 1e-3  # stacked solve_ivp: atol = rtol * ATOL_PER_RTOL
 RTOLS = tuple(10.0**-k for k in range(3, 13))

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 from .errors import DivergenceError, DynsysError, InputError, SolverError
 from .lyapunov import LyapunovResult, lyapunov
-from .metrics import ErrorMetrics, energy_drift, error_metrics, observed_order
+from .metrics import ErrorMetrics, energy_drift, energy_error, error_metrics, observed_order
 from .reference import reference
 from .simulate import Recurrence, simulate
 from .steppers import METHODS, STEPPERS, Stepper, get_stepper
@@ -46,6 +46,7 @@ __all__ = [
     "compare",
     "convergence",
     "energy_drift",
+    "energy_error",
     "error_metrics",
     "get_stepper",
     "get_system",

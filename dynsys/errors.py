@@ -43,6 +43,19 @@ class DivergenceError(DynsysError, FloatingPointError):
         )
 
 
+class NewtonFailure(DivergenceError):
+    """An implicit method's Newton iteration did not converge (or left the finite numbers):
+    reported like a divergence, where and when, with the same attributes."""
+
+    def __init__(self, method: str, step: int, t: float, trajectory: int | None, hint: str):
+        super().__init__(method, step, t, trajectory, hint)
+        where = "" if trajectory is None else f" in trajectory {trajectory}"
+        self.args = (
+            f"{method}: Newton's method did not converge on step {step} (to t = {t:.6g})"
+            f"{where}; {hint}",
+        )
+
+
 class WriteError(DynsysError):
     """A file could not be written (disk full, permission, not a folder); nothing half-written
     was left and any previous version of the file is intact."""

@@ -14,9 +14,12 @@ stage_i = s + h sum_j a_ij k_j, k_i = g(t + c_i h, stage_i, x_i), F(s) = s + h s
     dstage_i = V + h sum_j a_ij dk_j,   dk_i = J(t + c_i h, stage_i) dstage_i,
     dF V = V + h sum_i b_i dk_i,
 
-with J = dg/ds the system's ``jacobian``.  Semi-implicit Euler and maps are linearised the same
-way; a system without a ``jacobian`` (or ``tangent="finite_difference"``) has dF V taken by
-centred differences of the step.
+with J = dg/ds the system's ``jacobian``.  An implicit stage z_i = B_i + h a_ii g(t_i, z_i)
+(diagonally implicit tableaus) is differentiated implicitly: dz_i = (I - h a_ii J(t_i, z_i))^{-1}
+dB_i and dk_i = (dz_i - dB_i) / (h a_ii).  Semi-implicit Euler and maps are linearised the same
+way; a multistep method (BDF2) carries two states and is refused.  A system without a
+``jacobian`` (or ``tangent="finite_difference"``) has dF V taken by centred differences of the
+step.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from . import checks
 from .errors import DivergenceError, DynsysError, InputError, unknown_name
 from .simulate import Recurrence, divergence_hint
 from .steppers import (
+    DiagonallyImplicitRungeKutta,
     ExplicitRungeKutta,
     MapIteration,
     SemiImplicitEuler,
+    Splitting,
     Stepper,
     default_method,
     get_stepper,
@@ -167,6 +172,61 @@ def rk_tangent(stepper: ExplicitRungeKutta, system, t, h, s, x, p, V):
     return out, dout
 
 
+def dirk_tangent(stepper: DiagonallyImplicitRungeKutta, system, t, h, s, x, p, V):
+    """(F(s), dF V) of a diagonally implicit Runge-Kutta step: F(s) is the stepper's own
+    s(n+1), bit for bit; an implicit stage's tangent solves (I - h a_ii J(t_i, z_i)) dz_i = dB_i."""
+    from .steppers.implicit import newton
+
+    ks: list[np.ndarray] = []
+    dks: list[np.ndarray] = []
+    failed = np.zeros(np.shape(s)[:-1], dtype=bool)
+    for i, ci in enumerate(stepper.c):
+        row = stepper.a[i]
+        base, dbase = s, V
+        for aij, kj, dkj in zip(row[:i], ks, dks, strict=False):
+            if aij:
+                base = base + (h * aij) * kj
+                dbase = dbase + (h * aij) * dkj
+        ti = t + ci * h
+        xi = None if x is None else x[stepper.nodes.index(ci)]
+        aii = row[i] if len(row) > i else 0.0
+        if aii:
+            z, bad = newton(system, ti, base, h * aii, xi, p)
+            failed = failed | bad
+            n = z.shape[-1]
+            m = np.eye(n) - (h * aii) * system.jacobian(ti, z, p)
+            dz = np.linalg.solve(m, np.broadcast_to(dbase, (*m.shape[:-1], dbase.shape[-1])))
+            ks.append((z - base) / (h * aii))
+            dks.append((dz - dbase) / (h * aii))
+        else:
+            ks.append(system.rhs(ti, base, xi, p))
+            dks.append(system.jacobian(ti, base, p) @ dbase)
+    out, dout = s, V
+    for bi, ki, dki in zip(stepper.b, ks, dks, strict=True):
+        if bi:
+            out = out + (h * bi) * ki
+            dout = dout + (h * bi) * dki
+    if failed.any():
+        out = np.where(failed[..., None], np.nan, out)
+    return out, dout
+
+
+def splitting_tangent(stepper: Splitting, system, t, h, s, x, p, V):
+    """(F(s), dF V) of a kick-drift composition: each kick (drift) adds (h d) J(t_i, s) dS to
+    the velocity (position) rows of the tangent, with J at the state before that operation."""
+    q = system.n_positions
+    out, dout = s.copy(), np.array(V, dtype=np.float64)
+    for kick, coef, node in stepper.operations:
+        part = np.s_[..., q:] if kick else np.s_[..., :q]
+        rows = np.s_[..., q:, :] if kick else np.s_[..., :q, :]
+        ti = t + stepper.nodes[node] * h
+        g = system.rhs(ti, out, None if x is None else x[node], p)
+        dg = system.jacobian(ti, out, p) @ dout
+        out[part] = out[part] + (h * coef) * g[part]
+        dout[rows] = dout[rows] + (h * coef) * dg[rows]
+    return out, dout
+
+
 def semi_implicit_euler_tangent(stepper: SemiImplicitEuler, system, t, h, s, x, p, V):
     """(F(s), dF V) of semi-implicit Euler: the velocity rows first with J(t, s), then the
     position rows with J(t, half) applied to the updated tangent."""
@@ -187,7 +247,9 @@ def map_tangent(stepper: MapIteration, system, t, h, s, x, p, V):
 
 EXACT_TANGENTS: dict[type[Stepper], TangentStep] = {
     ExplicitRungeKutta: rk_tangent,
+    DiagonallyImplicitRungeKutta: dirk_tangent,
     SemiImplicitEuler: semi_implicit_euler_tangent,
+    Splitting: splitting_tangent,
     MapIteration: map_tangent,
 }
 """The linearisation of each kind of stepper (a stepper type not listed is differentiated by
@@ -285,6 +347,11 @@ def lyapunov(
             "method must be a stepper (its recurrence is what is measured), not solve_ivp"
         )
     stepper = get_stepper(method, system)
+    if stepper.history > 1:
+        raise InputError(
+            f"method {method} carries {stepper.history} states, so its map is not s -> F(s); "
+            "use a one-step method (e.g. sdirk3 or implicit_euler for a stiff system)"
+        )
     dt = _step(system, dt)
     t0 = checks.finite_number("t0", t0)
     t_end = checks.finite_number("t_end", t_end)

@@ -1,4 +1,4 @@
-"""How far a trajectory is from a reference: error metrics and energy drift."""
+"""How far a trajectory is from a reference: error metrics, energy error and energy drift."""
 
 from __future__ import annotations
 
@@ -68,6 +68,23 @@ def energy_drift(traj: Trajectory) -> float | None:
     if np.isnan(drift).any():
         return None
     return float(np.max(drift))
+
+
+def energy_error(traj: Trajectory, ref: Trajectory) -> float | None:
+    """The energy error of ``traj`` against a reference on the same grid:
+    max_t |E(traj, t) - E(ref, t)| / max_t |E(ref, t)| over the kept times (each batch member
+    scaled by its own reference energy, then the largest member; unscaled where the reference
+    energy is zero throughout).  For a conservative system this is the method's energy drift;
+    for a driven or damped one it leaves out the physical change of energy that both share.
+    None where the energy is not defined along either run (Lotka-Volterra's log of a population
+    a method drove below zero)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverging: inf
+        energy, reference = traj.energy(), ref.energy()
+        scale = np.max(np.abs(reference), axis=-1, keepdims=True)
+        error = np.abs(energy - reference) / np.where(scale > 0, scale, 1.0)
+    if np.isnan(error).any():
+        return None
+    return float(np.max(error))
 
 
 def observed_order(dt, error) -> float | None:

@@ -16,7 +16,14 @@ import numpy as np
 
 from . import checks
 from ._malloc import tune_allocator
-from .errors import DivergenceError, DynsysError, InputError, KernelError, unknown_name
+from .errors import (
+    DivergenceError,
+    DynsysError,
+    InputError,
+    KernelError,
+    NewtonFailure,
+    unknown_name,
+)
 from .steppers import (
     REFERENCE_METHOD,
     STEPPERS,
@@ -134,11 +141,17 @@ class Recurrence:
             f"t = {times[first]:.6g}, not a finite number; change the drive or the time span"
         )
 
-    def step(self, n: int, s: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
-        """s(n+1) = f(s(n), x(n+1)); x defaults to the system's own drive."""
+    def step(
+        self, n: int, s: np.ndarray, x: np.ndarray | None = None, past: np.ndarray | None = None
+    ) -> np.ndarray:
+        """s(n+1) = f(s(n), x(n+1)); x defaults to the system's own drive.  A multistep
+        stepper also reads ``past`` = s(n-1) (None on its first step)."""
         if x is None:
             x = self.drive(n)
-        return self.stepper.step(self.system, self.time(n), self.h, s, x, self.system.params)
+        args = (self.system, self.time(n), self.h, s, x, self.system.params)
+        if self.stepper.history > 1:
+            return self.stepper.step(*args, past=past)
+        return self.stepper.step(*args)
 
     def run(self, s0: np.ndarray, kept: np.ndarray) -> np.ndarray:
         """Step from s0 = s(kept[0] = 0) and return s(n) for n in ``kept``: (..., len(kept), n).
@@ -151,7 +164,10 @@ class Recurrence:
         """
         tune_allocator()
         numpy = self.backend == "numpy"
-        if numpy:  # the stepper's arrays, made once for the batch
+        carried: list[np.ndarray] = []  # s(n-1), ... of a multistep method, newest first
+        if numpy and self.stepper.history > 1:
+            advance = functools.partial(self._advance_multistep, carried=carried)
+        elif numpy:  # the stepper's arrays, made once for the batch
             advance = functools.partial(self._advance, work=self.stepper.workspace(s0.shape))
         else:
             advance = self._compiled_advance(s0)
@@ -159,18 +175,26 @@ class Recurrence:
         # result is its (..., time, n) view, so nothing is copied or transposed afterwards
         out = np.empty((len(kept), *s0.shape))
         out[0] = s0
-        # the numpy loop copies s into its workspace; a compiled loop steps s itself
-        s, n = out[0] if numpy else np.array(s0, dtype=np.float64), 0
+        # the numpy loop copies s into its workspace; a compiled loop steps s itself, followed
+        # by the past states of a multistep method: (..., n * history)
+        depth = self.stepper.history - 1
+        s, n = out[0] if numpy else np.concatenate([s0] * (1 + depth), axis=-1), 0
         rows = self._rows_per_check(s0)
         with np.errstate(all="ignore"):
             for start in range(1, len(kept), rows):
                 stop = min(start + rows, len(kept))
                 block_s, block_n = out[start - 1], n  # s(n) as kept: where a replay starts
+                block_past = list(carried)  # and the states a multistep method carries
+                if depth and not numpy and n:
+                    width = s0.shape[-1]
+                    block_past = [
+                        s[..., k * width : (k + 1) * width].copy() for k in range(1, 1 + depth)
+                    ]
                 s, n = advance(s, n, kept[start:stop], out[start:stop])
                 if not np.isfinite(out[start:stop]).all():
                     if numpy:  # a drive not finite at a kept time is named before a divergence
                         self.check_drive(self.time(kept))
-                    raise self._divergence(block_s, block_n, out, start, kept)
+                    raise self._divergence(block_s, block_n, out, start, kept, block_past)
         if numpy and not (len(self._nodes) and self._nodes[-1] == 1):
             self.check_drive(self.time(kept[-1:]))  # the end, which no step sampled (c = 1)
         return out.transpose((*range(1, out.ndim - 1), 0, out.ndim - 1))  # (..., time, n)
@@ -213,6 +237,25 @@ class Recurrence:
             self.check_drive(self.time(np.append(start, kept)))
         return s, n
 
+    def _advance_multistep(
+        self, s, n: int, kept: np.ndarray, out: np.ndarray, carried: list[np.ndarray]
+    ) -> tuple[np.ndarray, int]:
+        """:meth:`_advance` for a stepper that carries past states: ``carried`` holds
+        s(n-1), ... (newest first; empty before the first step) and is updated in place."""
+        depth = self.stepper.history - 1
+        for r, stop in enumerate(kept):
+            while n < stop:
+                held = (carried[0] if depth == 1 else tuple(carried)) if carried else None
+                x = self.drive(n)
+                if x is not None and not np.isfinite(x).all():
+                    self.check_drive(self.t0 + (n + self._nodes) * self.h)
+                nxt = self.step(n, s, x, past=held)
+                carried.insert(0, s)
+                del carried[depth:]
+                s, n = nxt, n + 1
+            out[r] = s
+        return s, n
+
     def _compiled_advance(self, s0: np.ndarray):
         """The compiled equivalent of :meth:`_advance` (it steps s in place); records in
         ``self.loop`` how the loop was had and the most threads a call used."""
@@ -225,7 +268,7 @@ class Recurrence:
 
         def advance(s, n, kept, out):
             flat = s.reshape(-1, s.shape[-1])  # a view: s is contiguous
-            slab = out.reshape(len(kept), *flat.shape)
+            slab = out.reshape(len(kept), flat.shape[0], s0.shape[-1])
             used = kernels.run(loop, flat, n, kept, slab, self.t0, self.h, params, most)
             self.loop["threads"] = max(self.loop["threads"], used)
             return s, int(kept[-1])
@@ -237,18 +280,27 @@ class Recurrence:
         """Kept steps between two finiteness checks: about _BLOCK_BYTES of states."""
         return min(max(_BLOCK_BYTES // max(s0.nbytes, 1), 1), 1024)
 
-    def _divergence(self, s, n, out, start, kept) -> DivergenceError:
-        """Replay from the last checked state to find the first step that is not finite."""
+    def _divergence(self, s, n, out, start, kept, past=()) -> DivergenceError:
+        """Replay from the last checked state (and the states ``past`` a multistep method
+        carried there) to find the first step that is not finite."""
+        carried, depth = list(past), self.stepper.history - 1
         with np.errstate(all="ignore"):
             while np.isfinite(s).all():
-                s = self.step(n, s)
+                if depth:
+                    held = (carried[0] if depth == 1 else tuple(carried)) if carried else None
+                    nxt = self.step(n, s, past=held)
+                    carried = [s, *carried][:depth]
+                    s = nxt
+                else:
+                    s = self.step(n, s)
                 n += 1
         bad = ~np.isfinite(s).reshape(-1, s.shape[-1]).all(axis=-1)
         which = int(np.argmax(bad)) if s.ndim > 1 else None
         finite_rows = np.isfinite(out[start:]).reshape(len(out) - start, -1).all(axis=1)
         ok_rows = start + int(np.argmin(finite_rows))
         hint = divergence_hint(self.system, self.stepper.name)
-        err = DivergenceError(self.stepper.name, n, self.time(n), which, hint)
+        failure = NewtonFailure if self.stepper.implicit else DivergenceError
+        err = failure(self.stepper.name, n, self.time(n), which, hint)
         err.partial_states = np.moveaxis(out[:ok_rows], 0, -2)
         err.partial_times = self.time(kept[:ok_rows])
         return err
@@ -256,11 +308,23 @@ class Recurrence:
 
 def divergence_hint(system: System, method: str) -> str:
     """What a DivergenceError suggests: for a map, that the orbit escapes; for an ODE, a smaller
-    dt or two of :data:`STABLE_METHODS` (never the method that failed)."""
+    dt or two of :data:`STABLE_METHODS` (never the method that failed); for an implicit method,
+    whose Newton iteration failed, a smaller dt or another implicit method."""
     if system.kind == "map":
         return "the map escapes to infinity from this initial state"
+    if STEPPERS[method].implicit:
+        other = "implicit_euler" if method != "implicit_euler" else "sdirk3"
+        return f"try a smaller dt (Newton converges when h is small enough) or {other}"
     others = [m for m in STABLE_METHODS if m != method][:2]
     return f"try a smaller dt or another method ({', '.join(others)})"
+
+
+def newton_jacobian(system: System, stepper: Stepper) -> dict[str, str]:
+    """{"jacobian": where Newton's Jacobian comes from} for an implicit stepper: "system" (its
+    own) or "finite differences" (forward differences of g, when it has none); {} otherwise."""
+    if not stepper.implicit:
+        return {}
+    return {"jacobian": "system" if system.jacobian is not None else "finite differences"}
 
 
 def kept_steps(n_steps: int, save_every: int) -> np.ndarray:
@@ -352,6 +416,7 @@ def simulate(
             "n_steps": n_steps,
             "backend": recurrence.backend,
             **recurrence.loop,
+            **newton_jacobian(system, stepper),
         },
     )
 
@@ -359,8 +424,9 @@ def simulate(
 BACKENDS = ("auto", "numpy", "numba")
 AUTO_COMPILE_STEPS = 2_000_000
 """Member-steps from which backend="auto" compiles: about a second of numpy's loop."""
-STABLE_METHODS = ("rk4", "semi_implicit_euler", "dopri5")
-"""What a divergence suggests instead, in this order (never the method that failed)."""
+STABLE_METHODS = ("rk4", "sdirk3", "semi_implicit_euler", "dopri5")
+"""What a divergence suggests instead, in this order (never the method that failed): an
+explicit method of high order, and an L-stable implicit one for a stiff problem."""
 REFERENCE_COPIES = 4
 """solve_ivp on a grid holds its states about four times at its peak (scipy's list of dense
 output samples and their stack, the transposed copy, the batch's concatenation)."""
@@ -439,6 +505,9 @@ class RunSize:
         block of the drive checked before the run."""
         stepper = STEPPERS.get(self.method)
         stages = len(stepper.nodes) + 1 if stepper is not None else 1
+        if stepper is not None and stepper.implicit:  # Newton's matrices, residual and update
+            n = self.system.n_states
+            stages += stepper.history + n * n + 8
         drive = 2 * _DRIVE_BLOCK_BYTES if self.system.driven else 0  # the times and the drive
         return 8 * (stages + STEP_TEMPORARIES) * self.start.size + drive + LOOP_BYTES
 

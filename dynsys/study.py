@@ -11,7 +11,7 @@ import numpy as np
 
 from . import checks
 from .errors import DivergenceError, InputError, unknown_name
-from .metrics import ErrorMetrics, energy_drift, error_metrics, finite_or_none, observed_order
+from .metrics import ErrorMetrics, energy_error, error_metrics, finite_or_none, observed_order
 from .reference import SOLVE_IVP_METHODS, check_size, reference
 from .simulate import REFERENCE_COPIES, RunSize, kept_steps, plan_size, simulate
 from .steppers import METHODS, REFERENCE_METHOD, get_stepper
@@ -26,6 +26,8 @@ DEFAULT_METHODS = ("euler", "semi_implicit_euler", "heun", "rk4")
 class MethodResult:
     """One method's errors against the reference (and the exact solution), and its wall time.
 
+    ``energy_error`` is max_t |E(method) - E(reference)| / max_t |E(reference)| over the kept
+    times (:func:`~dynsys.metrics.energy_error`), None for a system without an energy.
     ``diverged`` holds the error raised when the method left the finite numbers; the metrics
     are then None.
     """
@@ -33,7 +35,7 @@ class MethodResult:
     method: str
     errors: ErrorMetrics | None
     exact_errors: ErrorMetrics | None
-    energy_drift: float | None
+    energy_error: float | None
     wall_s: float
     diverged: DivergenceError | None = None
 
@@ -43,8 +45,8 @@ class MethodResult:
         out["wall_s"] = self.wall_s
         if self.exact_errors is not None:
             out["exact"] = self.exact_errors.to_dict()
-        if self.energy_drift is not None:
-            out["energy_drift"] = finite_or_none(self.energy_drift)
+        if self.energy_error is not None:
+            out["energy_error"] = finite_or_none(self.energy_error)
         if self.diverged is not None:
             d = self.diverged
             out["diverged"] = {
@@ -104,7 +106,7 @@ class Comparison:
         has_energy = system.energy is not None
         headers = ["method", "max abs err", "rmse", "rel L2", "final err"]
         headers += ["vs exact"] if has_exact else []
-        headers += ["energy drift"] if has_energy else []
+        headers += ["energy error"] if has_energy else []
         headers += ["wall s"]
         rows = []
         for name, r in self.methods.items():
@@ -115,7 +117,7 @@ class Comparison:
             e = r.errors
             cells = [name, *map(number, (e.max_abs_error, e.rmse, e.rel_l2, e.final_abs_error))]
             cells += [number(r.exact_errors.max_abs_error)] if has_exact else []
-            cells += [number(r.energy_drift)] if has_energy else []
+            cells += [number(r.energy_error)] if has_energy else []
             rows.append([*cells, f"{r.wall_s:.3f}"])
         lines = [header, table(headers, rows)]
         if has_exact:
@@ -143,7 +145,9 @@ def compare(
 ) -> Comparison:
     """Run each method on the grid t0 + n dt and measure it against a tight solve_ivp reference
     (and the exact solution where the system has one), on the kept steps 0, k, 2k, ... and the
-    last (k = ``save_every``); ``backend`` is the time loop (see :func:`dynsys.simulate`)."""
+    last (k = ``save_every``); ``backend`` is the time loop (see :func:`dynsys.simulate`).
+    Where the system has an energy, each method's energy error is
+    max_t |E(method) - E(reference)| / max_t |E(reference)| (the table's "energy error")."""
     size = check_compare(
         system,
         s0,
@@ -183,7 +187,7 @@ def compare(
             name,
             error_metrics(traj.states, ref.states),
             None if exact is None else error_metrics(traj.states, exact),
-            energy_drift(traj) if system.energy is not None else None,
+            energy_error(traj, ref) if system.energy is not None else None,
             wall,
         )
     return Comparison(

@@ -183,7 +183,7 @@ def test_user_system_is_built_and_registered(shipped):
     assert metrics["system"] == "user_driven_pendulum"
     pendulum = dynsys.get_system("user_driven_pendulum")
     assert pendulum.states == ("theta", "omega") and pendulum.driven
-    assert "energy_drift" in metrics["simulation"]["rk4"]
+    assert "energy_error" in metrics["simulation"]["rk4"]
     rel = {name: row["rel_l2"] for name, row in metrics["simulation"].items()}
     assert rel["euler"] > rel["semi_implicit_euler"] > rel["rk4"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dynsys import InputError, compare, convergence, get_system, simulate
-from dynsys.metrics import energy_drift, error_metrics
+from dynsys.metrics import energy_error, error_metrics
 
 DBL_MAX = float(np.finfo(np.float64).max)
 ALL_METHODS = ("euler", "semi_implicit_euler", "heun", "midpoint", "rk4")
@@ -65,7 +65,21 @@ def test_compare_metrics_are_those_of_the_trajectories_against_the_reference(com
         np.testing.assert_array_equal(traj.t, ref.t)
         assert result.errors == error_metrics(traj.states, ref.states)
         assert result.errors.max_abs_error == np.max(np.abs(traj.states - ref.states))
-        assert result.energy_drift == energy_drift(traj)
+        assert result.energy_error == energy_error(traj, ref)
+
+
+def test_compare_energy_error_is_against_the_reference_not_the_physical_change(comparison):
+    """At resonance the energy itself goes from 0.5 to 3.85 at t = 10: the column is
+    max |E(method) - E(reference)| / max |E(reference)|, which is small for RK4."""
+    ref_energy = comparison.reference.energy()
+    assert ref_energy[-1] - ref_energy[0] == pytest.approx(3.3456, abs=1e-4)
+    for name, result in comparison.methods.items():
+        energy = comparison.trajectories[name].energy()
+        expected = np.max(np.abs(energy - ref_energy)) / np.max(np.abs(ref_energy))
+        assert result.energy_error == pytest.approx(expected, rel=1e-12)
+        assert result.to_dict()["energy_error"] == result.energy_error
+    assert comparison.methods["rk4"].energy_error < 1e-9
+    assert "energy error" in comparison.table().splitlines()[1]
 
 
 def test_compare_errors_against_the_exact_solution_are_close_to_those_against_the_reference(
@@ -263,7 +277,7 @@ def test_an_exact_method_has_no_order_and_no_warning():
     assert [line.split()[-1] for line in text.splitlines()[4:6]] == ["-", "-"]
 
 
-def test_an_energy_left_undefined_by_a_method_is_no_drift():
+def test_an_energy_left_undefined_by_a_method_is_no_energy_error():
     """Lotka-Volterra's energy takes log of the populations: below zero it has none."""
     import warnings
 
@@ -271,5 +285,5 @@ def test_an_energy_left_undefined_by_a_method_is_no_drift():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = compare(system, [10.0, 5.0], t_span=(1, 3), dt=1, methods=["euler"])
-    assert result.methods["euler"].energy_drift is None
-    assert "energy_drift" not in result.to_dict()["methods"]["euler"]
+    assert result.methods["euler"].energy_error is None
+    assert "energy_error" not in result.to_dict()["methods"]["euler"]

@@ -19,7 +19,7 @@ from dynsys.experiments.user_system import (
     register_user_system,
     user_system_class,
 )
-from dynsys.steppers import STEPPERS
+from dynsys.steppers import STEPPERS, Splitting
 from dynsys.systems import SYSTEMS, Parameter, System, get_system
 from dynsys.systems.base import Params, jacobian_matrix
 
@@ -105,12 +105,16 @@ def test_issue_example_with_rk4_matches_numpy(pendulum):
 
 @pytest.mark.parametrize("method", ODE_STEPPERS)
 def test_every_stepper_matches_the_hand_written_system(pendulum, method):
-    params = {"a": np.array([0.5, 1.0, 2.0]), "b": 0.1}
+    stepper = STEPPERS[method]
+    damping = 0.0 if isinstance(stepper, Splitting) else 0.1  # a splitting needs b = 0
+    params = {"a": np.array([0.5, 1.0, 2.0]), "b": damping}
     got = dynsys.simulate(pendulum(**params), [1.0, 0.0], t_span=(0, 5), dt=0.05, method=method)
     want = dynsys.simulate(
         HandWritten(**params), [1.0, 0.0], t_span=(0, 5), dt=0.05, method=method, backend="numpy"
     )
-    np.testing.assert_allclose(got.states, want.states, rtol=1e-15, atol=1e-15)
+    # Newton stops on a tolerance, with the YAML jacobian or differences of the hand-written g
+    tolerance = 1e-12 if stepper.implicit else 1e-15
+    np.testing.assert_allclose(got.states, want.states, rtol=tolerance, atol=tolerance)
 
 
 def test_batch_over_parameters_equals_one_by_one(pendulum):
@@ -195,7 +199,7 @@ def test_reference_and_compare(pendulum):
         system, [1.0, 0.0], t_span=(0, 2), dt=0.01, methods=["euler", "rk4"]
     )
     assert comparison.methods["rk4"].errors.max_abs_error < 1e-8
-    assert comparison.methods["rk4"].energy_drift is not None
+    assert comparison.methods["rk4"].energy_error is not None
 
 
 def test_never_compiled_by_numba(pendulum):

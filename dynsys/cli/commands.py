@@ -108,6 +108,12 @@ def simulate_command(
         save_every=save_every,
         backend=backend,
     )
+    if traj.info.get("jacobian") == "finite differences":
+        click.echo(
+            f"note: {system.name} defines no jacobian, so Newton's method in {method} uses "
+            "forward differences of its vector field",
+            err=True,
+        )
     if out:
         path = write_trajectory(traj, out)
         batch = f", a batch of {traj.states.shape[0]}" if traj.batched else ""

@@ -75,7 +75,7 @@ class Errors(_Record):
     rel_l2: Number = None
     final_abs_error: Number = None
     exact: dict[str, Number] | None = None
-    energy_drift: Number = None
+    energy_error: Number = None
     diverged: dict[str, Any] | None = None
 
 

@@ -89,6 +89,7 @@ def supports(system: System, stepper: Stepper) -> bool:
         and cls.vector_field is not None
         and cls.rhs is System.rhs  # a subclass that overrides rhs defines its own maths
         and type(stepper) in BODIES
+        and not (stepper.implicit and cls.jacobian_field is None)  # Newton reads it compiled
     )
 
 
@@ -163,7 +164,8 @@ def _plan(cls: type[System], stepper: Stepper, shared: bool) -> _Plan:
     header = (  # no name, whatever its characters, can end the comment line
         f"# dynsys compiled loop: {stepper.name} on {label}, "
         f"{'shared' if shared else 'per-member'} parameters {tuple(names)!r}\n"
-        "# globals: field = vector_field, drive = forcing, P = parameters, carray (numba)\n"
+        "# globals: field = vector_field, drive = forcing, jac = jacobian_field, "
+        "P = parameters, carray (numba), np (numpy)\n"
     )
     source = header + source
     rows = work_rows(len(cls.states), driven, shared, stepper)
@@ -275,6 +277,8 @@ def _compile(plan: _Plan, entry: str) -> bytes:
         "P": namedtuple(f"{cls.__name__}Params", names),
         "field": cls.vector_field,
         "drive": cls.forcing,
+        "jac": cls.jacobian_field,
+        "np": np,
     }
     # Safe: the source is dynsys's own template filled with the registry's tableau numbers
     # (repr of floats), indices and fixed identifiers; the class and parameter names appear

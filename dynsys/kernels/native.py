@@ -64,7 +64,7 @@ def compile_object(python_function: Callable, globals_: dict[str, Any], key: str
         "float": types.float64,
     }
     signature = types.void(*(numba_types[kind] for _, kind in ARGUMENTS))
-    for name in ("field", "drive"):
+    for name in ("field", "drive", "jac"):
         if globals_.get(name) is not None:
             globals_[name] = numba.njit(error_model="numpy")(globals_[name])
     dispatcher = numba.njit(

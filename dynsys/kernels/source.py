@@ -22,7 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..steppers import ExplicitRungeKutta, SemiImplicitEuler, Stepper
+from ..steppers import (
+    BDF2,
+    DiagonallyImplicitRungeKutta,
+    ExplicitRungeKutta,
+    SemiImplicitEuler,
+    Stepper,
+)
+from ..steppers.symplectic import Splitting
+from .implicit_source import bdf2_body, dirk_body
+from .splitting_source import splitting_body
 
 BLOCK = 256
 """Members a block steps together (2 states: 4 KiB, which the L1 cache holds)."""
@@ -46,8 +55,10 @@ int64 ("steps"), an int64 ("int") or a float64 ("float")."""
 
 
 def work_rows(n_states: int, driven: bool, shared: bool, stepper: Stepper) -> int:
-    """Rows of ``work`` a call needs: the block's states, and its members' carried drive."""
-    return n_states + (driven and not shared and _carries(stepper))
+    """Rows of ``work`` a call needs: the block's states, its members' carried drive, and the
+    past states s(n-1), ... a multistep method carries."""
+    carried = driven and not shared and _carries(stepper)
+    return n_states + carried + n_states * (stepper.history - 1)
 
 
 def _carries(stepper: Stepper) -> bool:
@@ -69,9 +80,11 @@ def advance_source(
     np_ = len(params)
     wr = work_rows(n, driven, shared, stepper)
     pv_shape = f"({max(np_, 1)},)" if shared else f"({max(np_, 1)}, members)"
+    past = n * (stepper.history - 1)  # s(n-1), ...: columns n.. of s, rows of work after XN
+    first_past = n + (carries and not shared)
     lines = [
         "def advance(s, out, kept, work, pv, members, lo, hi, rows, n0, t0, h):",
-        f"    S = carray(s, (members, {n}))",
+        f"    S = carray(s, (members, {n + past}))",
         f"    O = carray(out, (rows, members, {n}))",
         "    K = carray(kept, (rows,))",
         f"    W = carray(work, ({wr}, {BLOCK}))",
@@ -80,6 +93,7 @@ def advance_source(
     lines += [f"    Y{j} = W[{j}]" for j in range(n)]
     if carries and not shared:
         lines.append(f"    XN = W[{n}]")
+    lines += [f"    YP{j} = W[{first_past + j}]" for j in range(past)]
     if shared:
         lines.append(f"    p = P({', '.join(f'PV[{q}]' for q in range(np_))})")
     member_p = f"P({', '.join(f'PV[{q}, b + i]' for q in range(np_))})"
@@ -88,6 +102,7 @@ def advance_source(
         f"        m = min({BLOCK}, hi - b)",
         "        for i in range(m):",
         *(f"            Y{j}[i] = S[b + i, {j}]" for j in range(n)),
+        *(f"            YP{j}[i] = S[b + i, {n + j}]" for j in range(past)),
         "        n = n0",
     ]
     if carries and shared:
@@ -120,11 +135,13 @@ def advance_source(
         if carries:
             body.append(f"XN[i] = x{len(nodes) - 1}")
     body += [f"{y} = Y{j}[i]" for j, y in enumerate(ys)]
+    body += [f"{ys[j % n]}_past{j // n} = YP{j}[i]" for j in range(past)]
     make = BODIES.get(type(stepper))
     if make is None:
         raise TypeError(f"no compiled loop for {type(stepper).__name__}")
     body += make(stepper, ys, split, driven)
     body += [f"Y{j}[i] = {y}" for j, y in enumerate(ys)]
+    body += [f"YP{j}[i] = {ys[j % n]}_past{j // n}" for j in range(past)]
     lines += [f"                    {line}" for line in body]
     lines += [
         "                n += 1",
@@ -132,6 +149,7 @@ def advance_source(
         *(f"                O[r, b + i, {j}] = Y{j}[i]" for j in range(n)),
         "        for i in range(m):",
         *(f"            S[b + i, {j}] = Y{j}[i]" for j in range(n)),
+        *(f"            S[b + i, {n + j}] = YP{j}[i]" for j in range(past)),
     ]
     return "\n".join(lines) + "\n"
 
@@ -176,8 +194,12 @@ def semi_implicit_body(
 BODIES: dict[type[Stepper], Callable[[Any, list[str], int, bool], list[str]]] = {
     ExplicitRungeKutta: runge_kutta_body,
     SemiImplicitEuler: semi_implicit_body,
+    Splitting: splitting_body,
+    DiagonallyImplicitRungeKutta: dirk_body,
+    BDF2: bdf2_body,
 }
 """The body of one member's step, by stepper class: ``body(stepper, ys, split, driven)``
 returns the lines that advance the state variables ``ys`` (in place of the names) by one step,
-reading the drive samples ``x0, x1, ...`` (one per node) and the parameters ``p``.  A stepper
+reading the drive samples ``x0, x1, ...`` (one per node), the parameters ``p`` and the step
+index ``n``; a multistep method also reads and updates ``{y}_past0`` (s(n-1)), ... .  A stepper
 class with a body here runs in the compiled loop."""

@@ -11,15 +11,21 @@ from ..errors import InputError, unknown_name
 from ..systems.base import System
 from .base import AttributeParams, MapIteration, StepFunction, Stepper, Workspace, components_first
 from .explicit import EXPLICIT, ExplicitRungeKutta, SemiImplicitEuler
+from .implicit import BDF2, IMPLICIT, DiagonallyImplicitRungeKutta, NewtonError
+from .symplectic import SYMPLECTIC, Splitting
 
 __all__ = [
+    "BDF2",
     "METHODS",
     "REFERENCE_METHOD",
     "STEPPERS",
     "AttributeParams",
+    "DiagonallyImplicitRungeKutta",
     "ExplicitRungeKutta",
     "MapIteration",
+    "NewtonError",
     "SemiImplicitEuler",
+    "Splitting",
     "StepFunction",
     "Stepper",
     "Workspace",
@@ -32,6 +38,8 @@ STEPPERS: dict[str, Stepper] = {
     s.name: s
     for s in (
         *EXPLICIT,
+        *IMPLICIT,
+        *SYMPLECTIC,
         MapIteration("map", 0, (), "iteration of a discrete map", kind="map"),
     )
 }
@@ -50,6 +58,8 @@ def get_stepper(name: str, system: System | None = None) -> Stepper:
         if system.kind == "map":
             raise InputError(f"{system.name} is a discrete map; its only method is 'map'")
         raise InputError(f"method 'map' iterates discrete maps; {system.name} is an ODE")
+    if system is not None:
+        stepper.check(system)
     return stepper
 
 

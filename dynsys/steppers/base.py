@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,6 +44,14 @@ class Stepper:
     nodes: tuple[float, ...]
     description: str
     kind: str = "ode"  # "ode" steppers need a step h; "map" iterates a DiscreteMap
+    history: ClassVar[int] = 1
+    """States the recurrence carries: 1 for a one-step method, k for a k-step method, whose
+    ``step`` then takes ``past`` = (s(n-1), ..., s(n-k+1)) (None on the first steps)."""
+    implicit: ClassVar[bool] = False
+    """Whether a step solves an equation (by Newton's method)."""
+
+    def check(self, system: System) -> None:
+        """Raise a one-line InputError when this method cannot run ``system``."""
 
     def step(self, system: System, t: float, h: float, s: np.ndarray, x, p: Params) -> np.ndarray:
         """s(n+1) from s(n) = ``s`` at time ``t``; ``x`` holds the drive at t + c h, c in nodes."""
