@@ -45,8 +45,10 @@ from dynsys.plots import (
     vector_field_plot,
 )
 from dynsys.plots.bifurcation import orbit_diagram_plot
+from dynsys.plots.workprecision import workprecision_plot
 from dynsys.rnn.pipeline import train_model
 from dynsys.rnn.settings import plan_fit
+from dynsys.workprecision import work_precision
 
 GALLERY = Path(__file__).resolve().parent / "gallery"
 
@@ -108,6 +110,24 @@ FIGURES = {
         get_system("driven_oscillator"), methods="euler,semi_implicit_euler,heun,rk4"
     ),
     "stability.png": lambda: stability_plot(get_system("driven_oscillator"), dt=0.5),
+    "stability_implicit.png": lambda: stability_plot(
+        get_system("exponential_decay", rate=50),
+        dt=0.1,
+        methods="euler,rk4,implicit_euler,trapezoidal,sdirk3,bdf2",
+    ),
+    "workprecision_prothero_robinson.png": lambda: (
+        workprecision_plot(
+            work_precision(
+                get_system("prothero_robinson"),
+                [1.0],
+                t_end=2.0,
+                methods=("euler", "rk4", "trapezoidal", "sdirk3", "bdf2", "Radau", "BDF"),
+                dts=(0.1, 0.03, 0.01, 0.003, 0.001),
+                rtols=(1e-3, 1e-5, 1e-7, 1e-9),
+            )
+        ),
+        None,
+    ),
     "unrolled.png": lambda: unrolled_plot(
         stepper_graph(get_system("driven_oscillator"), "rk4", 0.01), 4
     ),

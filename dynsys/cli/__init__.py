@@ -63,6 +63,7 @@ class MainGroup(DynsysGroup):
         "run_command",
         "lyapunov_command",
         "bifurcation_command",
+        "workprecision_command",
     )
     _imported = 0  # how many of MODULES are imported (they add their commands to the group)
 

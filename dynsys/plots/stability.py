@@ -19,6 +19,18 @@ whose eigenvalues μ solve μ² - (2 + 2 Re z - |z|²) μ + (1 + 2 Re z) = 0 (h 
 "|R(z)|" is the spectral radius max |μ|.  On the imaginary axis det M = 1 and the method is
 stable, neither growing nor decaying, for |z| <= 2: it keeps the undamped oscillator's orbit
 where explicit Euler, whose disc touches the imaginary axis only at 0, spirals out for every h.
+
+An implicit tableau (a row of A may hold its diagonal entry, or more) has the same R(z), a
+rational function: backward Euler's is 1 / (1 - z), the trapezoidal rule's and the implicit
+midpoint rule's (1 + z/2) / (1 - z/2).  A linear multistep method
+sum_j alpha_j s(n+1-k+j) = h sum_j beta_j g(s(n+1-k+j)), j = 0..k, gives s(n) = ζ^n for the
+roots ζ of sum_j (alpha_j - z beta_j) ζ^j = 0, and "|R(z)|" is the largest root modulus.
+
+A method is A-stable when its region holds the whole left half plane Re z <= 0, so that no
+step h makes a decaying linear mode grow: backward Euler, the trapezoidal and implicit
+midpoint rules and BDF2 are; no explicit method is.  It is L-stable when, moreover,
+|R(z)| -> 0 as z -> -infinity, so that very stiff modes are damped in one step rather than
+kept with |R| near 1: backward Euler and BDF2 are, the trapezoidal rule (R -> -1) is not.
 """
 
 from __future__ import annotations
@@ -64,24 +76,64 @@ def stability_polynomial(a: Sequence[Sequence[float]], b: Sequence[float]) -> np
 
 
 def stability_function(a: Sequence[Sequence[float]], b: Sequence[float], z: Any) -> np.ndarray:
-    """R(z) = 1 + z b^T (I - z A)^{-1} 1 for any tableau, on an array of complex z."""
+    """R(z) = 1 + z b^T (I - z A)^{-1} 1 for any tableau, on an array of complex z; at a pole
+    (I - z A singular, e.g. z = 1 for backward Euler) R is infinite."""
     z = np.asarray(z, dtype=np.complex128)
     matrix = _square(a, len(b))
     if not np.any(np.triu(matrix)):
         return np.polynomial.polynomial.polyval(z, stability_polynomial(a, b))
     s = len(b)
     system = np.eye(s) - z[..., None, None] * matrix
-    solved = np.linalg.solve(system, np.ones((*z.shape, s, 1)))[..., 0]
-    return 1 + z * (solved @ np.asarray(b, dtype=np.float64))
+    regular = np.linalg.det(system) != 0
+    out = np.full(z.shape, complex(np.inf, 0.0))
+    solved = np.linalg.solve(system[regular], np.ones((int(regular.sum()), s, 1)))[..., 0]
+    out[regular] = 1 + z[regular] * (solved @ np.asarray(b, dtype=np.float64))
+    return out
 
 
-def amplification(method: str, z: Any) -> np.ndarray:
-    """|R(z)| of ``method`` on complex z (the spectral radius for semi-implicit Euler)."""
+def multistep_radius(alpha: Sequence[float], beta: Any, z: Any) -> np.ndarray:
+    """The largest |ζ| over the roots of sum_j (alpha_j - z beta_j) ζ^j = 0 (j = 0..k).
+
+    ``alpha`` are the coefficients of s(n+1-k), ..., s(n+1); ``beta`` is one number, the
+    coefficient of h g(s(n+1)) (an implicit method such as BDF: beta_j = 0 for j < k), or
+    the k + 1 coefficients of h g(s(n+1-k)), ..., h g(s(n+1)).  Where the leading coefficient
+    alpha_k - z beta_k vanishes a root is at infinity and the radius is infinite.
+    """
     z = np.asarray(z, dtype=np.complex128)
-    if method == SPLIT:
-        return _split_radius(z)
-    stepper = _tableau_stepper(method)
+    alpha = np.asarray(alpha, dtype=np.float64)
+    k = len(alpha) - 1
+    betas = np.asarray(beta, dtype=np.float64)
+    if betas.ndim == 0:
+        betas = np.concatenate([np.zeros(k), betas[None]])
+    if k < 1 or betas.shape != alpha.shape:
+        raise InputError("a multistep method needs k + 1 >= 2 alpha and 1 or k + 1 beta")
+    coefficients = alpha - z[..., None] * betas  # ascending powers of ζ
+    lead = coefficients[..., -1]
+    finite = lead != 0
+    out = np.full(z.shape, np.inf)
+    monic = coefficients[finite][..., :-1] / lead[finite][..., None]
+    companion = np.zeros((len(monic), k, k), dtype=np.complex128)
+    companion[:, 1:, :-1] = np.eye(k - 1)
+    companion[:, :, -1] = -monic
+    out[finite] = np.max(np.abs(np.linalg.eigvals(companion)), axis=-1)
+    return out
+
+
+def amplification(method: Any, z: Any) -> np.ndarray:
+    """|R(z)| of ``method`` (a stepper's name, or a stepper) on complex z.
+
+    What is computed follows the stepper's attributes: ``alpha`` and ``beta``, a multistep
+    method (the largest root modulus, :func:`multistep_radius`); ``a`` and ``b``, a Butcher
+    tableau (:func:`stability_function`); semi-implicit Euler, the spectral radius of its
+    step matrix on the oscillator (see the module docstring).
+    """
+    z = np.asarray(z, dtype=np.complex128)
+    stepper = _stability_stepper(method)
     with np.errstate(all="ignore"):
+        if stepper is None:
+            return _split_radius(z)
+        if hasattr(stepper, "alpha") and hasattr(stepper, "beta"):
+            return multistep_radius(stepper.alpha, stepper.beta, z)
         return np.abs(stability_function(stepper.a, stepper.b, z))
 
 
@@ -95,8 +147,15 @@ def in_region(method: str, z: Any) -> np.ndarray:
 
 
 def stability_methods() -> tuple[str, ...]:
-    """The steppers with a stability region: the tableau methods and semi-implicit Euler."""
-    return tuple(n for n, s in STEPPERS.items() if n == SPLIT or hasattr(s, "b"))
+    """The steppers with a stability region: the tableau methods, the multistep methods and
+    semi-implicit Euler."""
+    return tuple(n for n, s in STEPPERS.items() if n == SPLIT or _has_region(s))
+
+
+def _has_region(stepper: Any) -> bool:
+    return (hasattr(stepper, "alpha") and hasattr(stepper, "beta")) or (
+        hasattr(stepper, "a") and hasattr(stepper, "b")
+    )
 
 
 def stability_plot(
@@ -200,14 +259,16 @@ def _check_h(h, equilibria, h_lambda) -> None:
 
 
 def region_box(methods: Sequence[str]) -> tuple[float, float, float, float]:
-    """(re_min, re_max, im_min, im_max) of the regions of ``methods``, padded: every explicit
-    region lies inside |z| < 6."""
+    """(re_min, re_max, im_min, im_max) of the boundaries of the regions of ``methods`` within
+    |Re z|, |Im z| <= 6, padded: every explicit region lies inside |z| < 6, and so does the
+    boundary of an implicit method's unbounded region (backward Euler's circle |z - 1| = 1;
+    for the trapezoidal rule, the imaginary axis across the whole window)."""
     x = np.linspace(-6.0, 6.0, 481)
     z = x[None, :] + 1j * x[:, None]
     lo_re = lo_im = np.inf
     hi_re = hi_im = -np.inf
     for name in methods:
-        inside = amplification(name, z) <= 1 + TOLERANCE
+        inside = _boundary(amplification(name, z) <= 1 + TOLERANCE)
         if inside.any():
             rows, cols = np.nonzero(inside)
             lo_re, hi_re = min(lo_re, x[cols].min()), max(hi_re, x[cols].max())
@@ -232,6 +293,17 @@ def _equilibria(system, start, t_span):
     return find_equilibria(system, bounds)[:4]
 
 
+def _boundary(inside: np.ndarray) -> np.ndarray:
+    """The cells of ``inside`` with a neighbour (left, right, up or down) outside; the edge of
+    the grid is no boundary."""
+    out = np.zeros_like(inside)
+    out[1:] |= ~inside[:-1]
+    out[:-1] |= ~inside[1:]
+    out[:, 1:] |= ~inside[:, :-1]
+    out[:, :-1] |= ~inside[:, 1:]
+    return inside & out
+
+
 def _span(values: np.ndarray, default: tuple[float, float], symmetric: bool = False):
     """The default window, widened to show every value (with a margin)."""
     values = values[np.isfinite(values)]
@@ -245,23 +317,30 @@ def _span(values: np.ndarray, default: tuple[float, float], symmetric: bool = Fa
 
 
 def same_region(names: Sequence[str]) -> dict[str, str]:
-    """{method: the earlier method of ``names`` with the same stability function}: midpoint
-    and Heun, both 1 + z + z²/2, share their region."""
-    polynomials: dict[str, np.ndarray] = {}
+    """{method: the earlier method of ``names`` with the same region}: midpoint and Heun, both
+    R(z) = 1 + z + z²/2, share theirs, and so do the trapezoidal and implicit midpoint rules.
+    Two methods have the same region here when |R| agrees to 1e-12 at :data:`SAMPLE_Z`."""
+    radii: dict[str, np.ndarray] = {}
     same = {}
     for name in names:
         if name == SPLIT:
             continue
-        stepper = _tableau_stepper(name)
-        c = stability_polynomial(stepper.a, stepper.b)
-        c = np.trim_zeros(c, "b")
-        for other, d in polynomials.items():
-            if len(c) == len(d) and np.allclose(c, d, rtol=1e-12, atol=1e-14):
+        radius = amplification(name, SAMPLE_Z)
+        for other, known in radii.items():
+            if np.allclose(radius, known, rtol=1e-12, atol=1e-14):
                 same[name] = other
                 break
         else:
-            polynomials[name] = c
+            radii[name] = radius
     return same
+
+
+SAMPLE_Z = np.array([
+    -2.7 + 0.3j, -1.3 - 1.1j, -0.4 + 2.2j, 0.35 + 0.8j, 0.9 - 1.7j, -3.8 - 0.05j, 1.6 + 2.9j,
+    -0.05 - 0.6j, 2.3 - 0.4j, -1.9 + 3.3j, 0.2 - 3.1j, -5.1 + 1.2j,
+])  # fmt: skip
+"""Points of the plane at which :func:`same_region` compares |R(z)|: spread over |z| < 6,
+none on an axis or at a pole of the methods' R."""
 
 
 DASHES = (0, (4.0, 4.0))
@@ -336,20 +415,34 @@ def _points(ax, equilibria, h_lambda) -> list:
     return handles
 
 
-def _tableau_stepper(method: str):
+def _stability_stepper(method: Any):
+    """The stepper ``method`` names (or ``method`` itself, an object with a tableau or with
+    multistep coefficients); None for semi-implicit Euler."""
+    if not isinstance(method, str):
+        if not _has_region(method):
+            raise InputError(f"{method!r} has neither a tableau (a, b) nor alpha and beta")
+        return method
+    if method == SPLIT:
+        return None
     if method not in STEPPERS:
         raise unknown_name("method", method, stability_methods())
     stepper = STEPPERS[method]
-    if not hasattr(stepper, "b"):
+    if not _has_region(stepper):
         known = ", ".join(stability_methods())
         raise InputError(f"{method} has no stability function; methods with one: {known}")
     return stepper
 
 
 def _square(a: Sequence[Sequence[float]], s: int) -> np.ndarray:
-    """A ragged lower-triangular tableau (rows of length 0, 1, ...) as an s x s matrix."""
+    """A ragged tableau as an s x s matrix: row i holds a_i0, a_i1, ... and the entries not
+    given are 0, so an explicit row has i entries, a diagonally implicit one i + 1 (the
+    diagonal a_ii included) and a fully implicit one s."""
+    if len(a) > s:
+        raise InputError(f"a tableau with {s} weights b has at most {s} rows, got {len(a)}")
     matrix = np.zeros((s, s))
     for i, row in enumerate(a):
+        if len(row) > s:
+            raise InputError(f"row {i} of a tableau with {s} stages has {len(row)} entries")
         matrix[i, : len(row)] = row
     return matrix
 

@@ -54,6 +54,14 @@ METHOD_COLOURS = {
     "heun": OKABE_ITO["orange"],
     "rk4": OKABE_ITO["bluish green"],
     "dopri5": OKABE_ITO["sky blue"],
+    # the implicit and symplectic methods: darker hues apart from the eight above
+    "implicit_euler": "#8C510A",
+    "implicit_midpoint": "#01665E",
+    "trapezoidal": "#762A83",
+    "sdirk3": "#66A61E",
+    "bdf2": "#B2182B",
+    "verlet": "#4D4D4D",
+    "yoshida4": "#E7298A",
 }
 """Each method has one colour in every figure."""
 
