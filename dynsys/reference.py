@@ -18,17 +18,25 @@ SOLVE_IVP_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
 
+def default_method(system: System) -> str:
+    """The solve_ivp method a reference uses unless told: Radau (implicit, with the system's
+    Jacobian) for a system declared stiff, DOP853 otherwise."""
+    return "Radau" if system.stiff else "DOP853"
+
+
 def reference(
     system: System,
     s0: Any,
     t: Any,
     *,
-    method: str = "DOP853",
+    method: str | None = None,
     rtol: float = 1e-10,
     atol: float = 1e-12,
     stack: bool = False,
 ) -> Trajectory:
     """Solve ds/dt = g(t, s, x(t)) with solve_ivp and return the states on the grid ``t``.
+
+    ``method`` defaults to :func:`default_method`: Radau for a stiff system, else DOP853.
 
     Each trajectory of a batch is solved on its own (its own error control, as if alone; a
     failure names the trajectory); ``stack=True`` solves the batch as one system of batch * n
@@ -42,6 +50,7 @@ def reference(
     """
     if system.kind == "map":
         raise InputError(f"{system.name} is a discrete map; solve_ivp applies to ODEs only")
+    method = default_method(system) if method is None else method
     if method not in SOLVE_IVP_METHODS:
         raise unknown_name("solve_ivp method", method, SOLVE_IVP_METHODS)
     rtol, atol = checks.tolerances(rtol, atol)
@@ -138,10 +147,25 @@ def solve_ivp(*args: Any, **kwargs: Any) -> Any:
     return scipy_solve_ivp(*args, **kwargs)
 
 
+def stacked_jacobian(system: System, p, shape: tuple[int, int], method: str):
+    """solve_ivp's ``jac`` for the stacked states of shape (m, n): the system's Jacobian blocks
+    on the diagonal (a sparse matrix when m > 1, which scipy's implicit methods factor as
+    such); None for an explicit method or a system without a Jacobian."""
+    if method not in IMPLICIT or system.jacobian is None:
+        return None
+    from scipy import sparse
+
+    def jac(tt, y):
+        blocks = np.broadcast_to(system.jacobian(tt, y.reshape(shape), p), shape + shape[-1:])
+        if shape[0] == 1:
+            return np.array(blocks[0])
+        return sparse.block_diag(blocks, format="csc")
+
+    return jac
+
+
 def _solve(system, p, s0, t, method, rtol, atol):
     """One solve_ivp call on the stacked states s0 (m, n); returns (m, time, n), nfev, status."""
-    from scipy.linalg import block_diag
-
     shape = s0.shape
     forcing = system.forcing
 
@@ -155,13 +179,7 @@ def _solve(system, p, s0, t, method, rtol, atol):
         x = forcing(tt, p) if forcing is not None else None
         return system.rhs(tt, s, x, p).reshape(-1)
 
-    jac = None
-    if method in IMPLICIT and system.jacobian is not None:
-
-        def jac(tt, y):
-            blocks = np.broadcast_to(system.jacobian(tt, y.reshape(shape), p), shape + shape[-1:])
-            return block_diag(*blocks)
-
+    jac = stacked_jacobian(system, p, shape, method)
     options = {"jac": jac} if jac is not None else {}
     with np.errstate(all="ignore"):  # an overflow shows as a failed solve, not a warning
         sol = solve_ivp(

@@ -137,7 +137,7 @@ def compare(
     t_span: tuple[float, float],
     dt: float,
     methods: Sequence[str] = DEFAULT_METHODS,
-    reference_method: str = "DOP853",
+    reference_method: str | None = None,
     rtol: float = 1e-10,
     atol: float = 1e-12,
     save_every: int = 1,
@@ -214,7 +214,7 @@ def check_compare(
     t_span: tuple[float, float],
     dt: float,
     methods: Sequence[str] = DEFAULT_METHODS,
-    reference_method: str = "DOP853",
+    reference_method: str | None = None,
     rtol: float = 1e-10,
     atol: float = 1e-12,
     save_every: int = 1,
@@ -225,7 +225,7 @@ def check_compare(
     and the reference's); return the size of one method's run."""
     _require_ode(system, "compare")
     names = _method_list(methods, system)
-    if reference_method not in SOLVE_IVP_METHODS:
+    if reference_method is not None and reference_method not in SOLVE_IVP_METHODS:
         raise unknown_name("solve_ivp method", reference_method, SOLVE_IVP_METHODS)
     checks.tolerances(rtol, atol)
     size = plan_size(system, s0, t_span=t_span, dt=dt, method="euler", save_every=save_every)

@@ -41,6 +41,7 @@ SHORT = {  # the shipped experiments (sweeps: test_sweep.py), shortened to secon
         "training.epochs=5",
     ),
     "user_pendulum": ("simulation.t_end=5",),
+    "stiff_robertson": ("simulation.t_end=50",),
 }
 TEST_ROWS = {"model", "euler", "semi_implicit_euler", "rk4"}
 TEST_KEYS = {"rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape"}

@@ -188,7 +188,8 @@ def _exact_error(traj) -> float:
 def compare_command(
     system_name, params, s0, t0, t_end, methods, dt, save_every, rtol, atol, as_json
 ) -> None:
-    """Compare steppers on SYSTEM against a tight solve_ivp (DOP853) reference.
+    """Compare steppers on SYSTEM against a tight solve_ivp reference (DOP853; Radau, with the
+    Jacobian, for a stiff system).
 
     Errors are over every kept step and state; with an exact solution, its errors too.
 

@@ -14,7 +14,7 @@ from scipy.integrate import solve_ivp
 
 from .. import checks
 from ..errors import DivergenceError, InputError, SolverError
-from ..reference import reference
+from ..reference import default_method, reference, stacked_jacobian
 from ..simulate import simulate
 from ..steppers import REFERENCE_METHOD, get_stepper
 from ..systems.base import System
@@ -148,9 +148,12 @@ def check_reference(
         x = forcing(t, params) if forcing is not None else None
         return system.rhs(t, y.reshape(shape), x, params).reshape(-1)
 
+    method = default_method(system)
+    jac = stacked_jacobian(system, params, (len(y0) // system.n_states, system.n_states), method)
     try:
         with np.errstate(all="ignore"):
-            solve_ivp(fun, (t0, t_end), y0, method="DOP853", rtol=RTOL, atol=ATOL)
+            options = {"jac": jac} if jac is not None else {}
+            solve_ivp(fun, (t0, t_end), y0, method=method, rtol=RTOL, atol=ATOL, **options)
         return
     except _Enough:
         pass
