@@ -294,3 +294,37 @@ def test_a_jacobian_of_the_wrong_shape_is_one_line_naming_it():
     with pytest.raises(InputError, match=r"the jacobian of wrong_jacobian has shape \(3, 3\); "
                        r"Newton's method needs \(\.\.\., 2, 2\)"):  # fmt: skip
         simulate(WrongJacobian(), [1.0, 0.0], t_span=(0, 1), dt=0.1, method="sdirk3")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "pendulum", "-p", "damping=0.3", "--method", "verlet"],
+         "verlet needs a force that does not depend on the velocity"),
+        (["simulate", "exponential_decay", "--method", "yoshida4"],
+         "yoshida4 needs states split into positions and velocities"),
+        (["simulate", "logistic_map", "--method", "bdf2"],
+         "discrete map; its only method is 'map'"),
+        (["compare", "pendulum", "-p", "damping=0.1", "--methods", "rk4,verlet"],
+         "verlet needs a force that does not depend on the velocity"),
+    ],
+)  # fmt: skip
+def test_the_command_line_refuses_what_a_method_cannot_step(args, message, tmp_path):
+    out = tmp_path / "never.csv"
+    result = CliRunner().invoke(main, [*args, "--out", str(out)] if args[0] == "simulate" else args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_newton_failure_on_the_command_line_exits_1_and_writes_nothing(tmp_path):
+    out = tmp_path / "never.npz"
+    result = CliRunner().invoke(
+        main,
+        ["simulate", "van_der_pol", "-p", "mu=1000", "--method", "implicit_euler", "--dt", "0.05",
+         "--t-end", "1000", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "Newton's method did not converge on step" in result.output
+    assert "Traceback" not in result.output and not out.exists()
