@@ -149,32 +149,13 @@ def kaplan_yorke(exponents: Any) -> float:
 # -- the tangent map of one step ------------------------------------------------------------
 
 
-def rk_tangent(stepper: ExplicitRungeKutta, system, t, h, s, x, p, V):
-    """(F(s), dF V) of an explicit Runge-Kutta step, for any tableau: F(s) is the stepper's own
-    s(n+1), bit for bit (the same operations in the same order as ``stepper.step``)."""
-    ks: list[np.ndarray] = []
-    dks: list[np.ndarray] = []
-    for i, ci in enumerate(stepper.c):
-        stage, dstage = s, V
-        for aij, kj, dkj in zip(stepper.a[i], ks, dks, strict=False):
-            if aij:
-                stage = stage + (h * aij) * kj
-                dstage = dstage + (h * aij) * dkj
-        ti = t + ci * h
-        xi = None if x is None else x[stepper.nodes.index(ci)]
-        ks.append(system.rhs(ti, stage, xi, p))
-        dks.append(system.jacobian(ti, stage, p) @ dstage)
-    out, dout = s, V
-    for bi, ki, dki in zip(stepper.b, ks, dks, strict=False):
-        if bi:
-            out = out + (h * bi) * ki
-            dout = dout + (h * bi) * dki
-    return out, dout
-
-
-def dirk_tangent(stepper: DiagonallyImplicitRungeKutta, system, t, h, s, x, p, V):
-    """(F(s), dF V) of a diagonally implicit Runge-Kutta step: F(s) is the stepper's own
-    s(n+1), bit for bit; an implicit stage's tangent solves (I - h a_ii J(t_i, z_i)) dz_i = dB_i."""
+def tableau_tangent(
+    stepper: ExplicitRungeKutta | DiagonallyImplicitRungeKutta, system, t, h, s, x, p, V
+):
+    """(F(s), dF V) of a Runge-Kutta step, explicit or diagonally implicit, for any tableau:
+    F(s) is the stepper's own s(n+1), bit for bit (the same operations in the same order as
+    ``stepper.step``); an explicit stage has dk_i = J(t_i, B_i) dB_i, an implicit one solves
+    (I - h a_ii J(t_i, z_i)) dz_i = dB_i and has dk_i = (dz_i - dB_i) / (h a_ii)."""
     from .steppers.implicit import newton
 
     ks: list[np.ndarray] = []
@@ -246,8 +227,8 @@ def map_tangent(stepper: MapIteration, system, t, h, s, x, p, V):
 
 
 EXACT_TANGENTS: dict[type[Stepper], TangentStep] = {
-    ExplicitRungeKutta: rk_tangent,
-    DiagonallyImplicitRungeKutta: dirk_tangent,
+    ExplicitRungeKutta: tableau_tangent,
+    DiagonallyImplicitRungeKutta: tableau_tangent,
     SemiImplicitEuler: semi_implicit_euler_tangent,
     Splitting: splitting_tangent,
     MapIteration: map_tangent,
