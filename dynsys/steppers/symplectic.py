@@ -19,6 +19,8 @@ from .base import Stepper
 
 PROBES = 4
 """States drawn from the system's typical ranges (besides its default_s0) where check probes."""
+INSTEAD = "implicit_midpoint (symplectic, implicit) or rk4"
+"""What a refusal suggests: a method that steps any field."""
 DERIVATIVE_STEP = 1e-6
 """Relative step of the centred differences that check uses when a system has no jacobian."""
 
@@ -96,7 +98,7 @@ class Splitting(Stepper):
                 "method is 'map'"
             )
         q, n = system.n_positions, system.n_states
-        instead = _alternatives()
+        instead = INSTEAD
         if not 0 < q < n:
             raise InputError(
                 f"{self.name} needs states split into positions and velocities; {system.name} "
@@ -186,15 +188,6 @@ def _causes(system: System, i: int, j: int) -> list[str]:
         if all(np.max(np.abs(jac[:, i, j])) <= tol for jac, tol in _probed(zeroed)):
             names.append(name)
     return names
-
-
-def _alternatives() -> str:
-    """What to use instead: implicit_midpoint (when registered) or rk4."""
-    from . import STEPPERS
-
-    if "implicit_midpoint" in STEPPERS:
-        return "implicit_midpoint (symplectic, implicit) or rk4"
-    return "rk4"
 
 
 def _node_of(nodes: tuple[float, ...], tau: float, name: str) -> int:
