@@ -378,6 +378,12 @@ def simulate(
     stepper = get_stepper(method, system)
     chosen = choose_backend(backend, system, stepper, size.steps)
     recurrence = Recurrence(system, stepper, dt, t0, chosen)
+    if backend == "auto" and chosen == "numpy" and system.kind == "ode":
+        from . import kernels
+
+        reason = kernels.why_not(system, stepper) if kernels.available() else None
+        if reason is not None:  # "auto" says why the compiled loop did not run
+            recurrence.loop["kernel_error"] = f"no compiled loop: {reason}"
     if chosen != "numpy":
         # The numpy loop checks the drive where it samples it (run).  The compiled loop samples
         # every kept time but the last as the c = 0 node of a step, and a sample that is not

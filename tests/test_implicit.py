@@ -328,3 +328,14 @@ def test_a_newton_failure_on_the_command_line_exits_1_and_writes_nothing(tmp_pat
     assert result.exit_code == 1, result.output
     assert "Newton's method did not converge on step" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+@needs_numba
+def test_auto_says_why_the_compiled_loop_did_not_run():
+    traj = simulate(NoJacobian(a=-2.0, b=1.0), [1.0, 0.0], t_span=(0, 1), dt=0.1, method="sdirk3")
+    assert traj.info["backend"] == "numpy"
+    assert traj.info["kernel_error"] == (
+        "no compiled loop: sdirk3 needs a jacobian_field, which rotation_fd does not define"
+    )
+    with pytest.raises(InputError, match="sdirk3 needs a jacobian_field"):
+        simulate(NoJacobian(), [1.0, 0.0], t_span=(0, 1), dt=0.1, method="sdirk3", backend="numba")

@@ -83,14 +83,21 @@ def available() -> bool:
 
 def supports(system: System, stepper: Stepper) -> bool:
     """Whether the compiled loop can run ``stepper`` on ``system``."""
+    return why_not(system, stepper) is None
+
+
+def why_not(system: System, stepper: Stepper) -> str | None:
+    """Why the compiled loop cannot run ``stepper`` on ``system`` (one clause), or None."""
     cls = type(system)
-    return (
-        system.kind == "ode"
-        and cls.vector_field is not None
-        and cls.rhs is System.rhs  # a subclass that overrides rhs defines its own maths
-        and type(stepper) in BODIES
-        and not (stepper.implicit and cls.jacobian_field is None)  # Newton reads it compiled
-    )
+    if system.kind != "ode":
+        return f"{system.name} is a map"
+    if cls.vector_field is None or cls.rhs is not System.rhs:  # rhs overridden: its own maths
+        return f"{system.name} has no vector_field by components"
+    if type(stepper) not in BODIES:
+        return f"it has no loop for {stepper.name}"
+    if stepper.implicit and cls.jacobian_field is None:
+        return f"{stepper.name} needs a jacobian_field, which {system.name} does not define"
+    return None
 
 
 def compiled_methods() -> tuple[str, ...]:
@@ -194,10 +201,11 @@ def is_cached(system: System, stepper: Stepper) -> bool:
 def kernel(system: System, stepper: Stepper) -> Kernel:
     """The loop of ``stepper`` on systems like ``system`` (its class, and whether its members
     share parameters): loaded from this process, from the disk cache, or compiled."""
-    if not supports(system, stepper):
+    reason = why_not(system, stepper)
+    if reason is not None:
         raise InputError(
-            f"backend 'numba' cannot run {stepper.name} on {system.name}: it compiles the "
-            f"steppers {', '.join(compiled_methods())} on built-in systems with a vector_field"
+            f"backend 'numba' cannot run {stepper.name} on {system.name}: {reason} (it compiles "
+            f"{', '.join(compiled_methods())} on systems with a vector_field)"
         )
     index = (type(system), stepper, shared_params(system))
     with _LOADING:
