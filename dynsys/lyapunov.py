@@ -306,6 +306,7 @@ def lyapunov(
     spectrum: bool | int = False,
     every: int = 1,
     tangent: str = "auto",
+    backend: str = "auto",
 ) -> LyapunovResult:
     """Lyapunov exponents of ``method``'s recurrence on ``system`` from s(t0) = s0.
 
@@ -315,7 +316,10 @@ def lyapunov(
     exponent, True all n, an int that many; ``every`` is the number of steps between two QR
     factorisations.  ``s0`` (n,) or (batch, n), and parameters of shape (batch,), give
     exponents of shape (batch, m); the batch is stepped at once.  ``method`` defaults as in
-    :func:`dynsys.simulate` ('euler', 'map' for maps; a map's dt is 1).
+    :func:`dynsys.simulate` ('euler', 'map' for maps; a map's dt is 1).  ``backend`` "auto"
+    takes the compiled tangent loop (:mod:`dynsys.kernels.tangent`: explicit Runge-Kutta
+    steppers, exact tangents, a QR every step) as :func:`dynsys.simulate` takes the compiled
+    loop; "numpy" never does, "numba" always (or refuses).
 
     Raises :class:`~dynsys.errors.InputError` for bad input, and a
     :class:`~dynsys.errors.DynsysError` (a :class:`DivergenceError` for the state) naming the
@@ -361,7 +365,12 @@ def lyapunov(
         f"{n_total:.4g} steps x {m} tangent vector{'s' if m > 1 else ''}",
         "take a larger dt, a shorter time or fewer exponents",
     )
-    sums, times, history = _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m)
+    compiled = None
+    if _compilable(system, stepper, mode, every, backend, m, n_total * n_traj * (1 + m)):
+        compiled = _compiled_run(system, stepper, start, dt, t0, n_trans, n_total, m)
+    if compiled is None:  # the numpy loop, which also says where a run left the numbers
+        compiled = _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m)
+    sums, times, history = compiled
     steps = n_total - n_trans
     exponents = sums / (steps * dt)
     tail = history[..., -max(1, math.ceil(SPREAD_FRACTION * history.shape[-2])) :, :]
@@ -391,9 +400,7 @@ def _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m):
     n = system.n_states
     rec = Recurrence(system, stepper, dt, t0)
     step, p = _tangent_function(system, stepper, mode), system.params  # once, not per step
-    qr_steps = [*range(n_trans + every, n_total, every), n_total]
-    picks = np.unique(np.linspace(0, len(qr_steps) - 1, min(CHECKPOINTS, len(qr_steps))).round())
-    record = {qr_steps[int(i)] for i in picks}
+    _, record = _checkpoints(n_trans, n_total, every)
     s = start.copy()
     V = np.broadcast_to(np.eye(n)[:, :m], (*s.shape[:-1], n, m)).copy()
     sums = np.zeros((*s.shape[:-1], m))
@@ -426,6 +433,52 @@ def _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m):
                     times.append(rec.time(k))
                     history.append(sums / ((k - n_trans) * dt))
     return sums, np.array(times), np.stack(history, axis=-2)
+
+
+def _checkpoints(n_trans: int, n_total: int, every: int) -> tuple[list[int], set[int]]:
+    """The steps of the QR factorisations after the transient, and the (at most CHECKPOINTS,
+    evenly spread) ones where the running estimate is recorded."""
+    qr_steps = [*range(n_trans + every, n_total, every), n_total]
+    picks = np.unique(np.linspace(0, len(qr_steps) - 1, min(CHECKPOINTS, len(qr_steps))).round())
+    return qr_steps, {qr_steps[int(i)] for i in picks}
+
+
+def _compilable(system, stepper, mode, every, backend, m, member_steps) -> bool:
+    """Whether the compiled tangent loop runs: exact tangents of an explicit Runge-Kutta
+    stepper with a QR every step, chosen by ``backend`` as simulate chooses its loop."""
+    from .kernels.tangent import TangentStepper
+    from .simulate import BACKENDS, choose_backend
+
+    if backend not in BACKENDS:
+        raise unknown_name("backend", str(backend), BACKENDS)
+    plain = mode == "exact" and every == 1 and type(stepper) is ExplicitRungeKutta
+    if backend == "numba" and not plain:
+        raise InputError(
+            "backend 'numba' runs the tangents of explicit Runge-Kutta steppers with exact "
+            f"tangents and every=1; got {stepper.name}, tangent {mode!r}, every={every}"
+        )
+    if not plain:
+        return False
+    tangent = TangentStepper.of(stepper, m)
+    return choose_backend(backend, system, tangent, member_steps) == "numba"
+
+
+def _compiled_run(system, stepper, start, dt, t0, n_trans, n_total, m):
+    """:func:`_run` by the compiled tangent loop, or None when the run left the finite numbers
+    (the numpy loop then runs and says where)."""
+    from .kernels.tangent import sums_at
+
+    _, record = _checkpoints(n_trans, n_total, 1)
+    rows = sorted({n_trans, *record} - {0})
+    sums = sums_at(system, stepper, start, dt, t0, np.array(rows), m)
+    if sums is None:
+        return None
+    first = sums[..., 0, :] if n_trans else 0.0  # the sums over the transient
+    kept = [i for i, k in enumerate(rows) if k > n_trans]
+    steps = np.array([rows[i] - n_trans for i in kept], dtype=np.float64)
+    history = (sums[..., kept, :] - np.asarray(first)[..., None, :]) / (steps[:, None] * dt)
+    times = t0 + np.array([rows[i] for i in kept]) * dt
+    return sums[..., -1, :] - first, times, history
 
 
 def _diverged(rec: Recurrence, stepper: Stepper, k: int, s: np.ndarray) -> DivergenceError:

@@ -95,7 +95,7 @@ def why_not(system: System, stepper: Stepper) -> str | None:
         return f"{system.name} has no vector_field by components"
     if type(stepper) not in BODIES:
         return f"it has no loop for {stepper.name}"
-    if stepper.implicit and cls.jacobian_field is None:
+    if (stepper.implicit or getattr(stepper, "tangent", False)) and cls.jacobian_field is None:
         return f"{stepper.name} needs a jacobian_field, which {system.name} does not define"
     return None
 
@@ -166,7 +166,8 @@ def _plan(cls: type[System], stepper: Stepper, shared: bool) -> _Plan:
     names = [p.name for p in cls.parameters]
     positions = cls.split if cls.split is not None else len(cls.states) // 2
     driven = cls.forcing is not None
-    source = advance_source(stepper, len(cls.states), names, driven, positions, shared)
+    width = stepper.width(len(cls.states))
+    source = advance_source(stepper, width, names, driven, positions, shared)
     label = " ".join(f"{cls.__module__}.{cls.__qualname__}".split())  # no line break
     header = (  # no name, whatever its characters, can end the comment line
         f"# dynsys compiled loop: {stepper.name} on {label}, "
@@ -175,7 +176,7 @@ def _plan(cls: type[System], stepper: Stepper, shared: bool) -> _Plan:
         "P = parameters, carray (numba), np (numpy)\n"
     )
     source = header + source
-    rows = work_rows(len(cls.states), driven, shared, stepper)
+    rows = work_rows(width, driven, shared, stepper)
     where = cache.folder()
     return _Plan(cls, stepper, shared, source, rows, where, cache.key(source, cls))
 

@@ -32,6 +32,7 @@ from ..steppers import (
 from ..steppers.symplectic import Splitting
 from .implicit_source import bdf2_body, dirk_body
 from .splitting_source import splitting_body
+from .tangent import TangentStepper, tangent_body
 
 BLOCK = 256
 """Members a block steps together (2 states: 4 KiB, which the L1 cache holds)."""
@@ -197,6 +198,7 @@ BODIES: dict[type[Stepper], Callable[[Any, list[str], int, bool], list[str]]] = 
     Splitting: splitting_body,
     DiagonallyImplicitRungeKutta: dirk_body,
     BDF2: bdf2_body,
+    TangentStepper: tangent_body,
 }
 """The body of one member's step, by stepper class: ``body(stepper, ys, split, driven)``
 returns the lines that advance the state variables ``ys`` (in place of the names) by one step,

@@ -53,6 +53,10 @@ class Stepper:
     def check(self, system: System) -> None:
         """Raise a one-line InputError when this method cannot run ``system``."""
 
+    def width(self, n_states: int) -> int:
+        """Numbers per member a compiled loop carries as the state: the system's n."""
+        return n_states
+
     def step(self, system: System, t: float, h: float, s: np.ndarray, x, p: Params) -> np.ndarray:
         """s(n+1) from s(n) = ``s`` at time ``t``; ``x`` holds the drive at t + c h, c in nodes."""
         raise NotImplementedError
