@@ -42,6 +42,14 @@ SHORT = {  # the shipped experiments (sweeps: test_sweep.py), shortened to secon
     ),
     "user_pendulum": ("simulation.t_end=5",),
     "stiff_robertson": ("simulation.t_end=50",),
+    "lorenz_lyapunov": ("simulation.t_end=2", "lyapunov.t_end=30", "lyapunov.transient=5"),
+    "logistic_bifurcation": (
+        "simulation.t_end=50",
+        "bifurcation.n=121",
+        "bifurcation.transient=500",
+        "bifurcation.keep=64",
+        "bifurcation.lyapunov_iterations=1000",
+    ),
 }
 TEST_ROWS = {"model", "euler", "semi_implicit_euler", "rk4"}
 TEST_KEYS = {"rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape"}
@@ -121,11 +129,13 @@ def test_shipped_config_runs_and_writes_its_files(shipped, name):
     config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     status = read_json(folder / "status.json")
     assert status["state"] == "done"
-    steps = ["simulation", *(["train"] if "model" in config else [])]
+    sections = ("lyapunov", "bifurcation", "model")
+    steps = ["simulation", *(s.replace("model", "train") for s in sections if s in config)]
     steps += [f"plot:{p.get('name', p['kind'])}" for p in config.get("plots", [])]
     assert status["completed"] == steps
     methods = config["simulation"]["methods"]
-    for method in [*methods, "reference"]:
+    is_map = methods == ["map"]  # a discrete map has no solve_ivp reference nor errors
+    for method in [*methods, *([] if is_map else ["reference"])]:
         with np.load(folder / "trajectories" / f"{method}.npz") as data:
             assert np.isfinite(data["states"]).all() and data["t"][-1] == pytest.approx(
                 float(SHORT[name][0].split("=")[1])
@@ -137,7 +147,7 @@ def test_shipped_config_runs_and_writes_its_files(shipped, name):
     metrics = read_json(folder / "metrics.json")
     assert metrics["name"] == config["name"] and metrics["seed"] == config["seed"]
     assert metrics["dynsys_version"] == dynsys.__version__
-    assert set(metrics["simulation"]) == set(methods)
+    assert set(metrics["simulation"]) == (set() if is_map else set(methods))
     for row in metrics["simulation"].values():
         assert set(row) >= SIM_KEYS and all(row[k] >= 0 for k in SIM_KEYS)
     assert ("test" in metrics) == ("model" in config)

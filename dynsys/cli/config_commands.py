@@ -56,6 +56,10 @@ def validate_command(file: str, overrides: tuple[str, ...]) -> None:
     parts = [config.name, system, f"{len(methods)} method{'s' if len(methods) > 1 else ''}"]
     if config.model is not None:
         parts.append(f"{config.model.kind} model")
+    if config.lyapunov is not None:
+        parts.append("Lyapunov exponents")
+    if config.bifurcation is not None:
+        parts.append("orbit diagram")
     if config.plots:
         parts.append(f"{len(config.plots)} figure{'s' if len(config.plots) > 1 else ''}")
     if config.sweep is not None:

@@ -2,7 +2,8 @@
 
 A file names the experiment and its system (a built-in one, or states and equations of your
 own), and may set the simulation, the reference solver, a dataset, a model and its training,
-figures, outputs and a sweep; every other field keeps its default::
+figures, outputs, Lyapunov exponents, an orbit diagram and a sweep; every other field keeps its
+default::
 
     name: seed-oscillator
     system: {name: driven_oscillator, params: {k: 4.0}}
@@ -55,9 +56,10 @@ from pydantic_core import PydanticCustomError
 from .. import checks
 from ..errors import InputError, unknown_name
 from ..files import MiB, read_text
+from ..lyapunov import TANGENT_MODES
 from ..reference import SOLVE_IVP_METHODS
 from ..rnn.data import ODE_STEPPERS
-from ..steppers import METHODS
+from ..steppers import METHODS, STEPPERS
 from ..systems import SYSTEMS
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -355,6 +357,8 @@ Expression = Annotated[str, BeforeValidator(_number_as_text)]
 Method = Literal[(*METHODS, "map")]
 SolveIvpMethod = Literal[SOLVE_IVP_METHODS]
 DriveNodes = Literal[ODE_STEPPERS]
+LyapunovMethod = Literal[tuple(STEPPERS)]
+TangentMode = Literal[TANGENT_MODES]
 
 
 def _error(path: str, message: str) -> PydanticCustomError:
@@ -779,6 +783,97 @@ class SweepConfig(_Section):
         return self
 
 
+Spectrum = Annotated[bool, Strict()] | Annotated[int, Strict()]
+"""false (the largest exponent), true (all of them) or how many, largest first."""
+
+
+class LyapunovConfig(_Section):
+    """Lyapunov exponents of a stepper's recurrence (:func:`dynsys.lyapunov.lyapunov`):
+    lambda_i = (1 / T) sum log R_ii over the QR factorisations of the tangent vectors, over
+    (t0 + transient, t_end]; per unit time for an ODE's stepper, per iteration for a map.
+    Fields left out follow the simulation (its first stepper, dt, t_end and s0)."""
+
+    method: LyapunovMethod | None = Field(
+        None, description="The stepper measured. Default: the simulation's first, else rk4."
+    )
+    dt: Positive | None = Field(None, description="Step h. Default: simulation.dt (maps: none).")
+    t_end: Number | None = Field(None, description="End time. Default: simulation.t_end.")
+    transient: Number = Field(0.0, ge=0, description="Time run first, not accumulated.")
+    spectrum: Spectrum = Field(
+        False, description="false: the largest exponent; true: all; a number: that many."
+    )
+    every: Count = Field(1, ge=1, description="Steps between re-orthonormalisations.")
+    tangent: TangentMode = Field(
+        "auto", description="exact (the jacobian), finite_difference, or auto (exact if any)."
+    )
+    s0: list[Number] | list[list[Number]] | None = Field(
+        None, description="Initial state, or a list of them. Default: simulation.s0."
+    )
+
+    @field_validator("spectrum", mode="wrap")
+    @classmethod
+    def _some(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> bool | int:
+        message = f"must be true, false or a whole number >= 1, got {_short(value)}"
+        try:
+            value = handler(value)
+        except ValidationError:
+            raise _error("", message) from None
+        if not isinstance(value, bool) and value < 1:
+            raise _error("", message)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> LyapunovConfig:
+        if self.method is not None and STEPPERS[self.method].history > 1:
+            raise _error(
+                "method",
+                f"{self.method!r} carries {STEPPERS[self.method].history} states, so its map is "
+                "not s -> F(s); use a one-step method",
+            )
+        return self
+
+
+class BifurcationConfig(_Section):
+    """The orbit diagram of a discrete map (:func:`dynsys.orbits.orbit_diagram`): for each of
+    ``n`` values of ``param`` in ``range``, iterate s(n+1) = f(s(n); param) from ``s0``, drop
+    ``transient`` iterations and keep the next ``keep`` values of ``state``."""
+
+    param: str = Field(description="The parameter swept.")
+    range: Interval = Field(description="[lo, hi], lo < hi: the values swept, both included.")
+    n: Count = Field(1000, ge=2, description="Parameter values.")
+    transient: Count = Field(1000, ge=0, description="Iterations dropped first.")
+    keep: Count = Field(200, ge=2, description="Iterations kept (drawn).")
+    state: Annotated[int, Strict(), Field(ge=0)] | str = Field(
+        0, description="The state drawn: a name or an index."
+    )
+    s0: list[Number] | None = Field(
+        None, description="Initial state of every orbit. Default: simulation.s0 or the system's."
+    )
+    lyapunov: Annotated[bool, Strict()] = Field(
+        False, description="Draw each value's largest Lyapunov exponent beneath the diagram."
+    )
+    lyapunov_iterations: Count = Field(
+        2000, ge=1, description="Iterations after the transient over which each is accumulated."
+    )
+
+    @field_validator("state", mode="wrap")
+    @classmethod
+    def _state(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> int | str:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise _error(
+                "", f"must be a state's name or index (>= 0), got {_short(value)}"
+            ) from None
+
+    @model_validator(mode="after")
+    def _check(self) -> BifurcationConfig:
+        lo, hi = self.range
+        if not lo < hi:
+            raise _error("range", f"must be [lo, hi] with lo < hi, got [{lo:g}, {hi:g}]")
+        return self
+
+
 class ExperimentConfig(_Section):
     """A whole experiment: a system and what to do with it."""
 
@@ -794,6 +889,8 @@ class ExperimentConfig(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     sweep: SweepConfig | None = None
+    lyapunov: LyapunovConfig | None = None
+    bifurcation: BifurcationConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -838,9 +935,73 @@ class ExperimentConfig(_Section):
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise _error(f"plots[{i}].name", f"another figure is named {name!r}; name this one")
+        if self.lyapunov is not None:
+            self._check_lyapunov(self.lyapunov, states, kind)
+        if self.bifurcation is not None:
+            self._check_bifurcation(self.bifurcation, states, kind)
         if self.sweep is not None:
             self._check_sweep(self.sweep)
         return self
+
+    def _check_lyapunov(self, section: LyapunovConfig, states: list[str], kind: str) -> None:
+        """The exponents fit the system: its kind (a map has no dt), its number of states, and
+        a time after the transient."""
+        if section.method is not None and (section.method == "map") != (kind == "map"):
+            hint = "a discrete map steps with 'map'" if kind == "map" else "'map' steps maps"
+            what = "a discrete map" if kind == "map" else "an ODE"
+            raise _error("lyapunov.method", f"{section.method!r} does not fit {what}: {hint}")
+        if kind == "map" and section.dt is not None:
+            raise _error("lyapunov.dt", "a discrete map steps once per iteration; leave dt out")
+        spectrum = section.spectrum
+        if not isinstance(spectrum, bool) and spectrum > len(states):
+            raise _error(
+                "lyapunov.spectrum",
+                f"must be true, false or a whole number from 1 to {len(states)} (the states "
+                f"{', '.join(states)}), got {spectrum}",
+            )
+        for i, row in enumerate(_rows(section.s0)):
+            if len(row) != len(states):
+                batch = section.s0 and isinstance(section.s0[0], list)
+                raise _error(
+                    f"lyapunov.s0[{i}]" if batch else "lyapunov.s0",
+                    f"must have {len(states)} values ({', '.join(states)}), got {len(row)}",
+                )
+        t0 = self.simulation.t0
+        t_end = self.simulation.t_end if section.t_end is None else section.t_end
+        if not t_end > t0 + section.transient:
+            where = "lyapunov.t_end" if section.t_end is not None else "lyapunov.transient"
+            raise _error(
+                where,
+                f"t_end = {t_end:g} must be > t0 + transient = {t0 + section.transient:g}",
+            )
+
+    def _check_bifurcation(self, section: BifurcationConfig, states: list[str], kind: str) -> None:
+        """An orbit diagram is of a discrete map, over one of its parameters and states."""
+        if kind != "map":
+            raise _error(
+                "bifurcation",
+                f"orbit diagrams are of discrete maps; {self.system.name or 'this system'} is "
+                "an ODE",
+            )
+        params = self.system.param_names
+        if section.param not in params:
+            raise _error("bifurcation.param", str(unknown_name("parameter", section.param, params)))
+        state = section.state
+        if (isinstance(state, str) and state not in states) or (
+            isinstance(state, int) and state >= len(states)
+        ):
+            known = ", ".join(f"{i} ({name})" for i, name in enumerate(states))
+            raise _error("bifurcation.state", f"no state {state!r}; the states: {known}")
+        if section.s0 is not None and len(section.s0) != len(states):
+            raise _error(
+                "bifurcation.s0",
+                f"must have {len(states)} values ({', '.join(states)}), got {len(section.s0)}",
+            )
+        s0 = self.simulation.s0
+        if section.s0 is None and s0 and isinstance(s0[0], list):
+            raise _error(
+                "bifurcation.s0", "the simulation starts a batch: give one initial state here"
+            )
 
     def _check_training(self, kind: str) -> None:
         """Training settings apply to gradient-fitted kinds; closed-loop epochs to those that

@@ -98,6 +98,36 @@ class Reference(_Record):
     atol: float
 
 
+Numbers = list[Number] | list[list[Number]]
+"""One number per exponent, or a list of them per initial state of a batch."""
+
+
+class LyapunovMetrics(_Record):
+    """The Lyapunov exponents of a run (largest first) and how they were had."""
+
+    exponents: Numbers
+    spread: Numbers
+    sum: Number | list[Number] = None
+    kaplan_yorke: Number | list[Number] = None
+    units: Literal["per unit time", "per iteration"]
+    method: str
+    dt: float
+    tangent: str
+    steps: int
+
+
+class BifurcationMetrics(_Record):
+    """An orbit diagram of a run: its parameter values and how many have each period."""
+
+    param: str
+    range: list[float]
+    values: int
+    periods: dict[str, int]
+    without_period: int
+    lyapunov_positive: int | None = None
+    lyapunov_max: Number = None
+
+
 class Metrics(_Record):
     """The schema of metrics.json: the tables a summary is drawn from, as the run wrote them."""
 
@@ -110,6 +140,8 @@ class Metrics(_Record):
     reference: Reference | None = None
     training: dict[str, dict[str, Any]] | None = None
     test: dict[str, RolloutRow] | None = None
+    lyapunov: LyapunovMetrics | None = None
+    bifurcation: BifurcationMetrics | None = None
     timings: dict[str, float | dict[str, float | None] | None] = {}
 
 

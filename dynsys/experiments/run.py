@@ -12,6 +12,16 @@ A run goes through its steps in order and records each one as it completes:
   the same merge as ``dynsys train``), seeded by ``seed``.  The fitted model goes to
   ``model.npz``, its test table (``TrainedModel.evaluation``) to ``metrics.json`` under
   ``test``.
+- ``lyapunov`` (when the config has a ``lyapunov`` section): the Lyapunov exponents of a
+  stepper's recurrence on the system (:func:`dynsys.lyapunov.lyapunov`), largest first, per
+  unit time (per iteration for a map), with their spread and settings, to ``lyapunov.json``;
+  the exponents, spread, sum and Kaplan-Yorke dimension to ``metrics.json`` under
+  ``lyapunov``.
+- ``bifurcation`` (when the config has a ``bifurcation`` section, for a discrete map): the
+  orbit diagram (:func:`dynsys.orbits.orbit_diagram`) to ``bifurcation.npz`` (with each
+  value's largest exponent as ``lyapunov`` when asked) and its figure to
+  ``plots/bifurcation.png``; the number of values with each period to ``metrics.json`` under
+  ``bifurcation``.
 - ``plot:<name>`` for each figure of ``plots``: ``plots/<name>.<format>``.
 
 The folder::
@@ -22,7 +32,7 @@ The folder::
     status.json            {"state": running|done|failed|interrupted, "completed": [...], ...}
     metrics.json           what was measured so far; wall times only under "timings"
     run.log                timestamped lines of what ran
-    trajectories/  model.npz  plots/
+    trajectories/  model.npz  lyapunov.json  bifurcation.npz  plots/
 
 Every file is written whole or not at all (a temporary file, then a rename), after each step,
 so a crash or Ctrl-C leaves the completed steps readable and ``status.json`` naming them.  A
@@ -73,10 +83,13 @@ from ..systems import System, get_system
 from ..tables import number, table
 from .config import ExperimentConfig, PlotConfig, config_hash, parse_config, resolved_yaml
 from .folder import LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
-from .records import Echo, RunRecord, Saved, check_config_hash, json_ready
+from .records import Echo, RunRecord, Saved, check_config_hash, json_ready, write_json
 
 T = TypeVar("T")
 MODEL_FILE = "model.npz"
+LYAPUNOV_FILE = "lyapunov.json"
+BIFURCATION_FILE = "bifurcation.npz"
+BIFURCATION_FIGURE = "plots/bifurcation.png"
 CONFIG_FILE = "config.resolved.yaml"
 CONFIG_LIMIT = 16 * MiB
 
@@ -95,15 +108,39 @@ class PlotJob:
 
 
 @dataclass(frozen=True)
+class LyapunovJob:
+    """The exponents of the ``lyapunov`` section: the initial state(s) and the keyword
+    arguments of :func:`dynsys.lyapunov.lyapunov` (defaults taken from the simulation)."""
+
+    s0: np.ndarray
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BifurcationJob:
+    """The orbit diagram of the ``bifurcation`` section: the parameter, its ``values`` (n,),
+    the keyword arguments of :func:`dynsys.orbits.orbit_diagram`, and the iterations over
+    which each value's largest exponent is accumulated (None: no exponents)."""
+
+    param: str
+    values: np.ndarray
+    kwargs: dict[str, Any]
+    lyapunov_iterations: int | None
+
+
+@dataclass(frozen=True)
 class Plan:
     """A config turned into what the run needs: the system, its initial state, the fit (None
-    without a model) and the figures; building it checks the config."""
+    without a model), the figures, and the exponents and orbit diagram (None when the config
+    does not ask for them); building it checks the config."""
 
     config: ExperimentConfig
     system: System
     s0: np.ndarray
     fit: FitPlan | None
     plots: tuple[PlotJob, ...]
+    lyapunov: LyapunovJob | None = None
+    bifurcation: BifurcationJob | None = None
 
     @property
     def spec(self) -> DatasetSpec | None:
@@ -112,13 +149,20 @@ class Plan:
     @property
     def steps(self) -> tuple[str, ...]:
         train = ("train",) if self.fit is not None else ()
-        return ("simulation", *train, *(f"plot:{p.name}" for p in self.plots))
+        lyapunov = ("lyapunov",) if self.lyapunov is not None else ()
+        bifurcation = ("bifurcation",) if self.bifurcation is not None else ()
+        plots = (f"plot:{p.name}" for p in self.plots)
+        return ("simulation", *lyapunov, *bifurcation, *train, *plots)
 
     def step_files(self, step: str) -> tuple[str, ...]:
         """The result files of ``step`` whose digests the status keeps (not model.npz: it is
         checked as a model when the run resumes)."""
         if step == "simulation":
             return tuple(f for f in self.files if f.startswith("trajectories/"))
+        if step == "lyapunov":
+            return (LYAPUNOV_FILE,)
+        if step == "bifurcation":
+            return (BIFURCATION_FILE, BIFURCATION_FIGURE)
         return tuple(f"plots/{job.file}" for job in self.plots if f"plot:{job.name}" == step)
 
     @property
@@ -131,6 +175,10 @@ class Plan:
             names += [f"trajectories/{method}.{fmt}" for method in methods]
         if self.fit is not None:
             names.append(MODEL_FILE)
+        if self.lyapunov is not None:
+            names.append(LYAPUNOV_FILE)
+        if self.bifurcation is not None:
+            names += [BIFURCATION_FILE, BIFURCATION_FIGURE]
         return names + [f"plots/{job.file}" for job in self.plots]
 
 
@@ -205,7 +253,103 @@ def plan_run(config: ExperimentConfig) -> Plan:
         )
     fit = None if config.model is None else fit_plan(config, system.name)
     jobs = tuple(_plot_job(i, plot, config, system) for i, plot in enumerate(config.plots))
-    return Plan(config, system, start, fit, jobs)
+    exponents = None if config.lyapunov is None else lyapunov_job(config, system, start)
+    diagram = None if config.bifurcation is None else bifurcation_job(config, system, start)
+    if diagram is not None:
+        for i, job in enumerate(jobs):
+            if f"plots/{job.file}" == BIFURCATION_FIGURE:
+                raise InputError(
+                    f"plots[{i}].name: {BIFURCATION_FIGURE} is the bifurcation section's "
+                    "figure; name this one otherwise"
+                )
+    return Plan(config, system, start, fit, jobs, exponents, diagram)
+
+
+def lyapunov_job(config: ExperimentConfig, system: System, start: np.ndarray) -> LyapunovJob:
+    """The ``lyapunov`` section's call, its defaults from the simulation (the first one-step
+    stepper, else rk4; dt, t_end, s0), checked: the stepper fits the system, an exact tangent
+    has a jacobian, and the steps are within the ceiling."""
+    from ..steppers import STEPPERS, get_stepper
+
+    section, sim = config.lyapunov, config.simulation
+    if section is None:
+        raise InputError("the config has no lyapunov section")
+    one_step = [m for m in sim.methods if m in STEPPERS and STEPPERS[m].history == 1]
+    method = section.method or (one_step or ["map" if system.kind == "map" else "rk4"])[0]
+    try:
+        get_stepper(method, system)
+    except InputError as err:
+        raise InputError(f"lyapunov.method: {err}") from None
+    if section.tangent == "exact" and system.jacobian is None:
+        raise InputError(
+            f"lyapunov.tangent: 'exact' needs a jacobian, which {system.name} does not define; "
+            "use 'finite_difference' or 'auto'"
+        )
+    s0 = start if section.s0 is None else checks.initial_state(system, section.s0)
+    dt = None if system.kind == "map" else (section.dt or sim.dt)
+    t_end = sim.t_end if section.t_end is None else section.t_end
+    n_total = checks.step_count(sim.t0, t_end, dt or 1.0, "lyapunov.dt")
+    n_trans = 0
+    if section.transient > 0:
+        n_trans = checks.step_count(sim.t0, sim.t0 + section.transient, dt or 1.0, "lyapunov.dt")
+    if n_trans >= n_total:
+        raise InputError(
+            f"lyapunov.t_end: {t_end:g} leaves no step after the transient of "
+            f"{section.transient:g}; take a later t_end or a shorter transient"
+        )
+    m = system.n_states if section.spectrum is True else int(section.spectrum)
+    checks.within_steps(
+        n_total * (s0.size // system.n_states) * (1 + m),
+        "the lyapunov section",
+        "take a larger lyapunov.dt, a shorter lyapunov.t_end or fewer exponents",
+    )
+    kwargs = {
+        "dt": dt,
+        "method": method,
+        "t0": sim.t0,
+        "t_end": t_end,
+        "transient": section.transient,
+        "spectrum": section.spectrum,
+        "every": section.every,
+        "tangent": section.tangent,
+        "backend": sim.backend,
+    }
+    return LyapunovJob(s0, kwargs)
+
+
+def bifurcation_job(config: ExperimentConfig, system: System, start: np.ndarray) -> BifurcationJob:
+    """The ``bifurcation`` section's orbit diagram (from ``bifurcation.s0``, else the
+    simulation's initial state), checked against the step and memory ceilings."""
+    from ..orbits import parameter_range
+
+    section = config.bifurcation
+    if section is None:
+        raise InputError("the config has no bifurcation section")
+    s0 = start.reshape(-1) if section.s0 is None else checks.initial_state(system, section.s0)
+    values = parameter_range(*section.range, section.n)
+    m, n = len(values), system.n_states
+    checks.within_steps(
+        m * (section.transient + section.keep),
+        "the orbit diagram",
+        "ask for fewer bifurcation.n, .transient or .keep",
+    )
+    checks.fits_in_memory(
+        8 * m * n * (section.keep + 8), None, "the orbit diagram", "ask for fewer values or keep"
+    )
+    iterations = section.lyapunov_iterations if section.lyapunov else None
+    if iterations is not None:
+        checks.within_steps(
+            m * (section.transient + iterations) * 2,
+            "the orbit diagram's exponent run",
+            "ask for fewer bifurcation.n or .lyapunov_iterations",
+        )
+    kwargs = {
+        "s0": s0,
+        "transient": section.transient,
+        "keep": section.keep,
+        "state": section.state,
+    }
+    return BifurcationJob(section.param, values, kwargs, iterations)
 
 
 def fit_plan(config: ExperimentConfig, system_name: str) -> FitPlan:
@@ -230,6 +374,10 @@ def filled_config(plan: Plan) -> ExperimentConfig:
     """The plan's config with the dataset, model and training settings the fit will use (the
     recipe's included) written out, so that config.resolved.yaml shows them all."""
     config, fit = plan.config, plan.fit
+    if plan.lyapunov is not None and config.lyapunov is not None:
+        given = plan.lyapunov.kwargs
+        filled = {"method": given["method"], "dt": given["dt"], "t_end": given["t_end"]}
+        config = config.model_copy(update={"lyapunov": config.lyapunov.model_copy(update=filled)})
     if fit is None:
         return config
     from ..rnn.settings import section_fields
@@ -498,6 +646,10 @@ def _run_step(step: str, plan: Plan, record: RunRecord, resume: bool, progress) 
         _simulation_step(plan, record)
     elif step == "train":
         _train_step(plan, record, resume, progress)
+    elif step == "lyapunov":
+        _lyapunov_step(plan, record)
+    elif step == "bifurcation":
+        _bifurcation_step(plan, record)
     else:
         job = next(p for p in plan.plots if f"plot:{p.name}" == step)
         _plot_step(job, plan, record)
@@ -605,6 +757,75 @@ def _stage_summary(history: History) -> dict[str, Any]:
     return {k: summary[k] for k in keys}
 
 
+LYAPUNOV_METRICS = ("exponents", "spread", "sum", "kaplan_yorke", "units", "method", "dt")
+LYAPUNOV_METRICS += ("tangent", "t0", "t_end", "transient", "every", "steps")
+"""What metrics.json keeps of lyapunov.json (all but the running estimates)."""
+
+
+def _lyapunov_step(plan: Plan, record: RunRecord) -> None:
+    """The exponents to lyapunov.json (without the wall time, which goes under timings) and
+    to metrics.json."""
+    from ..lyapunov import lyapunov
+
+    job = plan.lyapunov
+    if job is None:
+        raise DynsysError("internal: a lyapunov step in a plan without one")  # never planned
+    result = lyapunov(plan.system, job.s0, **job.kwargs)
+    doc = result.to_dict()
+    doc.pop("seconds", None)
+    write_json(record.folder / LYAPUNOV_FILE, doc)
+    record.metrics["lyapunov"] = {k: doc[k] for k in LYAPUNOV_METRICS if k in doc}
+    shown = ", ".join(f"{v:.6g}" for v in np.ravel(result.exponents)[: result.exponents.shape[-1]])
+    record.log(f"lyapunov: exponents {shown} {result.units}; wrote {LYAPUNOV_FILE}")
+
+
+def _bifurcation_step(plan: Plan, record: RunRecord) -> None:
+    """The orbit diagram to bifurcation.npz, its figure to plots/bifurcation.png, and the
+    number of values with each period (none up to keep/2: "without_period") to metrics."""
+    from ..lyapunov import lyapunov
+    from ..orbits import orbit_diagram
+    from ..plots.bifurcation import orbit_diagram_plot
+    from ..plots.style import save_figure
+
+    job = plan.bifurcation
+    if job is None:
+        raise DynsysError("internal: a bifurcation step in a plan without one")  # never planned
+    diagram = orbit_diagram(plan.system, job.param, job.values, **job.kwargs)
+    exponents = None
+    if job.lyapunov_iterations is not None:
+        transient = job.kwargs["transient"]
+        swept = plan.system.with_params(**{job.param: job.values})
+        result = lyapunov(
+            swept,
+            job.kwargs["s0"],
+            t_end=transient + job.lyapunov_iterations,
+            transient=transient,
+        )
+        exponents = result.exponents[..., 0].reshape(-1)
+    extra = {} if exponents is None else {"lyapunov": exponents}
+    diagram.to_npz(record.folder / BIFURCATION_FILE, **extra)
+    (record.folder / "plots").mkdir(exist_ok=True)
+    fig, _ = orbit_diagram_plot(diagram, exponents=exponents)
+    save_figure(fig, record.folder / BIFURCATION_FIGURE)
+    periods = diagram.periods()
+    found, counts = np.unique(periods[periods > 0], return_counts=True)
+    doc: dict[str, Any] = {
+        "param": job.param,
+        "range": [float(job.values[0]), float(job.values[-1])],
+        "values": len(job.values),
+        "state": diagram.state,
+        "transient": diagram.transient,
+        "keep": diagram.keep,
+        "periods": {str(p): int(c) for p, c in zip(found, counts, strict=True)},
+        "without_period": int(np.sum(periods == 0)),
+    }
+    if exponents is not None:
+        doc["lyapunov_positive"] = int(np.sum(exponents > 0))
+        doc["lyapunov_max"] = float(np.max(exponents))
+    record.metrics["bifurcation"] = doc
+    record.log(f"bifurcation: wrote {BIFURCATION_FILE} and {BIFURCATION_FIGURE}")
+
+
 def _plot_step(job: PlotJob, plan: Plan, record: RunRecord) -> None:
     """Draw one figure with the dynsys.plots function of its kind and save it."""
     from .. import plots
@@ -660,9 +881,66 @@ def summary_table(metrics: dict[str, Any], folder: Path | None = None) -> str:
         ]
         lines += ["", "The model's rollout on the test set, beside the steppers at the same h:"]
         lines.append(table(["method", *keys], rows))
+    lines += lyapunov_lines(metrics.get("lyapunov"))
+    lines += bifurcation_lines(metrics.get("bifurcation"))
     if folder is not None:
         lines += ["", f"results in {folder}/ (metrics.json, run.log, config.resolved.yaml)"]
     return "\n".join(lines)
+
+
+def lyapunov_lines(doc: dict[str, Any] | None) -> list[str]:
+    """The exponents of metrics["lyapunov"], largest first, with their spread (a row per
+    initial state of a batch), their sum and the Kaplan-Yorke dimension."""
+    if not doc:
+        return []
+    dt = "" if doc.get("units") == "per iteration" else f", dt={_g(doc.get('dt'))}"
+    head = (
+        f"Lyapunov exponents ({doc.get('units')}): {doc.get('method')}{dt}, "
+        f"{doc.get('tangent')} tangent, {doc.get('steps')} steps after {_g(doc.get('transient'))}"
+    )
+    exponents = doc.get("exponents") or []
+    batch = bool(exponents) and isinstance(exponents[0], list)
+    rows = exponents if batch else [exponents]
+    spreads = doc.get("spread") if batch else [doc.get("spread")]
+    sums = doc.get("sum") if batch else [doc.get("sum")]
+    dims = doc.get("kaplan_yorke") if batch else [doc.get("kaplan_yorke")]
+    m = len(rows[0]) if rows else 0
+    headers = [*(["member"] if batch else []), *(f"lambda{i + 1}" for i in range(m))]
+    headers += ["max spread", *(["sum"] if m > 1 else [])]
+    headers += ["D_KY"] if dims[0] is not None else []
+    table_rows = []
+    for b, row in enumerate(rows):
+        cells = [*([str(b)] if batch else []), *(_g(v) for v in row)]
+        cells.append(number(max((s for s in spreads[b] if s is not None), default=None)))
+        cells += [_g(sums[b])] if m > 1 else []
+        cells += [_g(dims[b], 4)] if dims[b] is not None else []
+        table_rows.append(cells)
+    return ["", head, table(headers, table_rows)]
+
+
+def bifurcation_lines(doc: dict[str, Any] | None) -> list[str]:
+    """The orbit diagram of metrics["bifurcation"]: how many values have each period."""
+    if not doc:
+        return []
+    lo, hi = doc.get("range") or (None, None)
+    periods = ", ".join(f"{p}: {c}" for p, c in (doc.get("periods") or {}).items()) or "none"
+    lines = [
+        "",
+        f"orbit diagram over {doc.get('param')} from {_g(lo)} to {_g(hi)}, {doc.get('values')} "
+        f"values; {doc.get('without_period')} without a period up to "
+        f"{(doc.get('keep') or 0) // 2}; values by period: {periods}",
+    ]
+    if "lyapunov_positive" in doc:
+        lines.append(
+            f"largest Lyapunov exponent > 0 at {doc['lyapunov_positive']} values "
+            f"(at most {_g(doc.get('lyapunov_max'))} per iteration)"
+        )
+    return lines
+
+
+def _g(value: float | None, digits: int = 6) -> str:
+    """``value`` to ``digits`` significant digits, or '-' for a missing one."""
+    return "-" if value is None else f"{value:.{digits}g}"
 
 
 def _time(value: float | None) -> str:
