@@ -85,8 +85,19 @@ def systems_command(name: str | None, as_json: bool) -> None:
     help="Time loop: numpy, numba (compiled once per machine and cached; pip install "
     "'dynsys[fast]'), or auto (numba when its loop is cached, or for large runs).",
 )
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    metavar="EXPR",
+    help="List the zero crossings of LEFT=RIGHT (states, parameters, t), e.g. 'z=27,dz>0' "
+    "(upward), 'x=0,dx<0' (downward), 'x-y=0'; repeat for several. Needs --save-every 1.",
+)
+@click.option(
+    "--terminal", is_flag=True, help="With --event: each member stops at its first crossing."
+)
 def simulate_command(
-    system_name, params, s0, t0, t_end, method, dt, save_every, out, backend
+    system_name, params, s0, t0, t_end, method, dt, save_every, out, backend, events, terminal
 ) -> None:
     """Simulate SYSTEM with a stepper (or solve_ivp) and print a summary or write a file.
 
@@ -97,8 +108,10 @@ def simulate_command(
       dynsys simulate lorenz --method rk4 --s0 1,1,1 --s0 1,1,1.001 --out lorenz.npz
       dynsys simulate logistic_map -p r=3.2,3.5,3.9 --t-end 100 --out logistic.json
       dynsys simulate driven_oscillator -p omega=0.5,1,1.5 --method rk4 --backend numba
+      dynsys simulate lorenz --method rk4 --t-end 20 --event "z=27,dz>0"
     """
     system, start = build(system_name, params, s0)
+    wanted = _events(system, events, terminal, save_every)
     traj = simulate(
         system,
         start,
@@ -118,8 +131,27 @@ def simulate_command(
         path = write_trajectory(traj, out)
         batch = f", a batch of {traj.states.shape[0]}" if traj.batched else ""
         click.echo(f"wrote {len(traj.t)} steps of {system.name} ({traj.method}{batch}) to {path}")
-        return
-    click.echo(_summary(traj))
+    else:
+        click.echo(_summary(traj))
+    if wanted:
+        from ..events import find_events
+
+        click.echo(find_events(traj, wanted).table())
+
+
+def _events(system, texts, terminal: bool, save_every: int) -> list:
+    """The events asked for, checked before simulating."""
+    if terminal and not texts:
+        raise InputError("--terminal applies to events: give --event too")
+    if not texts:
+        return []
+    from ..events import parse_event
+
+    if save_every != 1:
+        raise InputError(
+            f"--event needs every step kept (--save-every 1), got --save-every {save_every}"
+        )
+    return [parse_event(text, system, terminal=terminal) for text in texts]
 
 
 def _summary(traj) -> str:

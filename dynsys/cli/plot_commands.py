@@ -72,6 +72,21 @@ def _out_option(default: str):
     "--t-end", type=float, default=None, help="End time. Default: 20 (maps: 40 or 5000 steps)."
 )
 @click.option("--poincare", is_flag=True, help="Driven systems: add the stroboscopic section.")
+@click.option(
+    "--section",
+    metavar="EVENT",
+    default=None,
+    help="Add the Poincaré section where EVENT crosses, e.g. 'z=27,dz>0' (LEFT=RIGHT of "
+    "states, parameters, t; dz>0 upward), projected on --states (default: two states it does "
+    "not read). Default t_end then 200.",
+)
+@click.option(
+    "--transient",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --poincare or --section: drop the section points before t0 + TRANSIENT.",
+)
 @click.option("--projections", is_flag=True, help="3+ states: three 2D projections, not 3D.")
 @click.option("--vs-time", is_flag=True, help="The states against time instead.")
 @_out_option("SYSTEM_phase.png")
@@ -87,6 +102,8 @@ def phase_command(
     dt,
     t_end,
     poincare,
+    section,
+    transient,
     projections,
     vs_time,
     out,
@@ -103,7 +120,8 @@ def phase_command(
     Examples:
       dynsys phase van_der_pol -p mu=1 --grid 6 --xlim -3,3 --ylim -4,4 --out vdp.png
       dynsys phase pendulum --s0 1,0 --methods euler,semi_implicit_euler --dt 0.05
-      dynsys phase duffing --poincare --t-end 2000 --out duffing.png
+      dynsys phase duffing --poincare --t-end 2000 --transient 100 --out duffing.png
+      dynsys phase lorenz --section "z=27,dz>0" --out lorenz_section.png
       dynsys phase lorenz --projections --t-end 40 --out lorenz.svg
       dynsys phase logistic_map -p r=3.9 --out cobweb.png
       dynsys phase exponential_decay --vs-time --methods euler --dt 0.5 --t-end 5
@@ -125,6 +143,8 @@ def phase_command(
         poincare=poincare,
         projections=projections,
         vs_time=vs_time,
+        section=section,
+        transient=transient,
     )
     save_figure(fig, path)
     click.echo(f"wrote {path}: {info.layout} phase portrait of {system.name}; {info.summary()}")

@@ -9,6 +9,12 @@
   drawn (a frozen field at one instant would mislead); the trajectory in the (s, v) plane, the
   equilibria of the undriven system (x = 0) in grey for orientation, and with ``poincare`` a
   second panel with the stroboscopic section s(t0 + k 2π/omega), k = 0, 1, ...;
+* ``section`` (an event such as 'z=27,dz>0', :mod:`dynsys.events`): a second panel with the
+  states where the reference crosses it, on the chosen pair (default: two states the event
+  does not read); ``transient`` drops section points before t0 + transient;
+* a two-state system with a conserved energy and saddles of equal energy (the pendulum), with
+  no initial states or limits given: the separatrix (the energy contour through the saddles),
+  orbits inside and rotating outside it, limits from the saddles, symmetric for an odd field;
 * three or more states: a 3D trajectory (``"3d"``), the 2D projections on every pair of the
   first three states (``"projections"``), or one chosen pair (``"projection"``);
 * discrete maps: a cobweb diagram (one state) or the orbit (two or more);
@@ -31,11 +37,14 @@ from matplotlib.figure import Figure
 
 from .. import checks as core_checks
 from ..errors import InputError
+from ..events import Event, compile_event, parse_event, reference_events
 from ..steppers import get_stepper
 from ..systems.base import System
 from . import checks, marks
 from .equilibria import find_equilibria
 from .orbits import (
+    ATOL,
+    RTOL,
     Orbits,
     Run,
     box,
@@ -55,7 +64,7 @@ from .results import PhaseInfo
 from .style import CYCLE, GREY, OKABE_ITO, field_cmap, house_style, new_figure, system_title
 
 LAYOUTS = ("field", "driven", "projection", "projections", "3d", "cobweb", "orbit", "vs_time")
-DEFAULT_T_END = {"ode": 20.0, "cobweb": 40.0, "orbit": 5000.0}
+DEFAULT_T_END = {"ode": 20.0, "cobweb": 40.0, "orbit": 5000.0, "section": 200.0}
 NULLCLINE_COLOURS = (OKABE_ITO["orange"], OKABE_ITO["reddish purple"])
 
 
@@ -74,6 +83,8 @@ def phase_portrait(
     projections: bool = False,
     vs_time: bool = False,
     period: float | None = None,
+    section: str | None = None,
+    transient: float = 0.0,
 ) -> tuple[Figure, PhaseInfo]:
     """The phase portrait of ``system`` (see the module doc for what each layout shows).
 
@@ -82,7 +93,10 @@ def phase_portrait(
     ``t_span`` defaults to (0, 20) for an ODE; ``xlim``/``ylim`` default to the box of the
     trajectories; ``states`` picks the two states on the axes (names or indices); ``methods``
     are steppers (or 'solve_ivp') run from the first initial state with step ``dt``; ``period``
-    overrides the forcing period 2π/omega of the Poincaré section.
+    overrides the forcing period 2π/omega of the Poincaré section; ``section`` is an event
+    such as 'z=27,dz>0' (:mod:`dynsys.events`) whose crossings are drawn in a second panel,
+    projected on ``states`` (default: the first two states the event does not read);
+    ``transient`` drops the section points before t0 + transient.
     """
     plan = check_phase(
         system,
@@ -98,6 +112,8 @@ def phase_portrait(
         projections=projections,
         vs_time=vs_time,
         period=period,
+        section=section,
+        transient=transient,
     )
     starts, layout, t_span, methods = plan.starts, plan.layout, plan.t_span, plan.methods
     if layout == "vs_time":
@@ -126,6 +142,8 @@ def phase_portrait(
         grid,
         methods,
         plan.period,
+        plan.section,
+        plan.transient,
     )
 
 
@@ -141,6 +159,8 @@ class PhasePlan:
     ylim: tuple[float, float] | None
     pair: tuple[int, int] | None
     period: float | None
+    section: Event | None = None
+    transient: float = 0.0
 
 
 def check_phase(
@@ -158,6 +178,8 @@ def check_phase(
     projections: bool = False,
     vs_time: bool = False,
     period: float | None = None,
+    section: str | None = None,
+    transient: float = 0.0,
 ) -> PhasePlan:
     """Every argument of :func:`phase_portrait` checked, and the size of the portrait, without
     computing it: a one-line InputError for anything it would refuse or could not finish."""
@@ -168,19 +190,57 @@ def check_phase(
     if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or not 0 <= grid <= 30:
         raise InputError(f"grid must be a whole number from 0 to 30, got {grid!r}")
     layout = _layout(system, states, poincare, projections, vs_time, grid, methods)
+    event = None
+    if section is not None:
+        event = _section_event(system, section, layout, poincare)
+        layout = "projection" if layout == "3d" else layout
     for name in methods:
         if name != "solve_ivp":
             get_stepper(name, system)
     if t_span is None:
-        t_end = DEFAULT_T_END.get(layout, DEFAULT_T_END["ode"])
+        t_end = (
+            DEFAULT_T_END["section"] if event else DEFAULT_T_END.get(layout, DEFAULT_T_END["ode"])
+        )
         t_span = (0.0, t_end)
     t_span = core_checks.time_span(t_span)
+    transient = _transient(transient, t_span, poincare or event is not None)
     period = forcing_period(system, period) if poincare else None
     pair = None
     if layout in ("field", "driven", "projection", "orbit"):
-        pair = _pair(system, states)
+        pair = _pair(system, states, event)
     _check_size(system, layout, starts, t_span, dt, methods, int(grid), period)
-    return PhasePlan(starts, layout, t_span, methods, xlim, ylim, pair, period)
+    return PhasePlan(starts, layout, t_span, methods, xlim, ylim, pair, period, event, transient)
+
+
+def _section_event(system: System, section: Any, layout: str, poincare: bool) -> Event:
+    """The event of a section ('z=27,dz>0'), for a planar or projected portrait of an ODE."""
+    if poincare:
+        raise InputError("give either poincare (the stroboscopic section) or section, not both")
+    if layout not in ("field", "driven", "projection", "3d"):
+        raise InputError(
+            f"section draws beside a planar portrait or one projection; not for {layout}"
+        )
+    if system.n_states < 3 and not system.driven:
+        raise InputError(
+            f"a section of {system.name} ({system.n_states} states) is a set of points on a "
+            "curve; sections need three or more states or a driven system"
+        )
+    return parse_event(section, system)
+
+
+def _transient(transient: Any, t_span: tuple[float, float], has_section: bool) -> float:
+    """The time from t0 whose section points are not drawn: >= 0 and shorter than the span."""
+    if isinstance(transient, bool) or not isinstance(transient, int | float | np.number):
+        raise InputError(f"transient must be a number of time units >= 0, got {transient!r}")
+    transient = float(transient)
+    if not 0 <= transient < t_span[1] - t_span[0]:
+        raise InputError(
+            f"transient must be >= 0 and below t_end - t0 = {t_span[1] - t_span[0]:g}, "
+            f"got {transient:g}"
+        )
+    if transient and not has_section:
+        raise InputError("transient drops section points: give poincare or section too")
+    return transient
 
 
 def _layout(system, states, poincare, projections, vs_time, grid, methods) -> str:
@@ -241,17 +301,29 @@ def _check_size(system, layout, starts, t_span, dt, methods, grid, period) -> No
     check_reference(system, probe, t_span, what)
 
 
-def _pair(system: System, states: Any) -> tuple[int, int]:
+def _pair(system: System, states: Any, event: Event | None = None) -> tuple[int, int]:
     if states is None:
+        if event is not None and system.n_states >= 3:
+            read = compile_event(event, system).names
+            free = [k for k, name in enumerate(system.states) if name not in read]
+            if len(free) >= 2:
+                return free[0], free[1]
         return 0, 1
     i, j = checks.state_indices(system, states, count=2)
     return i, j
 
 
-def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods, period):
+def _planar(
+    system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods, period, event, transient
+):
     i, j = pair
     t = drawing_grid(t_span, dt)
     given = starts
+    separatrix = None
+    if layout == "field" and given is None and not (grid or methods or xlim or ylim):
+        separatrix = separatrix_portrait(system, pair)
+    if separatrix is not None:
+        given = separatrix.starts
     if given is None and not grid:
         given = np.array([system.default_s0], dtype=np.float64)
     first, section_points = None, None
@@ -260,11 +332,13 @@ def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods,
         solved = reference_orbits(system, given, both)
         first = Orbits(t, solved.states[:, on_t], solved.solved)
         if solved.solved[0]:
-            section_points = solved.states[0, on_section]
+            section_points = solved.states[0, on_section][_after(t_span, period, transient)]
     elif given is not None:
         first = reference_orbits(system, given, t)
     auto_limits = xlim is None or ylim is None
-    if auto_limits:
+    if separatrix is not None:
+        xlim, ylim = separatrix.limits(first.states, pair)
+    elif auto_limits:
         seed = first if first is not None else _default_orbit(system, t)
         auto = box(seed.states[..., [i, j]]) if len(seed.states) else [(-1.0, 1.0)] * 2
         xlim, ylim = xlim or auto[0], ylim or auto[1]
@@ -285,10 +359,13 @@ def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods,
     equilibria = find_equilibria(system, _bounds(system, pair, xlim, ylim, states))
 
     with house_style():
-        fig = new_figure(11.5 if period else 7.0, 5.6 if period else 6.2)
-        ax = fig.add_subplot(1, 2, 1) if period else fig.add_subplot()
+        two = bool(period or event)
+        fig = new_figure(11.5 if two else 7.0, 5.6 if two else 6.2)
+        ax = fig.add_subplot(1, 2, 1) if two else fig.add_subplot()
         ax.set(xlim=xlim, ylim=ylim, xlabel=system.states[i], ylabel=system.states[j])
         handles = _field(fig, ax, system, pair, t[0]) if layout == "field" else []
+        if separatrix is not None:
+            handles += _separatrix_lines(ax, system, separatrix.level, pair)
         handles = _orbit_lines(ax, states, pair, runs, layout, given) + handles
         run_lines, diverged = marks.method_runs(ax, runs, i, j)
         marks.equilibria(ax, equilibria, i, j, muted=system.driven)
@@ -300,11 +377,20 @@ def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods,
         else:
             ax.set_title(system_title(system, what))
         section = 0
+        after = f" at t >= {t_span[0] + transient:g}" if transient else ""
         if period:
             s0 = given[0] if given is not None else np.asarray(system.default_s0, dtype=float)
             if section_points is None:
-                section_points = stroboscopic(system, s0, t_span, period)
-            section = _section(fig.add_subplot(1, 2, 2), system, section_points, period, pair)
+                strobe = stroboscopic(system, s0, t_span, period)
+                section_points = strobe[_after(t_span, period, transient)]
+            title = f"Poincaré section: s(t0 + k T), T = 2π/omega = {period:.4g}"
+            section = _section(fig.add_subplot(1, 2, 2), system, section_points, title, pair, after)
+        elif event:
+            s0 = given[0] if given is not None else np.asarray(system.default_s0, dtype=float)
+            found = reference_events(system, s0, t_span, event, rtol=RTOL, atol=ATOL)
+            points = found.states[found.t >= t_span[0] + transient]
+            title = f"Poincaré section {event.text}"
+            section = _section(fig.add_subplot(1, 2, 2), system, points, title, pair, after)
         marks.legend_below(fig, run_lines + handles, ncols=3)
     info = PhaseInfo(
         layout=layout,
@@ -321,6 +407,138 @@ def _planar(system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods,
 
 
 DRIVEN_NOTE = "trajectory; in grey the equilibria of the undriven system (x = 0)"
+SEPARATRIX_COLOUR = OKABE_ITO["bluish green"]
+SEPARATRIX_LEVELS = (0.75, 1.3)
+"""Energies of the default orbits beside the system's own, as fractions of the way from the
+centre's energy to the saddles': one swinging inside the separatrix, two rotating outside."""
+
+
+@dataclass(frozen=True)
+class Separatrix:
+    """The default picture of a two-state system with an energy and saddles: the initial
+    states, the saddles and centre, the energy ``level`` of the saddles, and whether the field is
+    odd (g(-s) = -g(s)), so that the limits are symmetric about 0."""
+
+    starts: np.ndarray
+    saddles: np.ndarray
+    centre: np.ndarray
+    level: float
+    odd: bool
+
+    def limits(self, orbits: np.ndarray, pair) -> tuple[tuple[float, float], ...]:
+        """Horizontal: the saddles and the centre, padded by 15%; vertical: the orbits where
+        they are in view, padded by 10%; symmetric about 0 for an odd field."""
+        i, j = pair
+        xs = np.r_[self.saddles[:, i], self.centre[i]]
+        lo, hi = float(xs.min()), float(xs.max())
+        pad = 0.15 * (hi - lo if hi > lo else 1.0)
+        xlim = (lo - pad, hi + pad)
+        inside = (orbits[..., i] >= xlim[0]) & (orbits[..., i] <= xlim[1])
+        ys = orbits[..., j][inside & np.isfinite(orbits[..., j])]
+        y0, y1 = (float(ys.min()), float(ys.max())) if ys.size else (-1.0, 1.0)
+        ylim = (y0 - 0.1 * (y1 - y0), y1 + 0.1 * (y1 - y0))
+        if self.odd:
+            xlim = (-max(map(abs, xlim)), max(map(abs, xlim)))
+            ylim = (-max(map(abs, ylim)), max(map(abs, ylim)))
+        return checks.clip_limits(xlim), checks.clip_limits(ylim)
+
+
+def separatrix_portrait(system: System, pair) -> Separatrix | None:
+    """The default picture of a two-state autonomous system with an energy and saddles of
+    equal energy inside its typical states (the pendulum), or None for any other system."""
+    if system.energy is None or system.driven or system.n_states != 2 or system.batch_size:
+        return None
+    ranges = list(system.typical_s0_ranges().values())
+    bounds = [(lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo)) for lo, hi in ranges]
+    if not _conserved(system, bounds):
+        return None
+    found = find_equilibria(system, bounds)
+    saddles = [e.point for e in found if e.kind == "saddle"]
+    others = [e.point for e in found if e.kind != "saddle"]
+    if not saddles or not others:
+        return None
+    energy = _energy(system, np.array(saddles))
+    if not np.all(np.isfinite(energy)) or np.ptp(energy) > 1e-9 * max(1.0, abs(energy[0])):
+        return None
+    centre = min(others, key=lambda point: float(np.sum(point**2)))
+    bottom, level = float(_energy(system, centre[None])[0]), float(energy[0])
+    if not level > bottom:
+        return None
+    j = pair[1]
+    span = max(abs(bounds[j][0]), abs(bounds[j][1])) * 4
+    starts = [np.asarray(system.default_s0, dtype=np.float64)]
+    for fraction in SEPARATRIX_LEVELS:
+        target = bottom + fraction * (level - bottom)
+        for side in (1.0, -1.0) if fraction > 1 else (1.0,):
+            y = _along(system, centre, j, side, target, span)
+            if y is None:
+                return None
+            point = centre.copy()
+            point[j] = y
+            starts.append(point)
+    odd = _odd(system, bounds)
+    return Separatrix(np.array(starts), np.array(saddles), centre, level, odd)
+
+
+def _energy(system: System, s: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(system.energy(s, system.params), dtype=np.float64)
+
+
+def _along(system, centre, j, side, target, span) -> float | None:
+    """The state j where the energy, going from the centre in direction ``side``, first
+    reaches ``target`` (bisection on a scan of 400 points), or None."""
+    ys = centre[j] + side * np.linspace(0.0, span, 401)
+    s = np.tile(centre, (len(ys), 1))
+    s[:, j] = ys
+    over = np.flatnonzero(_energy(system, s) >= target)
+    if not len(over) or over[0] == 0:
+        return None
+    lo, hi = ys[over[0] - 1], ys[over[0]]
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        point = centre.copy()
+        point[j] = mid
+        lo, hi = (mid, hi) if _energy(system, point[None])[0] < target else (lo, mid)
+    return float(0.5 * (lo + hi))
+
+
+def _conserved(system, bounds) -> bool:
+    """Whether dE/dt = ∇E · g vanishes (centred differences along g, to 1e-6 of the sizes
+    of |E| + 1) at a grid of states inside ``bounds``: the energy is a constant of motion."""
+    axes = [np.linspace(lo, hi, 7) for lo, hi in bounds]
+    s = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, len(bounds))
+    with np.errstate(all="ignore"):
+        g = system.rhs(0.0, s, None, system.params)
+        delta = 1e-4 / np.maximum(1.0, np.max(np.abs(g), axis=-1, keepdims=True))
+        change = _energy(system, s + delta * g) - _energy(system, s - delta * g)
+        size = np.abs(_energy(system, s)) + 1.0
+    finite = np.isfinite(change)
+    return bool(np.all(np.abs(change[finite]) <= 1e-6 * size[finite]))
+
+
+def _odd(system, bounds) -> bool:
+    """Whether g(t0, -s) = -g(t0, s) at a grid of states inside ``bounds``."""
+    axes = [np.linspace(lo, hi, 7) for lo, hi in bounds]
+    s = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, len(bounds))
+    with np.errstate(all="ignore"):
+        plus = system.rhs(0.0, s, None, system.params)
+        minus = system.rhs(0.0, -s, None, system.params)
+    return bool(np.allclose(minus, -plus, rtol=1e-12, atol=1e-12))
+
+
+def _separatrix_lines(ax, system, level: float, pair) -> list:
+    """The energy contour E = level through the saddles: the heteroclinic orbits."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    xs, ys = np.linspace(x0, x1, 401), np.linspace(y0, y1, 401)
+    x, y = np.meshgrid(xs, ys)
+    s = np.empty((*x.shape, 2))
+    s[..., pair[0]], s[..., pair[1]] = x, y
+    energy = _energy(system, s)
+    ax.contour(xs, ys, energy, levels=[level], colors=[SEPARATRIX_COLOUR], linewidths=1.8, zorder=3)
+    return [
+        marks.line_handle(SEPARATRIX_COLOUR, f"separatrix E = {level:.4g} (through the saddles)")
+    ]
 
 
 def _widen(xlim, ylim, runs: list[Run], pair) -> tuple[tuple[float, float], ...]:
@@ -450,8 +668,14 @@ def _field(fig, ax, system, pair, t0) -> list:
     return handles
 
 
-def _section(ax, system, points, period, pair) -> int:
-    """The Poincaré section s(t0 + k T) of the reference (K + 1, n), drawn as dots."""
+def _after(t_span, period, transient) -> np.ndarray:
+    """Which times t0 + k T of the stroboscopic section are at or after t0 + transient."""
+    return section_times(t_span, period) >= t_span[0] + transient
+
+
+def _section(ax, system, points, title, pair, after: str = "") -> int:
+    """The points (k, n) of a Poincaré section of the reference, drawn as dots; the first
+    one ringed."""
     i, j = pair
     size = 14 if len(points) < 200 else 6 if len(points) < 2000 else 2
     ax.scatter(
@@ -464,12 +688,8 @@ def _section(ax, system, points, period, pair) -> int:
         facecolor="white",
         edgecolor="black",
         zorder=4,
-        label="k = 0",
+        label="first point",
     )
     ax.set(xlabel=system.states[i], ylabel=system.states[j])
-    ax.set_title(
-        f"Poincaré section: s(t0 + k T), T = 2π/omega = {period:.4g}, {len(points)} points",
-        fontsize=8.5,
-        color=GREY,
-    )
+    ax.set_title(f"{title}, {len(points)} points{after}", fontsize=8.5, color=GREY)
     return len(points)
