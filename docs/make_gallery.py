@@ -80,9 +80,17 @@ FIGURES = {
         ylim=(-7, 7),
     ),
     "phase_duffing_poincare.png": lambda: phase_portrait(  # 477 forcing periods
-        get_system("duffing", delta=0.3, gamma=0.5), [1.0, 0.0], poincare=True, t_span=(0, 2500)
+        get_system("duffing", delta=0.3, gamma=0.5),
+        [1.0, 0.0],
+        poincare=True,
+        t_span=(0, 2500),
+        transient=100,
     ),
+    "phase_pendulum.png": lambda: phase_portrait(get_system("pendulum")),
     "phase_lorenz_3d.png": lambda: phase_portrait(get_system("lorenz"), t_span=(0, 40)),
+    "phase_lorenz_section.png": lambda: phase_portrait(
+        get_system("lorenz"), section="z=27,dz>0", t_span=(0, 1000), transient=10
+    ),
     "phase_lorenz_projections.png": lambda: phase_portrait(
         get_system("lorenz"), t_span=(0, 40), projections=True
     ),
