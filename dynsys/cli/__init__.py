@@ -64,6 +64,7 @@ class MainGroup(DynsysGroup):
         "lyapunov_command",
         "bifurcation_command",
         "workprecision_command",
+        "basins_command",
     )
     _imported = 0  # how many of MODULES are imported (they add their commands to the group)
 

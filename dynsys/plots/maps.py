@@ -77,10 +77,52 @@ def _cobweb(system, runs, points, xlim, ylim) -> tuple[Figure, PhaseInfo]:
             )
         onto = [_on_diagonal(e) for e in equilibria]
         marks.equilibria(ax, onto, 0, 1)
+        extra = _periodic_marks(ax, system, [xlim], 0, 0, cobweb=True)
         steps = len(runs[0].t) - 1
         ax.set_title(system_title(system, f"cobweb diagram, {steps} iterations"))
-        marks.legend_below(fig, ax.get_legend_handles_labels()[0], ncols=4)
+        marks.legend_below(fig, ax.get_legend_handles_labels()[0] + extra, ncols=3)
     return fig, PhaseInfo("cobweb", len(runs), equilibria, xlim=tuple(xlim), ylim=tuple(ylim))
+
+
+PERIOD_MARKERS = {1: "o", 2: "D"}
+"""The marker of a fixed point (period 1) and of the points of a period-2 orbit."""
+
+
+def _periodic_marks(ax, system, bounds, i, j, *, cobweb: bool = False) -> list:
+    """Mark the period-2 orbits found in ``bounds`` (diamonds, filled when stable, open
+    otherwise; on a cobweb the orbit {a, b} at (a, b) and (b, a), on the graph of f) and
+    return legend entries for them and for the fixed points (:mod:`dynsys.fixed_points`)."""
+    from ..fixed_points import periodic_orbits
+
+    handles = []
+    fixed = periodic_orbits(system, 1, box=bounds)
+    if fixed:
+        handles.append(_period_handle(1, "fixed point (filled = stable)"))
+    orbits = periodic_orbits(system, 2, box=bounds)
+    for orbit in orbits:
+        pts = orbit.points
+        x, y = (pts[:, 0], pts[::-1, 0]) if cobweb else (pts[:, i], pts[:, j])
+        ax.plot(
+            x,
+            y,
+            ls="none",
+            marker=PERIOD_MARKERS[2],
+            ms=7,
+            mec="black",
+            mew=1.2,
+            mfc="black" if orbit.stable else "white",
+            zorder=6,
+            gid="periodic",
+        )
+    if orbits:
+        handles.append(_period_handle(2, "period-2 orbit (filled = stable)"))
+    return handles
+
+
+def _period_handle(period: int, label: str):
+    return marks.line_handle(
+        "black", label, ls="none", marker=PERIOD_MARKERS[period], mfc="white", mec="black"
+    )
 
 
 def _on_diagonal(eq):
@@ -111,6 +153,7 @@ def _orbit(system, runs, points, pair, xlim, ylim) -> tuple[Figure, PhaseInfo]:
             start = ", ".join(f"{v:.3g}" for v in run.states[0])
             handles.append(marks.line_handle(colour, f"s(0) = ({start})", ls="none", marker="o"))
         marks.equilibria(ax, equilibria, i, j)
+        handles += _periodic_marks(ax, system, bounds, i, j)
         steps = len(runs[0].t) - 1
         ax.set_title(system_title(system, f"orbit, {steps} iterations"))
         marks.legend_below(fig, handles, ncols=3)
