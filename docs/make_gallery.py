@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from dynsys import get_system
+from dynsys.basins import basins
 from dynsys.files import atomic_write
 from dynsys.lyapunov import lyapunov
 from dynsys.orbits import orbit_diagram
@@ -44,6 +45,7 @@ from dynsys.plots import (
     unrolled_plot,
     vector_field_plot,
 )
+from dynsys.plots.basins import basins_plot
 from dynsys.plots.bifurcation import orbit_diagram_plot
 from dynsys.plots.workprecision import workprecision_plot
 from dynsys.rnn.pipeline import train_model
@@ -98,6 +100,17 @@ FIGURES = {
         get_system("logistic_map", r=3.2), [[0.1], [0.95]], t_span=(0, 30), xlim=(0, 1)
     ),
     "phase_henon_orbit.png": lambda: phase_portrait(get_system("henon_map"), t_span=(0, 20000)),
+    "basins_duffing.png": lambda: basins_plot(
+        basins(
+            get_system("duffing", alpha=-1.0, beta=1.0, delta=0.3, gamma=0.0),
+            grid=400,
+            xlim=(-2, 2),
+            ylim=(-2, 2),
+        )
+    ),
+    "basins_pendulum.png": lambda: basins_plot(
+        basins(get_system("pendulum", damping=0.3), grid=300, xlim=(-9.5, 9.5), ylim=(-10, 10))
+    ),
     "bifurcation_logistic.png": lambda: orbit_diagram_plot(
         orbit_diagram("logistic_map", "r", np.linspace(2.8, 4.0, 2000)),
         exponents=logistic_exponents(),
