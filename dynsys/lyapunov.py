@@ -8,6 +8,12 @@ Shimada and Nagashima 1979): with R's diagonal made positive,
 
 T the time accumulated (per unit time for an ODE's stepper, per iteration for a map).
 
+A driven ODE with drive period T_d = 2 pi / omega has a stroboscopic map
+P: s(t0 + k T_d) -> s(t0 + (k + 1) T_d), the stepper's recurrence applied T_d / h times (h must
+divide T_d).  ``section="stroboscopic"`` accumulates over whole periods and reports the
+exponents of P, per drive period: T_d times those per unit time, and with the whole spectrum
+their sum is log|det dP|, which is -delta T_d for a Duffing oscillator (trace of dg/ds = -delta).
+
 The linearisation of an explicit Runge-Kutta step, for any tableau (a, b, c):
 stage_i = s + h sum_j a_ij k_j, k_i = g(t + c_i h, stage_i, x_i), F(s) = s + h sum_i b_i k_i, so
 
@@ -57,6 +63,11 @@ CHECKPOINTS = 100
 """Running estimates kept in ``history`` (at most)."""
 SPREAD_FRACTION = 0.2
 """``spread`` is max - min of the running estimate over this last fraction of the checkpoints."""
+SECTIONS = ("stroboscopic",)
+"""Sections of a driven ODE whose map can be measured instead of the stepper's own step:
+"stroboscopic", s(t0 + k T) -> s(t0 + (k + 1) T) with T the drive period."""
+PERIOD_TOLERANCE = 1e-9
+"""T / dt must lie within this of a whole number for dt to divide the drive period T."""
 
 TangentStep = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -68,8 +79,9 @@ class LyapunovResult:
     ``exponents`` has shape (..., m) (``...`` the batch, if any); ``history`` (..., checkpoints,
     m) holds the running estimate (sum of log R_ii so far) / (time so far) at ``times``
     (checkpoints,); ``spread`` (..., m) is its max - min over the last 20% of the checkpoints,
-    an estimate of how far the exponents have converged.  ``units`` is "per unit time" (an
-    ODE's stepper) or "per iteration" (a map).
+    an estimate of how far the exponents have converged.  ``per`` says what the exponents are
+    per: "unit time" (an ODE's stepper), "drive period" (the stroboscopic map of a driven ODE,
+    whose period is ``period``) or "iteration" (a map); ``units`` is "per " + ``per``.
     """
 
     exponents: np.ndarray
@@ -91,6 +103,10 @@ class LyapunovResult:
     """Steps whose growth was accumulated (after the transient)."""
     seconds: float = field(default=0.0)
     """Wall time of the computation."""
+    per: str = "unit time"
+    """What the exponents are per: "unit time", "drive period" or "iteration"."""
+    period: float | None = None
+    """The drive period T of a stroboscopic map (None otherwise)."""
 
     @property
     def sum(self) -> np.ndarray:
@@ -116,6 +132,8 @@ class LyapunovResult:
             "sum": self.sum.tolist(),
             "kaplan_yorke": None if dim is None else dim.tolist(),
             "units": self.units,
+            "per": self.per,
+            "period": self.period,
             "times": self.times.tolist(),
             "history": self.history.tolist(),
             "system": self.system,
@@ -307,6 +325,8 @@ def lyapunov(
     every: int = 1,
     tangent: str = "auto",
     backend: str = "auto",
+    section: str | None = None,
+    period: float | None = None,
 ) -> LyapunovResult:
     """Lyapunov exponents of ``method``'s recurrence on ``system`` from s(t0) = s0.
 
@@ -320,6 +340,10 @@ def lyapunov(
     takes the compiled tangent loop (:mod:`dynsys.kernels.tangent`: explicit Runge-Kutta
     steppers, exact tangents, a QR every step) as :func:`dynsys.simulate` takes the compiled
     loop; "numpy" never does, "numba" always (or refuses).
+
+    ``section="stroboscopic"`` (a driven ODE) measures the stroboscopic map
+    s(t0 + k T) -> s(t0 + (k + 1) T) instead, T = ``period`` (default 2 pi / omega), per drive
+    period: dt must divide T, the transient is rounded up and t_end down to whole periods.
 
     Raises :class:`~dynsys.errors.InputError` for bad input, and a
     :class:`~dynsys.errors.DynsysError` (a :class:`DivergenceError` for the state) naming the
@@ -338,6 +362,7 @@ def lyapunov(
             "use a one-step method (e.g. sdirk3 or implicit_euler for a stiff system)"
         )
     dt = _step(system, dt)
+    per_step = _section_steps(system, section, period, dt)  # steps per period, or None
     t0 = checks.finite_number("t0", t0)
     t_end = checks.finite_number("t_end", t_end)
     transient = checks.finite_number("transient", transient)
@@ -353,6 +378,9 @@ def lyapunov(
     start = checks.initial_state(system, s0)
     n_total = checks.step_count(t0, t_end, dt)
     n_trans = checks.step_count(t0, t0 + transient, dt, "dt") if transient > 0 else 0
+    if per_step is not None:  # whole drive periods: the transient up, the end down
+        n_trans = -(-n_trans // per_step) * per_step
+        n_total = n_total // per_step * per_step
     if n_trans >= n_total:
         raise InputError(
             f"t_end={t_end:g} leaves no step after the transient of {transient:g}; "
@@ -373,6 +401,9 @@ def lyapunov(
     sums, times, history = compiled
     steps = n_total - n_trans
     exponents = sums / (steps * dt)
+    if per_step is not None:  # per drive period: the sums over whole periods / the periods
+        exponents = sums / (steps // per_step)
+        history = history * (per_step * dt)
     tail = history[..., -max(1, math.ceil(SPREAD_FRACTION * history.shape[-2])) :, :]
     return LyapunovResult(
         exponents=exponents,
@@ -389,10 +420,68 @@ def lyapunov(
         transient=n_trans * dt,
         every=every,
         tangent=mode,
-        units="per iteration" if system.kind == "map" else "per unit time",
+        units=f"per {_per(system, per_step)}",
         steps=steps,
         seconds=time.perf_counter() - started,
+        per=_per(system, per_step),
+        period=None if per_step is None else per_step * dt,
     )
+
+
+def _per(system: System, per_step: int | None) -> str:
+    """What the exponents are per: "iteration", "drive period" or "unit time"."""
+    if system.kind == "map":
+        return "iteration"
+    return "unit time" if per_step is None else "drive period"
+
+
+def drive_period(system: System, period: Any = None) -> float:
+    """The drive period T = 2 pi / omega of a driven ODE (one value of omega), or ``period``
+    when given."""
+    if system.kind == "map" or not system.driven:
+        raise InputError(
+            f"a stroboscopic section needs a driven ODE; {system.name} is "
+            f"{'a map' if system.kind == 'map' else 'not driven'}"
+        )
+    if period is not None:
+        return checks.positive_number("period", period)
+    omega = system.params.get("omega")
+    if omega is None:
+        raise InputError(f"{system.name} has no parameter omega; give the drive period (period)")
+    if omega.ndim != 0:
+        raise InputError(
+            "omega must be one number for a stroboscopic section (it sets the drive period, "
+            "the same for every member)"
+        )
+    if float(omega) <= 0:
+        raise InputError(f"omega must be > 0 for a periodic drive, got {float(omega):g}")
+    return 2 * math.pi / float(omega)
+
+
+def steps_per_period(period: float, dt: float) -> int:
+    """k = T / dt when dt divides the drive period T (k within PERIOD_TOLERANCE of a whole
+    number >= 1); else an InputError naming the steps that fit."""
+    k = period / dt
+    whole = round(k)
+    if whole >= 1 and abs(k - whole) <= PERIOD_TOLERANCE:
+        return int(whole)
+    fits = sorted({max(1, math.floor(k)), math.ceil(k), 50, 100, 200})
+    shown = ", ".join(f"{period / j:.10g} (k={j})" for j in fits)
+    raise InputError(
+        f"dt={dt:g} does not divide the drive period T={period:.10g} (T/dt = {k:.6g}); "
+        f"dt must be T/k for a whole k, e.g. {shown}"
+    )
+
+
+def _section_steps(system: System, section: Any, period: Any, dt: float) -> int | None:
+    """Steps per drive period of a stroboscopic section, None without a section."""
+    if section is None:
+        if period is not None:
+            raise InputError("period is the drive period of section='stroboscopic'; give both")
+        return None
+    if section not in SECTIONS:
+        raise unknown_name("section", str(section), SECTIONS)
+    return steps_per_period(drive_period(system, period), dt)
 
 
 def _run(system, stepper, mode, start, dt, t0, n_trans, n_total, every, m):
@@ -473,7 +562,7 @@ def _compiled_run(system, stepper, start, dt, t0, n_trans, n_total, m):
     sums = sums_at(system, stepper, start, dt, t0, np.array(rows), m)
     if sums is None:
         return None
-    first = sums[..., 0, :] if n_trans else 0.0  # the sums over the transient
+    first = sums[..., 0, :] if n_trans else np.zeros_like(sums[..., 0, :])  # over the transient
     kept = [i for i, k in enumerate(rows) if k > n_trans]
     steps = np.array([rows[i] - n_trans for i in kept], dtype=np.float64)
     history = (sums[..., kept, :] - np.asarray(first)[..., None, :]) / (steps[:, None] * dt)
@@ -528,4 +617,134 @@ def _mode(system: System, stepper: Stepper, tangent: Any) -> str:
     return tangent
 
 
-__all__ = ["TANGENT_MODES", "LyapunovResult", "kaplan_yorke", "lyapunov", "tangent_step"]
+# -- the largest exponent of a system, computed once per process -----------------------------
+
+CHAOS_GROWTH = 5.0
+"""A largest exponent counts as chaos when the tangent vector grows by more than exp(5) over
+the second half of the run (lambda (T/2) > 5): regular motion grows at most polynomially
+(t^k gives k log 2 there), chaos exponentially."""
+
+
+@dataclass(frozen=True)
+class LargestExponentSettings:
+    """How :func:`largest_exponent` computes lambda_1: ``method`` at ``dt`` from the system's
+    ``default_s0``, ``transient`` time units (iterations for a map) first, then ``span`` more
+    accumulated (``numpy_span`` when the compiled tangent loop cannot run); a stiff system
+    takes ``stiff_method`` at ``stiff_dt``."""
+
+    method: str = "rk4"
+    stiff_method: str = "sdirk3"
+    dt: float = 0.01
+    stiff_dt: float = 0.1
+    transient: float = 20.0
+    span: float = 500.0
+    numpy_span: float = 100.0
+    map_transient: int = 100
+    map_span: int = 10_000
+
+    def describe(self, system: System) -> str:
+        """'rk4, dt=0.01, 500 time units after 20' for ``system``."""
+        if system.kind == "map":
+            return f"{self.map_span} iterations after {self.map_transient}"
+        method, dt = self.stepping(system)
+        transient = max(self.transient, float(system.transient))
+        span = self.span if _fast_backend(system, method) == "numba" else self.numpy_span
+        return f"{method}, dt={dt:g}, {span:g} time units after {transient:g}"
+
+    def stepping(self, system: System) -> tuple[str, float]:
+        """(method, dt) for ``system``: the stiff pair for a stiff system."""
+        return (self.stiff_method, self.stiff_dt) if system.stiff else (self.method, self.dt)
+
+
+LARGEST_EXPONENT = LargestExponentSettings()
+"""The settings of :func:`largest_exponent` (Lorenz at (10, 28, 8/3): 0.9048 against
+Sprott's 0.9056)."""
+_LARGEST_CACHE: dict[tuple[Any, ...], float | None] = {}
+
+
+def largest_exponent(system: System) -> float | None:
+    """lambda_1 per unit time (per iteration for a map) of ``system`` at its parameters (one
+    value each) when it is chaotic, else None.
+
+    Computed as :data:`LARGEST_EXPONENT` says (RK4 at dt = 0.01 over 500 time units after a
+    transient, by the compiled tangent loop when it can run, in well under a second) and
+    cached per (system class, parameter values) in the process.  None when lambda_1 (T/2) over
+    the second half of the run is below :data:`CHAOS_GROWTH`: no positive exponent, or one no
+    larger than regular motion's log(t)/t.
+    """
+    values = tuple((k, float(v)) for k, v in system.params.items() if v.ndim == 0)
+    if len(values) != len(system.params):
+        raise InputError(
+            f"the largest exponent of {system.name} needs one value per parameter (no batch)"
+        )
+    key = (type(system), values)
+    if key not in _LARGEST_CACHE:
+        _LARGEST_CACHE[key] = _largest(system, LARGEST_EXPONENT)
+    return _LARGEST_CACHE[key]
+
+
+def lyapunov_time(system: System) -> float | None:
+    """The Lyapunov time 1 / lambda_1 of a chaotic ``system`` (:func:`largest_exponent`), else
+    None."""
+    exponent = largest_exponent(system)
+    return None if exponent is None else 1.0 / exponent
+
+
+def _largest(system: System, settings: LargestExponentSettings) -> float | None:
+    """lambda_1 by ``settings``, or None when it is not the exponential growth of chaos."""
+    if system.kind == "map":
+        result = lyapunov(
+            system,
+            system.default_s0,
+            t_end=settings.map_transient + settings.map_span,
+            transient=settings.map_transient,
+        )
+    else:
+        method, dt = settings.stepping(system)
+        backend = _fast_backend(system, method)
+        transient = max(settings.transient, float(system.transient))
+        span = settings.span if backend == "numba" else settings.numpy_span
+        result = lyapunov(
+            system,
+            system.default_s0,
+            dt=dt,
+            method=method,
+            t_end=transient + span,
+            transient=transient,
+            backend=backend,
+        )
+    exponent = float(result.exponents[0])
+    # growth over the second half: S(end) - S(middle), S = running estimate x time accumulated
+    elapsed = result.times - (result.t0 + result.transient)
+    sums = result.history[:, 0] * elapsed
+    middle = int(np.argmin(np.abs(elapsed - elapsed[-1] / 2)))
+    late = float(sums[-1] - sums[middle])
+    return exponent if exponent > 0 and late > CHAOS_GROWTH else None
+
+
+def _fast_backend(system: System, method: str) -> str:
+    """The tangent loop for ``method`` on ``system``: "numba" where it compiles, else "numpy"."""
+    from . import kernels
+    from .kernels.tangent import TangentStepper
+
+    stepper = get_stepper(method, system)
+    if system.jacobian is None or type(stepper) is not ExplicitRungeKutta:
+        return "numpy"
+    if not kernels.available():
+        return "numpy"
+    return "numba" if kernels.supports(system, TangentStepper.of(stepper, 1)) else "numpy"
+
+
+__all__ = [
+    "LARGEST_EXPONENT",
+    "SECTIONS",
+    "TANGENT_MODES",
+    "LyapunovResult",
+    "drive_period",
+    "kaplan_yorke",
+    "largest_exponent",
+    "lyapunov",
+    "lyapunov_time",
+    "steps_per_period",
+    "tangent_step",
+]

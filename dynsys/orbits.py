@@ -4,6 +4,12 @@ An orbit diagram sweeps one parameter θ over ``values``, iterates s(n+1) = f(s(
 every value at once (one batched recurrence), drops ``transient`` iterations and keeps the
 next ``keep`` values of one state: the attractor at each θ, as a set of points above it.
 
+A driven ODE (drive period T = 2 pi / omega) is sampled on its stroboscopic section instead:
+every value is integrated at once (one batched recurrence of a stepper whose step divides T),
+``transient`` whole periods are dropped and s(t0 + k T) is kept for the next ``keep`` periods,
+the orbit of the stroboscopic map.  omega itself cannot be swept (the section times would
+differ per value).
+
 The period-doubling cascade of a one-state map with a critical point c (f'(c) = 0; c = 1/2 for
 the logistic map) is located from the map itself:
 
@@ -29,7 +35,7 @@ import numpy as np
 from . import checks
 from .errors import DivergenceError, DynsysError, InputError, unknown_name
 from .files import atomic_write
-from .simulate import Recurrence
+from .simulate import Recurrence, choose_backend
 from .steppers import get_stepper
 from .systems import get_system
 from .systems.base import System
@@ -61,6 +67,13 @@ class OrbitDiagram:
     keep: int
     s0: np.ndarray
     fixed: dict[str, float] = field(default_factory=dict)
+    method: str = "map"
+    """The stepper (a driven ODE's; "map" for a map)."""
+    dt: float = 1.0
+    """Its step (1 for a map; a divisor T / k of the drive period for a driven ODE)."""
+    period: float | None = None
+    """The drive period T of a stroboscopic section (None for a map): ``transient`` and ``keep``
+    then count drive periods, and the points are s(t0 + k T)."""
 
     def periods(self, tol: float = 1e-6) -> np.ndarray:
         """The period of each value's kept orbit, shape (m,): the least p in 1..keep/2 with
@@ -93,6 +106,9 @@ class OrbitDiagram:
             "s0": self.s0,
             "fixed_names": np.array(list(self.fixed), dtype=np.str_),
             "fixed_values": np.array(list(self.fixed.values()), dtype=np.float64),
+            "method": np.str_(self.method),
+            "dt": np.float64(self.dt),
+            "period": np.float64(np.nan if self.period is None else self.period),
         }
         return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -117,6 +133,7 @@ class OrbitDiagram:
                             strict=True,
                         )
                     ),
+                    **_section_fields(data),
                 )
         except (KeyError, ValueError, OSError) as err:
             raise InputError(f"{path} is not an orbit diagram file (.npz): {err}") from None
@@ -131,19 +148,29 @@ def orbit_diagram(
     transient: int = 1000,
     keep: int = 200,
     state: int | str = 0,
-    backend: str = "numpy",
+    backend: str | None = None,
+    dt: float | None = None,
+    method: str = "rk4",
 ) -> OrbitDiagram:
     """Iterate ``system`` (a discrete map) for every value of ``param`` in ``values`` at once
     from ``s0`` (default: the system's ``default_s0``), drop ``transient`` iterations and keep
     the next ``keep`` values of state ``state`` (an index or a name).
 
+    A driven ODE is sampled once per drive period T (its stroboscopic map): ``method`` steps
+    it at ``dt`` (default T / :data:`STEPS_PER_PERIOD`; it must divide T), ``transient`` and
+    ``keep`` count drive periods, and the points are s(t0 + k T), t0 = 0.
+
     The other parameters keep the system's values (each must be one number).  ``backend`` is
-    the time loop of :class:`dynsys.simulate.Recurrence` ("numpy" or "numba").  An orbit that
-    leaves the finite numbers raises :class:`DivergenceError` naming its parameter value.
+    the time loop of :class:`dynsys.simulate.Recurrence` ("numpy", "numba" or "auto"; default
+    "numpy" for a map, "auto" for an ODE).  An orbit that leaves the finite numbers raises
+    :class:`DivergenceError` naming its parameter value.
     """
     system = get_system(system) if isinstance(system, str) else system
-    if system.kind != "map":
-        raise InputError(f"system must be a discrete map for an orbit diagram, got {system.name}")
+    if system.kind != "map" and not system.driven:
+        raise InputError(
+            f"system must be a discrete map or a driven ODE (sampled once per drive period) for "
+            f"an orbit diagram, got {system.name}, which is not driven"
+        )
     names = [p.name for p in system.parameters]
     if param not in names:
         raise unknown_name(f"param of {system.name}", param, names)
@@ -168,14 +195,29 @@ def orbit_diagram(
     start = checks.initial_state(
         swept, np.array(system.default_s0 if s0 is None else s0, dtype=np.float64)
     )
+    period, per_step, h = None, 1, 1.0
+    if system.kind != "map":
+        period, per_step, h = _section(system, param, dt)
+        checks.within_steps(
+            m * (transient + keep) * per_step,
+            "the orbit diagram",
+            "ask for fewer values or periods, or a larger dt",
+        )
+    else:
+        method = "map"
+        if dt is not None and checks.finite_number("dt", dt) != 1:
+            raise InputError(f"dt of a discrete map must be 1, got {dt!r}")
+    stepper = get_stepper(method, swept)
+    backend = ("numpy" if system.kind == "map" else "auto") if backend is None else backend
+    backend = choose_backend(backend, swept, stepper, m * (transient + keep) * per_step)
     kept = np.concatenate([[0], transient + np.arange(keep)]) if transient else np.arange(keep)
-    recurrence = Recurrence(swept, get_stepper("map", swept), 1.0, 0.0, backend)
+    recurrence = Recurrence(swept, stepper, h, 0.0, backend)
     try:
-        states = recurrence.run(start, kept)  # (m, len(kept), n)
+        states = recurrence.run(start, kept * per_step)  # (m, len(kept), n)
     except DivergenceError as err:
         at = values[err.trajectory] if err.trajectory is not None else values[0]
         raise DivergenceError(
-            "map",
+            method,
             err.step,
             err.t,
             err.trajectory,
@@ -193,7 +235,42 @@ def orbit_diagram(
         keep=keep,
         s0=np.array(start[0]),
         fixed=fixed,
+        method=method,
+        dt=h,
+        period=period,
     )
+
+
+STEPS_PER_PERIOD = 100
+"""Steps per drive period of a driven ODE's orbit diagram when no dt is given."""
+
+
+def _section(system: System, param: str, dt: Any) -> tuple[float, int, float]:
+    """(T, steps per period, dt) of a driven ODE's stroboscopic orbit diagram."""
+    from .lyapunov import drive_period, steps_per_period
+
+    if param == "omega":
+        raise InputError(
+            "omega sets the drive period, so its section times would differ per value; sweep "
+            "another parameter (e.g. the amplitude) at a fixed omega"
+        )
+    period = drive_period(system)
+    if dt is None:
+        return period, STEPS_PER_PERIOD, period / STEPS_PER_PERIOD
+    dt = checks.positive_number("dt", dt)
+    return period, steps_per_period(period, dt), dt
+
+
+def _section_fields(data: Any) -> dict[str, Any]:
+    """method, dt and period of a diagram file (a map's defaults for older files)."""
+    if "method" not in data:
+        return {}
+    period = float(data["period"])
+    return {
+        "method": str(data["method"]),
+        "dt": float(data["dt"]),
+        "period": None if math.isnan(period) else period,
+    }
 
 
 def state_index(system: System, state: int | str) -> int:
@@ -398,6 +475,7 @@ def _doubling(system, param, c, k, lo, hi) -> float:
 
 __all__ = [
     "FEIGENBAUM_DELTA",
+    "STEPS_PER_PERIOD",
     "Feigenbaum",
     "OrbitDiagram",
     "feigenbaum",

@@ -8,7 +8,8 @@ import click
 import numpy as np
 
 from .. import steppers
-from ..lyapunov import TANGENT_MODES, LyapunovResult, lyapunov
+from ..lyapunov import TANGENT_MODES, LyapunovResult, drive_period, lyapunov
+from ..orbits import STEPS_PER_PERIOD
 from ..tables import params_text, table
 from . import main
 from .options import build, dt_option, json_option, resolve_dt, system_options
@@ -46,10 +47,17 @@ STEPPER_HELP = (
     help="Tangent map: the system's jacobian through the step (exact), centred differences "
     "of the step (finite_difference), or exact when there is a jacobian (auto).",
 )
+@click.option(
+    "--stroboscopic",
+    is_flag=True,
+    help="A driven ODE: the exponents of its stroboscopic map s(t0 + kT) -> s(t0 + (k+1)T), "
+    f"per drive period T = 2 pi/omega (dt must divide T; default T/{STEPS_PER_PERIOD}; the "
+    "transient is rounded up and the end down to whole periods).",
+)
 @json_option
 def lyapunov_command(
     system_name, params, s0, t0, t_end, method, dt, transient, spectrum, count, every, tangent,
-    as_json,
+    stroboscopic, as_json,
 ) -> None:  # fmt: skip
     """Lyapunov exponents of SYSTEM's recurrence under a stepper (QR method).
 
@@ -64,8 +72,12 @@ def lyapunov_command(
       dynsys lyapunov henon_map --t-end 100000 --transient 100 --spectrum --json
       dynsys lyapunov logistic_map -p r=3.5,3.9,4 --t-end 10000 --transient 100
       dynsys lyapunov duffing --method rk4 --t-end 500 --count 2
+      dynsys lyapunov duffing -p delta=0.3 -p gamma=0.5 --method rk4 --t-end 2000
+          --transient 200 --spectrum --stroboscopic
     """
     system, start = build(system_name, params, s0)
+    if stroboscopic and dt is None:
+        dt = drive_period(system) / STEPS_PER_PERIOD
     result = lyapunov(
         system,
         start,
@@ -77,6 +89,7 @@ def lyapunov_command(
         spectrum=count if count is not None else spectrum,
         every=every,
         tangent=tangent,
+        section="stroboscopic" if stroboscopic else None,
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -91,6 +104,7 @@ def summary(result: LyapunovResult) -> str:
         f"{result.system} ({params_text(result.params)}): {result.method}, dt={result.dt:g}, "
         f"{result.tangent} tangent, {result.steps} steps accumulated on "
         f"({result.t0 + result.transient:g}, {result.t_end:g}], exponents {result.units}"
+        + ("" if result.period is None else f" (T = {result.period:.6g})")
     )
     exponents = result.exponents
     dims = result.kaplan_yorke

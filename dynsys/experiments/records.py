@@ -109,7 +109,7 @@ class LyapunovMetrics(_Record):
     spread: Numbers
     sum: Number | list[Number] = None
     kaplan_yorke: Number | list[Number] = None
-    units: Literal["per unit time", "per iteration"]
+    units: Literal["per unit time", "per iteration", "per drive period"]
     method: str
     dt: float
     tangent: str

@@ -13,8 +13,10 @@ dysts forecasting benchmark (Gilpin 2021) in place of e, and the threshold 30 (%
 
     sMAPE(t) = 100 * 2/n sum_i |pred_i(t) - ref_i(t)| / (|pred_i(t)| + |ref_i(t)|)
 
-Where the largest Lyapunov exponent lambda of the system at the dataset's parameters is known
-(:data:`LYAPUNOV_EXPONENTS`), each row also gives ``valid_time_lyapunov`` = lambda x valid_time.
+Where the system is chaotic at the dataset's parameters (the same for every sequence), its
+largest Lyapunov exponent lambda is computed (:func:`dynsys.lyapunov.largest_exponent`: RK4 at
+dt = 0.01 over 500 time units, once per process) and each row also gives
+``valid_time_lyapunov`` = lambda x valid_time, the valid time in Lyapunov times 1/lambda.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from .. import checks
-from ..errors import DivergenceError, InputError
+from ..errors import DivergenceError, DynsysError, InputError
 from ..metrics import error_metrics, finite_or_none
 from ..simulate import simulate
 from ..steppers import get_stepper
@@ -37,9 +39,6 @@ from .data import Dataset, Normalizer
 
 DEFAULT_METHODS = ("euler", "semi_implicit_euler", "rk4")
 SMAPE_THRESHOLD = 30.0
-LYAPUNOV_EXPONENTS = {"lorenz": (0.9056, {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0})}
-"""Largest Lyapunov exponent of a system at its parameters (Lorenz: Sprott, *Chaos and
-Time-Series Analysis*, 2003): valid times in Lyapunov times."""
 MODEL_ROW = "model"
 """The name of the fitted model's row in a table, before the steppers' rows."""
 METRICS = ("rel_l2", "rmse", "max_abs_error", "valid_time", "valid_time_smape")
@@ -101,15 +100,26 @@ def smape_valid_time(pred, ref, t, threshold: float = SMAPE_THRESHOLD) -> ValidT
 
 
 def lyapunov_exponent(spec) -> float | None:
-    """lambda_max of a dataset's system when known for its (fixed, unsampled) parameters."""
-    if spec.system not in LYAPUNOV_EXPONENTS:
+    """lambda_max of a dataset's system at its parameters, computed
+    (:func:`dynsys.lyapunov.largest_exponent`), when no parameter is sampled and the system is
+    chaotic there; else None (no valid times in Lyapunov times).  A computation that fails
+    (e.g. diverges from the system's default_s0) also gives None."""
+    from ..lyapunov import largest_exponent
+
+    if spec.ranges:
         return None
-    exponent, params = LYAPUNOV_EXPONENTS[spec.system]
-    if any(k in spec.ranges for k in params):
+    try:
+        return largest_exponent(spec.base_system())
+    except DynsysError:
         return None
-    values = spec.base_system().param_values()
-    same = all(np.isclose(values[k], v, rtol=1e-9, atol=0) for k, v in params.items())
-    return exponent if same else None
+
+
+def lyapunov_note(exponent: float, system: System | None = None) -> str:
+    """'the largest Lyapunov exponent 0.9048 (computed: rk4, dt=0.01, ...)': the value used."""
+    from ..lyapunov import LARGEST_EXPONENT
+
+    how = "" if system is None else f" (computed: {LARGEST_EXPONENT.describe(system)})"
+    return f"the largest Lyapunov exponent {exponent:.4g}{how}"
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,8 @@ class Evaluation:
     diverged: dict[str, str] = field(default_factory=dict)
     valid_times: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     lyapunov: float | None = None
+    """The largest Lyapunov exponent behind ``valid_time_lyapunov`` (None: not chaotic)."""
+    system: System | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """{split: {name: {rel_l2, rmse, max_abs_error, valid_time, valid_time_smape}}} (and
@@ -158,7 +170,7 @@ class Evaluation:
             f"valid_time: until ||pred - ref|| / rms ||ref|| > {self.threshold:g}; "
             f"valid_time_smape: until sMAPE > {SMAPE_THRESHOLD:g}%",
             *(
-                [f"valid_time_lyapunov: valid_time x the Lyapunov exponent {self.lyapunov:g}"]
+                [f"valid_time_lyapunov: valid_time x {lyapunov_note(self.lyapunov, self.system)}"]
                 if self.lyapunov is not None
                 else []
             ),
@@ -259,6 +271,7 @@ def rollout_table(
         diverged=diverged,
         valid_times=valid_times,
         lyapunov=lyapunov_exponent(spec),
+        system=spec.base_system(),
     )
 
 

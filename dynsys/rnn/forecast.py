@@ -61,6 +61,9 @@ class ForecastTable:
 
     results: list[ForecastResult]
     agreement: dict[str, float] = field(default_factory=dict)
+    exponents: dict[str, float] = field(default_factory=dict)
+    """The largest Lyapunov exponent of each chaotic system, computed, behind its Lyapunov
+    times (:func:`dynsys.rnn.evaluate.lyapunov_exponent`)."""
 
     def medians(self) -> dict[tuple[str, str], dict[str, float | None]]:
         """(system, method) -> median over seeds of each key; method is a kind or a stepper."""
@@ -81,12 +84,14 @@ class ForecastTable:
         """One table of the results of several :meth:`to_dict` documents (runs in parts)."""
         results = [ForecastResult(**r) for doc in docs for r in doc["results"]]
         agreement = {k: v for doc in docs for k, v in doc.get("agreement", {}).items()}
-        return cls(results, agreement)
+        exponents = {k: v for doc in docs for k, v in doc.get("exponents", {}).items()}
+        return cls(results, agreement, exponents)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "results": [r.__dict__ for r in self.results],
             "agreement": self.agreement,
+            "exponents": self.exponents,
             "medians": [
                 {"system": s, "method": m, **values} for (s, m), values in self.medians().items()
             ],
@@ -155,6 +160,11 @@ class ForecastTable:
             lines.append(
                 f"\nSolver-agreement horizon of {system}: {horizon:.3g} time units (DOP853 "
                 "rtol 1e-10 against rtol 1e-12); a valid time beyond it is not meaningful."
+            )
+        for system, exponent in self.exponents.items():
+            lines.append(
+                f"\nLyapunov times of {system}: valid time x its largest Lyapunov exponent "
+                f"{exponent:.4g}, computed at the dataset's parameters."
             )
         errors = [r for r in self.results if r.error is not None]
         for r in errors:
@@ -247,6 +257,7 @@ def forecast_benchmark(
         by_system.setdefault(plan.spec.system, []).append(plan)
     results: list[ForecastResult] = []
     agreement: dict[str, float] = {}
+    exponents: dict[str, float] = {}
     for system, plans in by_system.items():
         for plan in plans:
             result = _fit(plan)
@@ -262,9 +273,11 @@ def forecast_benchmark(
                     )
                 )
         spec = plan_fit(system, plans[0].kind).spec
-        if lyapunov_exponent(spec) is not None:
+        exponent = lyapunov_exponent(spec)
+        if exponent is not None:
             agreement[system] = solver_agreement(spec)
-    return ForecastTable(results, agreement)
+            exponents[system] = exponent
+    return ForecastTable(results, agreement, exponents)
 
 
 def _fit(plan: FitPlan) -> ForecastResult:
