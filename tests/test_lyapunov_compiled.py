@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import dynsys
 from dynsys import InputError, get_system, kernels, lyapunov
 
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
@@ -52,3 +53,21 @@ def test_a_compiled_divergence_is_reported_by_the_numpy_loop():
     system = get_system("van_der_pol", mu=1.0)
     with pytest.raises(DivergenceError, match="left the finite numbers"):
         lyapunov(system, [3.0, 3.0], dt=1.5, method="rk4", t_end=300, backend="numba")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, cls in dynsys.SYSTEMS.items() if cls.kind == "ode")
+)
+def test_the_spectrum_sums_to_the_time_average_of_the_jacobian_trace(name):
+    # sum lambda_i = (1/T) sum_k log|det dF_k| (volumes), and log|det dF| = h tr J + O(h^2) for
+    # a Runge-Kutta step: the sum is the mean divergence of the field along the orbit, for every
+    # built-in ODE (the stiff ones at a step inside RK4's stability region)
+    system = dynsys.SYSTEMS[name]()
+    h, span = (1e-5, 0.02) if system.stiff else (1e-3, 2.0)
+    result = lyapunov(system, system.default_s0, dt=h, method="rk4", t_end=span, spectrum=True,
+                      backend="numpy")  # fmt: skip
+    orbit = dynsys.simulate(system, system.default_s0, t_span=(0, span), dt=h, method="rk4")
+    pairs = zip(orbit.t, orbit.states, strict=True)
+    traces = np.array([np.trace(system.jacobian(t, s, system.params)) for t, s in pairs])
+    mean = (traces[:-1] + traces[1:]).sum() / 2 * h / span  # the trapezoidal mean over the run
+    assert abs(result.exponents.sum() - mean) <= 1e-5 * (1 + abs(mean)), (name, mean)
