@@ -280,3 +280,15 @@ def test_cli_bad_input_is_exit_2_and_one_line(args):
 
 def test_exported():
     assert dynsys.lyapunov is lyapunov and "LyapunovResult" in dynsys.__all__
+
+
+def test_an_unsettled_estimate_is_said_with_its_uncertainty():
+    runner = CliRunner()
+    short = runner.invoke(main, ["lyapunov", "lorenz", "--method", "rk4", "--dt", "0.01",
+                                 "--t-end", "5", "--spectrum"])  # fmt: skip
+    assert short.exit_code == 0, short.output
+    assert "note: the estimate has not settled: it still moves by up to" in short.output
+    assert "take a later --t-end" in short.output
+    long = runner.invoke(main, ["lyapunov", "logistic_map", "-p", "r=4", "--s0", "0.3",
+                                "--t-end", "20000"])  # fmt: skip
+    assert long.exit_code == 0 and "not settled" not in long.output

@@ -93,8 +93,31 @@ def lyapunov_command(
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    click.echo(summary(result))
+    else:
+        click.echo(summary(result))
+    note = unsettled(result)
+    if note:
+        click.echo(f"note: {note}", err=True)
+
+
+SETTLED = 0.1
+"""Estimates count as settled when every spread is at most this fraction of the size of the
+largest exponent lambda1 (or of 0.01, when lambda1 is near zero)."""
+
+
+def unsettled(result: LyapunovResult) -> str | None:
+    """A one-line warning when the running estimates still move over the last fifth of the
+    run: a spread (the estimated uncertainty) above SETTLED |lambda1|, for any batch member."""
+    spread = np.max(result.spread, axis=-1)
+    size = np.maximum(np.abs(result.exponents[..., 0]), 0.01)
+    worst = np.unravel_index(int(np.argmax(spread / size)), np.shape(size))
+    if spread[worst] <= SETTLED * size[worst]:
+        return None
+    return (
+        f"the estimate has not settled: it still moves by up to {float(spread[worst]):.2g} "
+        f"over the last fifth of the run, {float(spread[worst] / size[worst]):.0%} of "
+        "|lambda1|; take a later --t-end"
+    )
 
 
 def summary(result: LyapunovResult) -> str:
