@@ -91,11 +91,11 @@ def lyapunov_command(
         tangent=tangent,
         section="stroboscopic" if stroboscopic else None,
     )
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    else:
-        click.echo(summary(result))
     note = unsettled(result)
+    if as_json:  # the note is part of the document
+        click.echo(json.dumps(result.to_dict() | ({"note": note} if note else {}), indent=2))
+        return
+    click.echo(summary(result))
     if note:
         click.echo(f"note: {note}", err=True)
 
