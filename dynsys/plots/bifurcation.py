@@ -26,6 +26,10 @@ class DiagramInfo:
     ylim: tuple[float, float]
 
 
+TITLE_WIDTH = 72
+"""Characters of a one-line title; a longer one puts the fixed parameters on a second line."""
+
+
 def orbit_diagram_plot(
     diagram: OrbitDiagram, *, ax: Axes | None = None, exponents: np.ndarray | None = None
 ) -> tuple[Figure, DiagramInfo]:
@@ -48,9 +52,11 @@ def orbit_diagram_plot(
         xlim = (xlim[0] - 0.5, xlim[1] + 0.5)
     ylim = (lo - pad, hi + pad)
     fixed = ", ".join(f"{k}={number(v)}" for k, v in diagram.fixed.items())
-    title = f"{diagram.system}{f' ({fixed})' if fixed else ''}: orbit diagram, " + (
-        f"{diagram.keep} iterates after {diagram.transient} per {diagram.param}"
-    )
+    unit = "iterates" if getattr(diagram, "period", None) is None else "drive periods"
+    what = f"orbit diagram, {diagram.keep} {unit} after {diagram.transient} per {diagram.param}"
+    title = f"{diagram.system} ({fixed}): {what}" if fixed else f"{diagram.system}: {what}"
+    if len(title) > TITLE_WIDTH:  # the fixed parameters on a line of their own
+        title = f"{diagram.system}: {what}\n{fixed}"
     with house_style():
         lower = None
         if exponents is not None:
