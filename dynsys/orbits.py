@@ -10,6 +10,14 @@ every value is integrated at once (one batched recurrence of a stepper whose ste
 the orbit of the stroboscopic map.  omega itself cannot be swept (the section times would
 differ per value).
 
+An autonomous ODE is sampled on a Poincare section given as an event e(s) = 0 with a
+direction (``section="z=27,dz>0"``, see :mod:`dynsys.events`): every value is integrated at
+once from 0 to ``t_end`` (in chunks of time, every step kept, the crossings located on each
+chunk's cubic Hermite interpolant), the crossings before time ``transient`` are dropped and
+the chosen state at the first ``keep`` crossings after it is kept.  The number of crossings
+differs per value (none once an orbit settles on a fixed point off the section), so the
+points are stored flat, with the index of their parameter value.
+
 The period-doubling cascade of a one-state map with a critical point c (f'(c) = 0; c = 1/2 for
 the logistic map) is located from the map itself:
 
@@ -56,6 +64,11 @@ class OrbitDiagram:
     ``values`` (m,) are the parameter values, ``points`` (m, keep) the values of state
     ``state`` at iterations transient, ..., transient + keep - 1, started from ``s0`` (n,).
     ``fixed`` holds the other parameters, which are the same for every value.
+
+    On a Poincare section (``section`` set) ``points`` (k,) is flat: point i belongs to value
+    ``member[i]`` and is state ``state`` at the crossing at time ``times[i]`` >= ``transient``
+    (a time), whose full state is ``crossings[i]`` (n,); each value has at most ``keep``
+    points, in time order, and ``counts`` says how many.
     """
 
     system: str
@@ -74,12 +87,37 @@ class OrbitDiagram:
     period: float | None = None
     """The drive period T of a stroboscopic section (None for a map): ``transient`` and ``keep``
     then count drive periods, and the points are s(t0 + k T)."""
+    section: str | None = None
+    """The event of a Poincare section ('z=27,dz>0'; None: no such section)."""
+    t_end: float | None = None
+    """The end of the integration of a Poincare section (its ``transient`` is a time too)."""
+    member: np.ndarray | None = None
+    """On a Poincare section, the index (k,) of the parameter value of each point."""
+    times: np.ndarray | None = None
+    """On a Poincare section, the time (k,) of each crossing."""
+    crossings: np.ndarray | None = None
+    """On a Poincare section, the state (k, n) at each crossing."""
+
+    @property
+    def counts(self) -> np.ndarray:
+        """The number of points of each parameter value, shape (m,)."""
+        if self.member is None:
+            return np.full(len(self.values), self.points.shape[1], dtype=np.int64)
+        return np.bincount(self.member, minlength=len(self.values)).astype(np.int64)
+
+    def dots(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points as flat (parameter value, state value) pairs, for a figure."""
+        if self.member is None:
+            return np.repeat(self.values, self.points.shape[1]), self.points.ravel()
+        return self.values[self.member], self.points
 
     def periods(self, tol: float = 1e-6) -> np.ndarray:
         """The period of each value's kept orbit, shape (m,): the least p in 1..keep/2 with
         |x(i + p) - x(i)| <= tol max(1, max |x|) for every kept i, or 0 when there is none
         (chaos, quasi-periodic motion, or an orbit still converging)."""
         tol = checks.positive_number("tol", tol)
+        if self.member is not None:
+            return _ragged_periods(self.points, self.member, len(self.values), tol)
         x = self.points
         scale = np.maximum(1.0, np.max(np.abs(x), axis=1))
         found = np.zeros(len(x), dtype=np.int64)
@@ -110,6 +148,15 @@ class OrbitDiagram:
             "dt": np.float64(self.dt),
             "period": np.float64(np.nan if self.period is None else self.period),
         }
+        if self.section is not None:
+            arrays.update(
+                transient=np.float64(self.transient),
+                section=np.str_(self.section),
+                t_end=np.float64(self.t_end),
+                member=self.member,
+                times=self.times,
+                crossings=self.crossings,
+            )
         return atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
@@ -123,7 +170,7 @@ class OrbitDiagram:
                     values=data["values"],
                     points=data["points"],
                     state=str(data["state"]),
-                    transient=int(data["transient"]),
+                    transient=data["transient"].item(),
                     keep=int(data["keep"]),
                     s0=data["s0"],
                     fixed=dict(
@@ -134,6 +181,7 @@ class OrbitDiagram:
                         )
                     ),
                     **_section_fields(data),
+                    **_poincare_fields(data),
                 )
         except (KeyError, ValueError, OSError) as err:
             raise InputError(f"{path} is not an orbit diagram file (.npz): {err}") from None
@@ -145,12 +193,14 @@ def orbit_diagram(
     values: Any,
     *,
     s0: Any = None,
-    transient: int = 1000,
+    transient: float | None = None,
     keep: int = 200,
     state: int | str = 0,
     backend: str | None = None,
     dt: float | None = None,
     method: str = "rk4",
+    section: str | None = None,
+    t_end: float | None = None,
 ) -> OrbitDiagram:
     """Iterate ``system`` (a discrete map) for every value of ``param`` in ``values`` at once
     from ``s0`` (default: the system's ``default_s0``), drop ``transient`` iterations and keep
@@ -160,22 +210,34 @@ def orbit_diagram(
     it at ``dt`` (default T / :data:`STEPS_PER_PERIOD`; it must divide T), ``transient`` and
     ``keep`` count drive periods, and the points are s(t0 + k T), t0 = 0.
 
-    The other parameters keep the system's values (each must be one number).  ``backend`` is
+    An autonomous ODE is sampled on the Poincare section ``section``, an event with a
+    direction ('z=27,dz>0'; see :func:`_section_diagram`): ``transient`` and ``t_end`` are
+    times, and at most ``keep`` crossings are kept per value.
+
+    ``transient`` defaults to 1000 (iterations or drive periods).  The other parameters keep
+    the system's values (each must be one number).  ``backend`` is
     the time loop of :class:`dynsys.simulate.Recurrence` ("numpy", "numba" or "auto"; default
     "numpy" for a map, "auto" for an ODE).  An orbit that leaves the finite numbers raises
     :class:`DivergenceError` naming its parameter value.
     """
     system = get_system(system) if isinstance(system, str) else system
+    if section is not None:
+        return _section_diagram(
+            system, param, values, section, s0, transient, t_end, keep, state, dt, method, backend
+        )
+    if t_end is not None:
+        raise InputError("t_end is for a Poincare section (give section, e.g. 'z=27,dz>0')")
     if system.kind != "map" and not system.driven:
         raise InputError(
             f"system must be a discrete map or a driven ODE (sampled once per drive period) for "
-            f"an orbit diagram, got {system.name}, which is not driven"
+            f"an orbit diagram, got {system.name}, which is not driven; give a Poincare section "
+            "(e.g. section='z=27,dz>0') for an autonomous ODE"
         )
     names = [p.name for p in system.parameters]
     if param not in names:
         raise unknown_name(f"param of {system.name}", param, names)
     values = _values(values)
-    transient = checks.integer("transient", transient, minimum=0)
+    transient = checks.integer("transient", 1000 if transient is None else transient, minimum=0)
     keep = checks.integer("keep", keep, minimum=2)
     index = state_index(system, state)
     fixed = {}
@@ -243,6 +305,155 @@ def orbit_diagram(
 
 STEPS_PER_PERIOD = 100
 """Steps per drive period of a driven ODE's orbit diagram when no dt is given."""
+SECTION_DT = 0.01
+"""The step of a Poincare-section orbit diagram when no dt is given."""
+SECTION_SPAN = 100.0
+"""Time integrated after the transient by a Poincare-section diagram when no t_end is given."""
+CHUNK_NUMBERS = 2_000_000
+"""Numbers (members x steps x states) of one chunk of a Poincare-section integration: each
+chunk keeps every step, for the interpolant that locates the crossings."""
+
+
+def _section_diagram(
+    system: System,
+    param: str,
+    values: Any,
+    section: str,
+    s0: Any,
+    transient: float | None,
+    t_end: float | None,
+    keep: int,
+    state: int | str,
+    dt: float | None,
+    method: str,
+    backend: str | None,
+) -> OrbitDiagram:
+    """The orbit diagram of an autonomous ODE on the Poincare section e(s) = 0 (``section``).
+
+    All values are integrated at once with ``method`` at step ``dt`` (default
+    :data:`SECTION_DT`): without keeping steps up to the last grid time t_n <= ``transient``
+    (default: the system's transient time), then in chunks of at most :data:`CHUNK_NUMBERS`
+    numbers up to ``t_end`` (default transient + :data:`SECTION_SPAN`), each chunk started from
+    the last state of the one before and its crossings located by :func:`find_events`.
+    Crossings at t < ``transient`` are dropped; the first ``keep`` of each value are kept.  The
+    integration stops early once every value has ``keep`` crossings.
+    """
+    from .events import find_events, parse_event
+    from .simulate import simulate
+
+    if system.kind == "map":
+        raise InputError(
+            f"section is for an autonomous ODE; {system.name} is a discrete map (its orbit "
+            "diagram keeps every iterate: drop section)"
+        )
+    if system.driven:
+        raise InputError(
+            f"section is for an autonomous ODE; {system.name} is driven (its orbit diagram is "
+            "sampled once per drive period: drop section)"
+        )
+    names = [p.name for p in system.parameters]
+    if param not in names:
+        raise unknown_name(f"param of {system.name}", param, names)
+    values = _values(values)
+    keep = checks.integer("keep", keep, minimum=1)
+    index = state_index(system, state)
+    dt = SECTION_DT if dt is None else checks.positive_number("dt", dt)
+    transient = float(system.transient) if transient is None else transient
+    transient = checks.finite_number("transient", transient)
+    if transient < 0:
+        raise InputError(f"transient must be a time >= 0, got {transient!r}")
+    t_end = transient + SECTION_SPAN if t_end is None else checks.finite_number("t_end", t_end)
+    if not t_end > transient:
+        raise InputError(f"t_end must be after the transient ({transient:g}), got {t_end:g}")
+    fixed = {}
+    for name, v in system.params.items():
+        if name != param:
+            if v.ndim != 0:
+                raise InputError(f"parameter {name} must be one number in an orbit diagram")
+            fixed[name] = float(v)
+    swept = system.with_params(**{param: values})
+    event = parse_event(section, swept)
+    if event.terminal:
+        raise InputError(f"section {section!r}: a Poincare section cannot be terminal")
+    start = checks.initial_state(
+        swept, np.array(system.default_s0 if s0 is None else s0, dtype=np.float64)
+    )
+    m, n = len(values), system.n_states
+    total = checks.step_count(0.0, t_end, dt)
+    skipped = 0 if transient < dt else min(checks.step_count(0.0, transient, dt), total - 1)
+    checks.within_steps(
+        m * total, "the orbit diagram", "ask for fewer values, a shorter t_end or a larger dt"
+    )
+    chunk = max(1, CHUNK_NUMBERS // (m * n))
+    checks.fits_in_memory(
+        8 * m * n * (4 * chunk + 8) + 8 * m * keep * (n + 3),
+        None,
+        "the orbit diagram",
+        "ask for fewer values or --keep",
+    )
+    backend = choose_backend(
+        "auto" if backend is None else backend, swept, get_stepper(method, swept), m * total
+    )
+    run = {"dt": dt, "method": method, "backend": backend}
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    counts = np.zeros(m, dtype=np.int64)
+    s = start
+    try:
+        if skipped:
+            s = simulate(swept, s, t_span=(0.0, skipped * dt), save_every=skipped, **run)
+            s = s.states[:, -1]
+        for a in range(skipped, total, chunk):
+            b = min(a + chunk, total)
+            traj = simulate(swept, s, t_span=(a * dt, b * dt), **run)
+            crossings = find_events(traj, event)
+            late = crossings.t >= transient
+            if a > skipped:  # a crossing at the first time belongs to the chunk before
+                late &= crossings.t > a * dt
+            member = crossings.member[late]
+            found.append((member, crossings.t[late], crossings.states[late]))
+            counts += np.bincount(member, minlength=m)
+            s = traj.states[:, -1]
+            if np.all(counts >= keep):
+                break
+    except DivergenceError as err:
+        raise _escaped(err, values, param) from None
+    member, times, states = (np.concatenate([f[k] for f in found]) for k in range(3))
+    order = np.lexsort((times, member))
+    member, times, states = member[order], times[order], states[order].reshape(-1, n)
+    first = np.searchsorted(member, np.arange(m))
+    rank = np.arange(len(member)) - first[member]
+    kept = rank < keep
+    return OrbitDiagram(
+        system=system.name,
+        param=param,
+        values=values,
+        points=np.ascontiguousarray(states[kept, index]),
+        state=system.states[index],
+        transient=transient,
+        keep=keep,
+        s0=np.array(start[0]),
+        fixed=fixed,
+        method=method,
+        dt=dt,
+        section=event.text,
+        t_end=t_end,
+        member=member[kept].astype(np.int64),
+        times=times[kept],
+        crossings=np.ascontiguousarray(states[kept]),
+    )
+
+
+def _escaped(err: DivergenceError, values: np.ndarray, param: str) -> DivergenceError:
+    """``err`` naming the parameter value whose orbit escaped."""
+    at = values[err.trajectory] if err.trajectory is not None else values[0]
+    return DivergenceError(
+        err.method,
+        err.step,
+        err.t,
+        err.trajectory,
+        f"the orbit at {param} = {at:.6g} escapes to infinity; narrow the range of {param} "
+        "or change s0",
+    )
 
 
 def _section(system: System, param: str, dt: Any) -> tuple[float, int, float]:
@@ -259,6 +470,33 @@ def _section(system: System, param: str, dt: Any) -> tuple[float, int, float]:
         return period, STEPS_PER_PERIOD, period / STEPS_PER_PERIOD
     dt = checks.positive_number("dt", dt)
     return period, steps_per_period(period, dt), dt
+
+
+def _poincare_fields(data: Any) -> dict[str, Any]:
+    """section, t_end, member, times and crossings of a Poincare-section diagram file."""
+    if "section" not in data:
+        return {}
+    return {
+        "section": str(data["section"]),
+        "t_end": float(data["t_end"]),
+        "member": data["member"],
+        "times": data["times"],
+        "crossings": data["crossings"],
+    }
+
+
+def _ragged_periods(x: np.ndarray, member: np.ndarray, m: int, tol: float) -> np.ndarray:
+    """The period (m,) of each value's points x[member == j] (see :meth:`OrbitDiagram.periods`);
+    0 for a value with fewer than 2 points."""
+    found = np.zeros(m, dtype=np.int64)
+    for j in range(m):
+        y = x[member == j]
+        scale = max(1.0, float(np.max(np.abs(y)))) if len(y) else 1.0
+        for p in range(1, len(y) // 2 + 1):
+            if np.max(np.abs(y[p:] - y[:-p])) <= tol * scale:
+                found[j] = p
+                break
+    return found
 
 
 def _section_fields(data: Any) -> dict[str, Any]:

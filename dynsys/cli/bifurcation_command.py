@@ -1,5 +1,6 @@
-"""The command ``dynsys bifurcation``: the orbit diagram of a map, or of a driven ODE on its
-stroboscopic section, as a figure or an .npz file."""
+"""The command ``dynsys bifurcation``: the orbit diagram of a map, of a driven ODE on its
+stroboscopic section, or of an autonomous ODE on a Poincare section (an event), as a figure or
+an .npz file."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ LYAPUNOV_ITERATIONS = 2000
 """Iterations over which --lyapunov accumulates each value's largest exponent."""
 LYAPUNOV_PERIODS = 200
 """Drive periods over which --lyapunov accumulates each value's largest exponent (driven ODE)."""
+SECTION_PERIOD_TOL = 1e-3
+"""Relative tolerance of the periods reported on a Poincare section: the crossings come from a
+cubic interpolant between steps, whose error at the default dt is far above 1e-6."""
 
 
 def parse_range(text: str) -> tuple[str, float, float]:
@@ -70,10 +74,10 @@ def _out_path(out: str | None, default: str) -> Path:
 @click.option("--n", type=int, default=1000, show_default=True, help="Parameter values.")
 @click.option(
     "--transient",
-    type=int,
-    default=1000,
-    show_default=True,
-    help="Iterations dropped first (drive periods for a driven ODE).",
+    type=float,
+    default=None,
+    help="Iterations dropped first (drive periods for a driven ODE; a time with --section). "
+    "Default 1000 (with --section: the system's transient time).",
 )
 @click.option("--keep", type=int, default=200, show_default=True, help="Iterations kept.")
 @click.option(
@@ -86,8 +90,22 @@ def _out_path(out: str | None, default: str) -> Path:
     "--dt",
     type=float,
     default=None,
-    help="A driven ODE: the RK4 step, a divisor of the drive period T = 2 pi/omega "
-    "(default T/100).",
+    help="An ODE: the RK4 step; for a driven ODE a divisor of the drive period "
+    "T = 2 pi/omega (default T/100), with --section default 0.01.",
+)
+@click.option(
+    "--section",
+    default=None,
+    metavar="EXPR",
+    help="An autonomous ODE: the Poincare section, an event with a direction such as "
+    "'z=27,dz>0'; the state is drawn at up to --keep crossings after --transient.",
+)
+@click.option(
+    "--t-end",
+    "t_end",
+    type=float,
+    default=None,
+    help="With --section: the end time of the integration (default: transient + 100).",
 )
 @click.option("--state", default="0", show_default=True, help="The state drawn, name or index.")
 @click.option("--s0", default=None, metavar="V1,V2,...", help="Initial state of every orbit.")
@@ -108,15 +126,32 @@ def _out_path(out: str | None, default: str) -> Path:
     "Default: SYSTEM_bifurcation.png.",
 )
 def bifurcation_command(
-    system_name, sweep, fixed, n, transient, keep, periods, dt, state, s0, with_lyapunov, out
+    system_name,
+    sweep,
+    fixed,
+    n,
+    transient,
+    keep,
+    periods,
+    dt,
+    section,
+    t_end,
+    state,
+    s0,
+    with_lyapunov,
+    out,
 ) -> None:
-    """Draw the orbit diagram of the map SYSTEM, or write its points to an .npz file.
+    """Draw the orbit diagram of SYSTEM (a map, or an ODE through a section), or write an .npz.
 
     Every value of the swept parameter is iterated at once from the same initial state; the
     first --transient iterations are dropped and the next --keep values of the state are
     drawn as dots above the parameter value.  A driven ODE is integrated (RK4, all values at
     once) and sampled once per drive period T: --transient periods are dropped and s(kT) is
-    drawn for the next --periods periods (omega, which sets T, cannot be swept).
+    drawn for the next --periods periods (omega, which sets T, cannot be swept).  An
+    autonomous ODE needs --section, an event e(s) = 0 with a direction: it is integrated (RK4,
+    all values at once) up to --t-end, and the state at the first --keep crossings after time
+    --transient is drawn (a value whose orbit stops crossing, e.g. settled on a fixed point, has
+    no points and is counted).
 
     \b
     Examples:
@@ -126,6 +161,8 @@ def bifurcation_command(
       dynsys bifurcation logistic_map --param r=2.8,4 --lyapunov --out with_exponents.png
       dynsys bifurcation duffing --param gamma=0.2,0.6 --set delta=0.3 --n 400 --periods 200
           --transient 100 --out duffing.png
+      dynsys bifurcation lorenz --param rho=25,200 --n 200 --section "z=27,dz>0"
+          --t-end 60 --transient 20 --state x --out lorenz.png
     """
     from ..orbits import orbit_diagram, parameter_range
 
@@ -142,6 +179,27 @@ def bifurcation_command(
         raise InputError(
             f"--periods and --dt are for a driven ODE; {system.name} is a map (use --keep)"
         )
+    if section is not None:
+        diagram = _section_diagram(
+            system, name, lo, hi, n, start, section, transient, t_end, keep, periods, dt, state
+        )
+        values = diagram.values
+        exponents = _largest_exponents(system, name, values, start, diagram, with_lyapunov)
+        _write(diagram, path, exponents)
+        counts = diagram.counts
+        crossing = diagram.periods(tol=SECTION_PERIOD_TOL)
+        click.echo(
+            f"wrote {path}: orbit diagram of {system.name} on the section {diagram.section} "
+            f"(rk4 dt = {diagram.dt:.6g}, crossings after t = {diagram.transient:g} up to "
+            f"{diagram.t_end:g}), {name} from {lo:g} to {hi:g}; {int(counts.sum())} points, "
+            f"{int(np.sum(counts == 0))} of {len(values)} values without a crossing after the "
+            f"transient, {int(np.sum((crossing == 0) & (counts > 0)))} without a period up to "
+            f"{keep // 2} (to {SECTION_PERIOD_TOL:g})"
+        )
+        return
+    if t_end is not None:
+        raise InputError("--t-end is for a Poincare section (give --section, e.g. 'z=27,dz>0')")
+    transient = _whole("--transient", 1000 if transient is None else transient)
     keep = keep if periods is None else _count("--periods", periods, 2)
     values = parameter_range(lo, hi, checks.integer("--n", n))
     diagram = orbit_diagram(
@@ -154,21 +212,9 @@ def bifurcation_command(
         state=int(state) if state.isdigit() else state,
         dt=dt,
     )
-    exponents = (
-        _largest_exponents(system, name, values, start, transient, diagram)
-        if with_lyapunov
-        else None
-    )
-    if path.suffix.lower() == DATA_SUFFIX:
-        diagram.to_npz(path, **({} if exponents is None else {"lyapunov": exponents}))
-        what = f"{len(values)} x {keep} points"
-    else:
-        from ..plots.bifurcation import orbit_diagram_plot
-        from ..plots.style import save_figure
-
-        fig, info = orbit_diagram_plot(diagram, exponents=exponents)
-        save_figure(fig, path)
-        what = f"{info.points} points"
+    exponents = _largest_exponents(system, name, values, start, diagram, with_lyapunov)
+    points = _write(diagram, path, exponents)
+    what = f"{len(values)} x {keep} points" if points is None else f"{points} points"
     if exponents is not None:
         what += f", largest Lyapunov exponent > 0 at {int(np.sum(exponents > 0))} values"
     periods = diagram.periods()
@@ -184,13 +230,65 @@ def bifurcation_command(
     )
 
 
-def _largest_exponents(system, name, values, start, transient, diagram) -> np.ndarray:
-    """The largest Lyapunov exponent at each value of ``name`` (values,): of the map, per
-    iteration, or of a driven ODE's stroboscopic map, per drive period."""
+def _section_diagram(system, name, lo, hi, n, start, section, transient, t_end, keep, periods, dt,
+                     state):  # fmt: skip
+    """The orbit diagram of an autonomous ODE on the Poincare section ``section``."""
+    from ..orbits import orbit_diagram, parameter_range
+
+    if system.kind == "map" or system.driven:
+        kind = "a discrete map" if system.kind == "map" else "a driven ODE"
+        raise InputError(
+            f"--section is for an autonomous ODE; {system.name} is {kind} (drop --section)"
+        )
+    if periods is not None:
+        raise InputError("--periods is for a driven ODE; with --section use --keep")
+    return orbit_diagram(
+        system,
+        name,
+        parameter_range(lo, hi, checks.integer("--n", n)),
+        s0=start,
+        section=section,
+        transient=transient,
+        t_end=t_end,
+        keep=_count("--keep", keep, 1),
+        state=int(state) if state.isdigit() else state,
+        dt=dt,
+    )
+
+
+def _write(diagram, path: Path, exponents: np.ndarray | None) -> int | None:
+    """Write ``diagram`` to ``path``: the .npz data (None), or the figure (its dot count)."""
+    if path.suffix.lower() == DATA_SUFFIX:
+        diagram.to_npz(path, **({} if exponents is None else {"lyapunov": exponents}))
+        return None
+    from ..plots.bifurcation import orbit_diagram_plot
+    from ..plots.style import save_figure
+
+    fig, info = orbit_diagram_plot(diagram, exponents=exponents)
+    save_figure(fig, path)
+    return info.points
+
+
+def _largest_exponents(system, name, values, start, diagram, wanted) -> np.ndarray | None:
+    """The largest Lyapunov exponent at each value of ``name`` (values,), when ``wanted``: of
+    the map, per iteration, of a driven ODE's stroboscopic map, per drive period, or of an
+    autonomous ODE, per unit time over the diagram's span."""
     from ..lyapunov import lyapunov
 
+    if not wanted:
+        return None
     swept = system.with_params(**{name: values})
-    if diagram.period is None:
+    transient = diagram.transient
+    if diagram.section is not None:
+        result = lyapunov(
+            swept,
+            start,
+            dt=diagram.dt,
+            method=diagram.method,
+            t_end=diagram.t_end,
+            transient=transient,
+        )
+    elif diagram.period is None:
         result = lyapunov(swept, start, t_end=transient + LYAPUNOV_ITERATIONS, transient=transient)
     else:
         result = lyapunov(
@@ -207,3 +305,10 @@ def _largest_exponents(system, name, values, start, transient, diagram) -> np.nd
 
 def _count(field: str, value: int, minimum: int) -> int:
     return checks.integer(field, value, minimum=minimum)
+
+
+def _whole(field: str, value: float) -> int:
+    """A count given as a float option (``--transient 100``): a whole number >= 0."""
+    if not float(value).is_integer():
+        raise InputError(f"{field} must be a whole number >= 0 here, got {value:g}")
+    return _count(field, int(value), 0)

@@ -43,17 +43,21 @@ def orbit_diagram_plot(
             raise ValueError("exponents must hold one number per parameter value")
         if ax is not None:
             raise ValueError("a diagram with its exponents draws its own figure (no ax)")
-    x = np.repeat(diagram.values, diagram.keep)
-    y = diagram.points.ravel()
-    lo, hi = float(np.min(y)), float(np.max(y))
+    x, y = diagram.dots()
+    lo, hi = (float(np.min(y)), float(np.max(y))) if y.size else (0.0, 0.0)
     pad = 0.03 * (hi - lo) if hi > lo else 0.5
     xlim = (float(diagram.values[0]), float(diagram.values[-1]))
     if xlim[0] == xlim[1]:
         xlim = (xlim[0] - 0.5, xlim[1] + 0.5)
     ylim = (lo - pad, hi + pad)
     fixed = ", ".join(f"{k}={number(v)}" for k, v in diagram.fixed.items())
-    unit = "iterates" if getattr(diagram, "period", None) is None else "drive periods"
+    unit = "iterates" if diagram.period is None else "drive periods"
     what = f"orbit diagram, {diagram.keep} {unit} after {diagram.transient} per {diagram.param}"
+    if diagram.section is not None:
+        what = (
+            f"section {diagram.section}, up to {diagram.keep} crossings after "
+            f"t = {diagram.transient:g} per {diagram.param}"
+        )
     title = f"{diagram.system} ({fixed}): {what}" if fixed else f"{diagram.system}: {what}"
     if len(title) > TITLE_WIDTH:  # the fixed parameters on a line of their own
         title = f"{diagram.system}: {what}\n{fixed}"
