@@ -111,6 +111,17 @@ FIGURES = {
     "basins_pendulum.png": lambda: basins_plot(
         basins(get_system("pendulum", damping=0.3), grid=300, xlim=(-9.5, 9.5), ylim=(-10, 10))
     ),
+    "bifurcation_lorenz_section.png": lambda: orbit_diagram_plot(
+        orbit_diagram(
+            get_system("lorenz"),
+            "rho",
+            np.linspace(25, 200, 200),
+            section="z=rho-1,dz>0",
+            t_end=60,
+            transient=20,
+            state="x",
+        )
+    ),
     "bifurcation_logistic.png": lambda: orbit_diagram_plot(
         orbit_diagram("logistic_map", "r", np.linspace(2.8, 4.0, 2000)),
         exponents=logistic_exponents(),
