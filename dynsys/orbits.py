@@ -233,9 +233,7 @@ def orbit_diagram(
             f"an orbit diagram, got {system.name}, which is not driven; give a Poincare section "
             "(e.g. section='z=27,dz>0') for an autonomous ODE"
         )
-    names = [p.name for p in system.parameters]
-    if param not in names:
-        raise unknown_name(f"param of {system.name}", param, names)
+    _check_param(system, param)
     values = _values(values)
     transient = checks.integer("transient", 1000 if transient is None else transient, minimum=0)
     keep = checks.integer("keep", keep, minimum=2)
@@ -351,9 +349,7 @@ def _section_diagram(
             f"section is for an autonomous ODE; {system.name} is driven (its orbit diagram is "
             "sampled once per drive period: drop section)"
         )
-    names = [p.name for p in system.parameters]
-    if param not in names:
-        raise unknown_name(f"param of {system.name}", param, names)
+    _check_param(system, param)
     values = _values(values)
     keep = checks.integer("keep", keep, minimum=1)
     index = state_index(system, state)
@@ -509,6 +505,13 @@ def _section_fields(data: Any) -> dict[str, Any]:
         "dt": float(data["dt"]),
         "period": None if math.isnan(period) else period,
     }
+
+
+def _check_param(system: System, param: str) -> None:
+    """Refuse a swept parameter that ``system`` does not have (a one-line InputError)."""
+    names = [p.name for p in system.parameters]
+    if param not in names:
+        raise unknown_name(f"param of {system.name}", param, names)
 
 
 def state_index(system: System, state: int | str) -> int:

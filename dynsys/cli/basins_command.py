@@ -10,7 +10,7 @@ from .. import checks
 from ..errors import InputError
 from . import main
 from .bifurcation_command import DATA_SUFFIX, _out_path
-from .options import build, json_option
+from .options import build, json_option, param_option
 
 
 def parse_limits(field: str, text: str) -> tuple[float, float]:
@@ -26,14 +26,7 @@ def parse_limits(field: str, text: str) -> tuple[float, float]:
 
 @main.command("basins")
 @click.argument("system_name", metavar="SYSTEM")
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a parameter (one value each).",
-)
+@param_option
 @click.option("--grid", type=int, default=400, show_default=True, help="Initial states per axis.")
 @click.option("--xlim", required=True, metavar="LOW,HIGH", help="Range of the first state.")
 @click.option("--ylim", required=True, metavar="LOW,HIGH", help="Range of the second state.")

@@ -43,6 +43,18 @@ def system_options(f: Callable) -> Callable:
     return f
 
 
+def param_option(f: Callable) -> Callable:
+    """-p/--param NAME=VALUE, repeatable: one value each (no batch)."""
+    return click.option(
+        "-p",
+        "--param",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a parameter (one value each).",
+    )(f)
+
+
 def dt_option(default: float | None = None, help: str = "Step size h.") -> Callable:
     return click.option(
         "--dt",

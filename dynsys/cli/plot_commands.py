@@ -12,7 +12,7 @@ from click.core import ParameterSource
 
 from ..errors import InputError, unknown_name
 from . import main
-from .options import build
+from .options import build, param_option
 
 
 def _figure_path(out: str | None, default: str) -> Path:
@@ -27,17 +27,6 @@ def _figure_path(out: str | None, default: str) -> Path:
     return path
 
 
-def _param_option(f):
-    return click.option(
-        "-p",
-        "--param",
-        "params",
-        multiple=True,
-        metavar="NAME=VALUE",
-        help="Set a parameter (one value each).",
-    )(f)
-
-
 def _out_option(default: str):
     return click.option(
         "--out",
@@ -49,7 +38,7 @@ def _out_option(default: str):
 
 @main.command("phase")
 @click.argument("system_name", metavar="SYSTEM")
-@_param_option
+@param_option
 @click.option(
     "--s0",
     "s0",
@@ -184,7 +173,7 @@ DEFAULTS = {  # KIND: (t_end, dt, methods) when not given
 @main.command("plot")
 @click.argument("kind", metavar="KIND")
 @click.argument("target", metavar="SYSTEM|MODEL", required=False)
-@_param_option
+@param_option
 @click.option("--s0", "s0", metavar="V1,V2,...", help="Initial state. Default: the system's own.")
 @click.option("--t-end", type=float, default=None, help="End time (from t = 0). Default by KIND.")
 @click.option("--dt", type=float, default=None, help="Step h (convergence: the largest).")
