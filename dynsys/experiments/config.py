@@ -538,6 +538,13 @@ class SimulationConfig(_Section):
     )
     save_every: Count = Field(1, ge=1)
     backend: Literal["auto", "numpy", "numba"] = "auto"
+    events: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Zero crossings to locate on each trajectory, such as 'z=27,dz>0', 'x=0' or "
+            "'x=0,terminal' (events/<method>.json); needs save_every: 1."
+        ),
+    )
 
     @field_validator("s0", mode="wrap")
     @classmethod
@@ -559,6 +566,15 @@ class SimulationConfig(_Section):
         for i, method in enumerate(self.methods):
             if method in self.methods[:i]:
                 raise _error(f"methods[{i}]", f"{method!r} is listed twice")
+        for i, event in enumerate(self.events):
+            if event in self.events[:i]:
+                raise _error(f"events[{i}]", f"{event!r} is listed twice")
+        if self.events and self.save_every != 1:
+            raise _error(
+                "save_every",
+                f"events need every step kept: set simulation.save_every to 1 (it is "
+                f"{self.save_every}) or remove simulation.events",
+            )
         return self
 
 
@@ -935,6 +951,8 @@ class ExperimentConfig(_Section):
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise _error(f"plots[{i}].name", f"another figure is named {name!r}; name this one")
+        if self.simulation.events:
+            self._check_events(self.simulation.events)
         if self.lyapunov is not None:
             self._check_lyapunov(self.lyapunov, states, kind)
         if self.bifurcation is not None:
@@ -942,6 +960,17 @@ class ExperimentConfig(_Section):
         if self.sweep is not None:
             self._check_sweep(self.sweep)
         return self
+
+    def _check_events(self, events: list[str]) -> None:
+        """Each event parses for the system: its names are the states, the parameters and t."""
+        from ..events import parse_event
+
+        system = config_system(self.system)
+        for i, text in enumerate(events):
+            try:
+                parse_event(text, system)
+            except InputError as err:
+                raise _error(f"simulation.events[{i}]", str(err)) from None
 
     def _check_lyapunov(self, section: LyapunovConfig, states: list[str], kind: str) -> None:
         """The exponents fit the system: its kind (a map has no dt), its number of states, and
@@ -1043,6 +1072,25 @@ class ExperimentConfig(_Section):
                 _check_point(base, {key: value}, f"sweep.grid.{key}")
         for i, point in enumerate(sweep.points):
             _check_point(base, point, f"sweep.points[{i}]")
+
+
+def config_system(spec: SystemConfig) -> Any:
+    """The System of a checked ``system`` section (your own one built, not registered)."""
+    if spec.name is not None:
+        return SYSTEMS[spec.name](**spec.params)
+    from .user_system import make_system_class
+
+    cls = make_system_class(
+        "user_system",
+        spec.states or [],
+        spec.params,
+        spec.equations or {},
+        drive=spec.drive,
+        jacobian=spec.jacobian,
+        energy=spec.energy,
+        s0=spec.s0,
+    )
+    return cls()
 
 
 def _rows(s0: list | None) -> list[list]:
@@ -1311,5 +1359,7 @@ def config_schema() -> dict[str, Any]:
 def config_hash(config: ExperimentConfig) -> str:
     """12 hex digits naming what ``config`` computes (its name, ceilings and sweep aside)."""
     data = config.model_dump(mode="json", exclude={"name", "limits", "sweep"})
+    if not data["simulation"]["events"]:  # runs made before events existed keep their hash
+        del data["simulation"]["events"]
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

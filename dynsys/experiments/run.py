@@ -7,6 +7,10 @@ A run goes through its steps in order and records each one as it completes:
   The errors of each method against the reference (and against the exact solution where the
   system has one) go to ``metrics.json``; the trajectories to ``trajectories/<method>.npz``
   (or ``.csv``; ``output.trajectories: none`` skips them) and ``trajectories/reference.npz``.
+  With ``simulation.events``, the crossings of each event along each trajectory
+  (:func:`dynsys.events.find_events`, the reference's included) go to
+  ``events/<method>.json`` and their number per method and event to ``metrics.json`` under
+  ``events``.
 - ``train`` (when the config has a ``model``): the dataset, model and training settings are
   the system's recipe with the config's fields set over it (:func:`dynsys.rnn.settings.plan_fit`,
   the same merge as ``dynsys train``), seeded by ``seed``.  The fitted model goes to
@@ -32,7 +36,7 @@ The folder::
     status.json            {"state": running|done|failed|interrupted, "completed": [...], ...}
     metrics.json           what was measured so far; wall times only under "timings"
     run.log                timestamped lines of what ran
-    trajectories/  model.npz  lyapunov.json  bifurcation.npz  plots/
+    trajectories/  events/  model.npz  lyapunov.json  bifurcation.npz  plots/
 
 Every file is written whole or not at all (a temporary file, then a rename), after each step,
 so a crash or Ctrl-C leaves the completed steps readable and ``status.json`` naming them.  A
@@ -90,6 +94,7 @@ MODEL_FILE = "model.npz"
 LYAPUNOV_FILE = "lyapunov.json"
 BIFURCATION_FILE = "bifurcation.npz"
 BIFURCATION_FIGURE = "plots/bifurcation.png"
+EVENTS_DIR = "events"
 CONFIG_FILE = "config.resolved.yaml"
 CONFIG_LIMIT = 16 * MiB
 
@@ -158,7 +163,7 @@ class Plan:
         """The result files of ``step`` whose digests the status keeps (not model.npz: it is
         checked as a model when the run resumes)."""
         if step == "simulation":
-            return tuple(f for f in self.files if f.startswith("trajectories/"))
+            return tuple(f for f in self.files if f.startswith(("trajectories/", "events/")))
         if step == "lyapunov":
             return (LYAPUNOV_FILE,)
         if step == "bifurcation":
@@ -173,6 +178,9 @@ class Plan:
         if fmt != "none":
             methods = [*self.config.simulation.methods, "reference"]
             names += [f"trajectories/{method}.{fmt}" for method in methods]
+        if self.config.simulation.events:
+            methods = [*self.config.simulation.methods, "reference"]
+            names += [f"{EVENTS_DIR}/{method}.json" for method in methods]
         if self.fit is not None:
             names.append(MODEL_FILE)
         if self.lyapunov is not None:
@@ -685,6 +693,31 @@ def _simulation_step(plan: Plan, record: RunRecord) -> None:
             everything["reference"] = reference_traj
         for name, traj in everything.items():
             write_trajectory(traj, folder / "trajectories" / f"{name}.{fmt}")
+    if config.simulation.events:
+        _events(plan, record, trajectories, reference_traj)
+
+
+def _events(plan: Plan, record: RunRecord, trajectories: dict, reference_traj) -> None:
+    """The crossings of ``simulation.events`` along each method's trajectory and the
+    reference's to events/<method>.json; their number per method and event to metrics."""
+    from ..events import find_events, parse_event
+
+    texts = plan.config.simulation.events
+    events = [parse_event(text, plan.system) for text in texts]
+    everything = dict(trajectories)
+    if reference_traj is not None:
+        everything["reference"] = reference_traj
+    (record.folder / EVENTS_DIR).mkdir(exist_ok=True)
+    counts: dict[str, dict[str, int]] = {}
+    for name in [*plan.config.simulation.methods, "reference"]:
+        if name not in everything:
+            record.log(f"simulation: {name} has no trajectory (it diverged); no events located")
+            continue
+        found = find_events(everything[name], events)
+        write_json(record.folder / EVENTS_DIR / f"{name}.json", found.to_dict())
+        counts[name] = {text: int(np.sum(found.which == k)) for k, text in enumerate(texts)}
+    record.metrics["events"] = counts
+    record.log(f"simulation: wrote {', '.join(f'{EVENTS_DIR}/{n}.json' for n in counts)}")
 
 
 def _simulate(plan: Plan, method: str):
@@ -881,11 +914,23 @@ def summary_table(metrics: dict[str, Any], folder: Path | None = None) -> str:
         ]
         lines += ["", "The model's rollout on the test set, beside the steppers at the same h:"]
         lines.append(table(["method", *keys], rows))
+    lines += events_lines(metrics.get("events"))
     lines += lyapunov_lines(metrics.get("lyapunov"))
     lines += bifurcation_lines(metrics.get("bifurcation"))
     if folder is not None:
         lines += ["", f"results in {folder}/ (metrics.json, run.log, config.resolved.yaml)"]
     return "\n".join(lines)
+
+
+def events_lines(doc: dict[str, Any] | None) -> list[str]:
+    """The number of crossings of each event per method, from metrics["events"]: one line."""
+    if not doc:
+        return []
+    parts = [
+        f"{name} (" + ", ".join(f"{event}: {count}" for event, count in counts.items()) + ")"
+        for name, counts in doc.items()
+    ]
+    return ["", f"events (crossings, events/<method>.json): {'; '.join(parts)}"]
 
 
 def lyapunov_lines(doc: dict[str, Any] | None) -> list[str]:
