@@ -322,7 +322,7 @@ def test_a_newton_failure_on_the_command_line_exits_1_and_writes_nothing(tmp_pat
     out = tmp_path / "never.npz"
     result = CliRunner().invoke(
         main,
-        ["simulate", "van_der_pol", "-p", "mu=1000", "--method", "implicit_euler", "--dt", "0.05",
+        ["simulate", "van_der_pol", "-p", "mu=1000", "--method", "implicit_euler", "--dt", "1",
          "--t-end", "1000", "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 1, result.output
