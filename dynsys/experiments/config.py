@@ -1074,14 +1074,15 @@ class ExperimentConfig(_Section):
             _check_point(base, point, f"sweep.points[{i}]")
 
 
-def config_system(spec: SystemConfig) -> Any:
-    """The System of a checked ``system`` section (your own one built, not registered)."""
+def config_system(spec: SystemConfig, name: str = "user_system") -> Any:
+    """The System of a checked ``system`` section (your own one built as class ``name``, not
+    registered)."""
     if spec.name is not None:
         return SYSTEMS[spec.name](**spec.params)
     from .user_system import make_system_class
 
     cls = make_system_class(
-        "user_system",
+        name,
         spec.states or [],
         spec.params,
         spec.equations or {},

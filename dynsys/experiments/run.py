@@ -85,7 +85,14 @@ from ..steppers import REFERENCE_METHOD
 from ..study import Comparison, check_compare, compare
 from ..systems import System, get_system
 from ..tables import number, table
-from .config import ExperimentConfig, PlotConfig, config_hash, parse_config, resolved_yaml
+from .config import (
+    ExperimentConfig,
+    PlotConfig,
+    config_hash,
+    config_system,
+    parse_config,
+    resolved_yaml,
+)
 from .folder import LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
 from .records import Echo, RunRecord, Saved, check_config_hash, json_ready, write_json
 
@@ -200,18 +207,9 @@ def build_system(config: ExperimentConfig) -> System:
     spec = config.system
     if spec.name is not None:
         return get_system(spec.name, **spec.params)
-    from .user_system import make_system_class, register_user_system
+    from .user_system import register_user_system
 
-    cls = make_system_class(
-        user_system_name(config.name),
-        spec.states or [],
-        spec.params,
-        spec.equations or {},
-        drive=spec.drive,
-        jacobian=spec.jacobian,
-        energy=spec.energy,
-        s0=spec.s0,
-    )
+    cls = type(config_system(spec, user_system_name(config.name)))
     register_user_system(cls)
     return cls()
 

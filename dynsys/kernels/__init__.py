@@ -289,8 +289,10 @@ def _compile(plan: _Plan, entry: str) -> bytes:
         "jac": cls.jacobian_field,
         "np": np,
     }
-    # Safe: the source is dynsys's own template filled with the registry's tableau numbers
-    # (repr of floats), indices and fixed identifiers; the class and parameter names appear
+    # Safe: the source is dynsys's own template filled with the registry's numbers (tableau
+    # and splitting coefficients, Newton's constants: repr of floats), indices and fixed
+    # identifiers; the stepper's name (the registry's, or "<name> with m tangent vectors"),
+    # the class and the parameter names appear
     # only in its first comment line (the class's without line breaks, the parameters' as
     # repr() strings), and the parameter names reach the code as namedtuple fields (which
     # must be identifiers).  It is executed from memory, never read back from the cache
