@@ -343,6 +343,7 @@ def simulate(
     save_every: int = 1,
     memory_limit: int | None = None,
     backend: str = "auto",
+    newton: Any = None,
 ) -> Trajectory:
     """Run ``method`` on ``system`` from s(t0) = s0 with step dt over t_span = (t0, t_end).
 
@@ -357,13 +358,21 @@ def simulate(
     ceiling is refused too.  ``backend`` chooses the time loop: "numpy", "numba" (compiled,
     see :mod:`dynsys.kernels`; needs numba) or "auto" (numba when it is installed, can run the
     method, and the run is large enough to repay compiling: the choice depends on the run
-    alone, so a run gives the same numbers whatever ran before it in the process).
+    alone, so a run gives the same numbers whatever ran before it in the process).  Two more
+    evaluate all steps at once (:mod:`dynsys.parallel`): "scan" (a step map affine in the
+    state, by an associative scan; any other is refused in one line) and "newton" (Newton's
+    method over the trajectory, DEER; ``newton`` is a
+    :class:`~dynsys.parallel.recurrence.NewtonSettings` or a dict of its fields).  When Newton
+    does not converge within its budget, the numpy loop runs instead and ``info["fallback"]``
+    says why (also issued as a RuntimeWarning); ``info`` holds the iterations and residuals.
 
     Raises :class:`~dynsys.errors.DivergenceError` when a state leaves the finite numbers, and
     a :class:`~dynsys.errors.DynsysError` naming the first time where the drive is not finite:
     at a kept time, or at a sample the steps read before the states left the finite numbers.
     """
     method = default_method(system) if method is None else method
+    if backend not in SIMULATE_BACKENDS:
+        raise unknown_name("backend", backend, SIMULATE_BACKENDS)
     size = plan_size(system, s0, t_span=t_span, dt=dt, method=method, save_every=save_every)
     size.check(memory_limit)
     start, t0, dt, n_steps = size.start, size.t0, size.dt, size.n_steps
@@ -376,6 +385,8 @@ def simulate(
         Recurrence(system, STEPPERS["euler"], dt, t0).check_drive(t)
         return reference(system, start, t)
     stepper = get_stepper(method, system)
+    if backend in PARALLEL_BACKENDS or newton is not None:
+        return _simulate_parallel(size, stepper, kept, backend, newton)
     chosen = choose_backend(backend, system, stepper, size.steps)
     recurrence = Recurrence(system, stepper, dt, t0, chosen)
     if backend == "auto" and chosen == "numpy" and system.kind == "ode":
@@ -428,6 +439,10 @@ def simulate(
 
 
 BACKENDS = ("auto", "numpy", "numba")
+"""The time loops: numpy's, compiled, or the choice between them."""
+PARALLEL_BACKENDS = ("scan", "newton")
+"""All steps at once (:mod:`dynsys.parallel`): an affine step map by a scan, any by Newton."""
+SIMULATE_BACKENDS = BACKENDS + PARALLEL_BACKENDS
 AUTO_COMPILE_STEPS = 2_000_000
 """Member-steps from which backend="auto" compiles: about a second of numpy's loop."""
 STABLE_METHODS = ("rk4", "sdirk3", "semi_implicit_euler", "dopri5")
@@ -446,6 +461,70 @@ peaked 0.14 MiB above them)."""
 STEP_TEMPORARIES = 4
 """Arrays of the batch's size that a step allocates besides its stages (measured: tracemalloc
 of RK4 and semi-implicit Euler steps on a batch)."""
+
+
+def _simulate_parallel(
+    size: RunSize, stepper: Stepper, kept: np.ndarray, backend: str, newton: Any
+) -> Trajectory:
+    """:func:`simulate` with backend "scan" or "newton" (see there)."""
+    import warnings
+
+    from .parallel import recurrence as parallel
+
+    if newton is not None and backend != "newton":
+        raise InputError(
+            f"newton settings apply to backend 'newton', got backend {backend!r}; "
+            "use backend='newton' or leave newton out"
+        )
+    system, dt, t0 = size.system, size.dt, size.t0
+    settings = _newton_settings(newton)
+    recurrence = Recurrence(system, stepper, dt, t0)
+    recurrence.check_drive(n_steps=size.n_steps)
+    t = t0 + kept * dt
+    info: dict[str, Any] = {"n_steps": size.n_steps, "backend": backend}
+    began = time.perf_counter()
+    try:
+        if backend == "scan":
+            states = parallel.run_scan(recurrence, size.start, kept)
+        else:
+            try:
+                states, run = parallel.run_newton(recurrence, size.start, kept, settings)
+                info.update(run.info())
+            except parallel.NewtonFallback as fallback:
+                warnings.warn(str(fallback), RuntimeWarning, stacklevel=3)
+                info.update(fallback.run.info(), fallback=str(fallback), backend="numpy")
+                states = recurrence.run(size.start, kept)
+    except DivergenceError as err:
+        err.partial = Trajectory(
+            err.partial_times, err.partial_states, system, stepper.name, dt, size.save_every
+        )
+        raise
+    info["wall_s"] = time.perf_counter() - began
+    return Trajectory(
+        t=t,
+        states=states,
+        system=system,
+        method=stepper.name,
+        dt=dt,
+        save_every=size.save_every,
+        info={**info, **newton_jacobian(system, stepper)},
+    )
+
+
+def _newton_settings(newton: Any):
+    from .parallel.recurrence import NewtonSettings
+
+    if newton is None:
+        return NewtonSettings()
+    if isinstance(newton, NewtonSettings):
+        return newton
+    if isinstance(newton, dict):
+        known = ("variant", "max_iterations", "tolerance", "block")
+        for key in newton:
+            if key not in known:
+                raise unknown_name("newton setting", str(key), known)
+        return NewtonSettings(**newton)
+    raise InputError(f"newton must be a NewtonSettings or a dict of its fields, got {newton!r}")
 
 
 def choose_backend(backend: str, system: System, stepper: Stepper, member_steps: int) -> str:

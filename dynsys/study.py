@@ -142,10 +142,12 @@ def compare(
     atol: float = 1e-12,
     save_every: int = 1,
     backend: str = "auto",
+    newton: Any = None,
 ) -> Comparison:
     """Run each method on the grid t0 + n dt and measure it against a tight solve_ivp reference
     (and the exact solution where the system has one), on the kept steps 0, k, 2k, ... and the
-    last (k = ``save_every``); ``backend`` is the time loop (see :func:`dynsys.simulate`).
+    last (k = ``save_every``); ``backend`` (and ``newton``) are the time loop's (see
+    :func:`dynsys.simulate`).
     Where the system has an energy, each method's energy error is
     max_t |E(method) - E(reference)| / max_t |E(reference)| (the table's "energy error")."""
     size = check_compare(
@@ -176,6 +178,7 @@ def compare(
                 method=name,
                 save_every=save_every,
                 backend=backend,
+                newton=newton,
             )
         except DivergenceError as err:
             wall = time.perf_counter() - began

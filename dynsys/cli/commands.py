@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import click
 import numpy as np
@@ -10,7 +11,8 @@ import numpy as np
 from .. import steppers
 from ..errors import InputError
 from ..output import FORMATS, write_trajectory
-from ..simulate import BACKENDS, simulate
+from ..parallel.newton import MODES as NEWTON_VARIANTS
+from ..simulate import SIMULATE_BACKENDS, simulate
 from ..study import DEFAULT_METHODS, compare, convergence
 from ..systems import SYSTEMS, system_class
 from ..tables import number, params_text, table
@@ -63,7 +65,7 @@ def systems_command(name: str | None, as_json: bool) -> None:
             ],
         )
     )
-    has = [k for k in ("driven", "exact", "jacobian", "energy") if doc[k]]
+    has = [k for k in ("driven", "exact", "jacobian", "energy", "affine") if doc[k]]
     click.echo(f"\nprovides: {', '.join(has) if has else 'the vector field only'}")
 
 
@@ -79,11 +81,26 @@ def systems_command(name: str | None, as_json: bool) -> None:
 )
 @click.option(
     "--backend",
-    type=click.Choice(BACKENDS),
+    type=click.Choice(SIMULATE_BACKENDS),
     default="auto",
     show_default=True,
     help="Time loop: numpy, numba (compiled once per machine and cached; pip install "
-    "'dynsys[fast]'), or auto (numba when its loop is cached, or for large runs).",
+    "'dynsys[fast]'), or auto (numba when its loop is cached, or for large runs). All steps "
+    "at once: scan (a step map affine in the state, by an associative scan) or newton "
+    "(Newton's method over the trajectory; the numpy loop runs when it does not converge).",
+)
+@click.option(
+    "--newton-variant",
+    type=click.Choice(NEWTON_VARIANTS),
+    default=None,
+    help="With --backend newton: full Jacobians (DEER), their diagonals (quasi) or "
+    "Levenberg-Marquardt steps (damped). Default: full.",
+)
+@click.option(
+    "--newton-iterations",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --backend newton: the budget of linear solves per block of steps. Default: 50.",
 )
 @click.option(
     "--event",
@@ -97,7 +114,20 @@ def systems_command(name: str | None, as_json: bool) -> None:
     "--terminal", is_flag=True, help="With --event: each member stops at its first crossing."
 )
 def simulate_command(
-    system_name, params, s0, t0, t_end, method, dt, save_every, out, backend, events, terminal
+    system_name,
+    params,
+    s0,
+    t0,
+    t_end,
+    method,
+    dt,
+    save_every,
+    out,
+    backend,
+    newton_variant,
+    newton_iterations,
+    events,
+    terminal,
 ) -> None:
     """Simulate SYSTEM with a stepper (or solve_ivp) and print a summary or write a file.
 
@@ -109,18 +139,33 @@ def simulate_command(
       dynsys simulate logistic_map -p r=3.2,3.5,3.9 --t-end 100 --out logistic.json
       dynsys simulate driven_oscillator -p omega=0.5,1,1.5 --method rk4 --backend numba
       dynsys simulate lorenz --method rk4 --t-end 20 --event "z=27,dz>0"
+      dynsys simulate driven_oscillator --method rk4 --t-end 10000 --backend scan
+      dynsys simulate pendulum -p damping=0.5 --method rk4 --t-end 100 --backend newton \
+        --newton-variant damped
     """
     system, start = build(system_name, params, s0)
     wanted = _events(system, events, terminal, save_every)
-    traj = simulate(
-        system,
-        start,
-        t_span=(t0, t_end),
-        dt=resolve_dt(system, dt),
-        method=method,
-        save_every=save_every,
-        backend=backend,
-    )
+    newton = _newton(backend, newton_variant, newton_iterations)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the fallback is printed below
+        traj = simulate(
+            system,
+            start,
+            t_span=(t0, t_end),
+            dt=resolve_dt(system, dt),
+            method=method,
+            save_every=save_every,
+            backend=backend,
+            newton=newton,
+        )
+    if "fallback" in traj.info:
+        click.echo(f"note: {traj.info['fallback']}", err=True)
+    elif "newton_iterations" in traj.info:
+        click.echo(
+            f"note: Newton's method over the trajectory ({traj.info['newton_variant']}) "
+            f"converged in {traj.info['newton_iterations']} iterations",
+            err=True,
+        )
     if traj.info.get("jacobian") == "finite differences":
         click.echo(
             f"note: {system.name} defines no jacobian, so Newton's method in {method} uses "
@@ -137,6 +182,17 @@ def simulate_command(
         from ..events import find_events
 
         click.echo(find_events(traj, wanted).table())
+
+
+def _newton(backend: str, variant: str | None, iterations: int | None) -> dict | None:
+    """The Newton settings asked for: only with --backend newton."""
+    given = {
+        k: v for k, v in (("variant", variant), ("max_iterations", iterations)) if v is not None
+    }
+    if given and backend != "newton":
+        flag = "--newton-variant" if variant is not None else "--newton-iterations"
+        raise InputError(f"{flag} applies to --backend newton, got --backend {backend}")
+    return given or None
 
 
 def _events(system, texts, terminal: bool, save_every: int) -> list:

@@ -57,8 +57,10 @@ from .. import checks
 from ..errors import InputError, unknown_name
 from ..files import MiB, read_text
 from ..lyapunov import TANGENT_MODES
+from ..parallel import newton as newton_method
 from ..reference import SOLVE_IVP_METHODS
 from ..rnn.data import ODE_STEPPERS
+from ..simulate import SIMULATE_BACKENDS
 from ..steppers import METHODS, STEPPERS
 from ..systems import SYSTEMS
 
@@ -522,6 +524,24 @@ def _check_expression(text: str, names: Sequence[str], path: str) -> None:
         raise _error(path, message.removeprefix(f"{field}: ")) from None
 
 
+class NewtonConfig(_Section):
+    """Newton's method over the trajectory (simulation.backend: newton)."""
+
+    variant: Literal[newton_method.MODES] = Field(
+        "full",
+        description="Full Jacobians (DEER), their diagonals (quasi) or Levenberg-Marquardt "
+        "steps (damped).",
+    )
+    max_iterations: Count = Field(
+        newton_method.MAX_ITERATIONS, ge=1, description="Linear solves per block of steps."
+    )
+    tolerance: Positive = Field(
+        newton_method.TOLERANCE,
+        lt=1,
+        description="Converged when updates and residuals are this small.",
+    )
+
+
 class SimulationConfig(_Section):
     """The recurrences: initial state(s), the time grid, the steppers and the time loop."""
 
@@ -537,7 +557,13 @@ class SimulationConfig(_Section):
         description="Steppers to run ('map' for a discrete map).",
     )
     save_every: Count = Field(1, ge=1)
-    backend: Literal["auto", "numpy", "numba"] = "auto"
+    backend: Literal[SIMULATE_BACKENDS] = Field(
+        "auto",
+        description="The time loop (numpy, numba, auto) or all steps at once (scan, newton).",
+    )
+    newton: NewtonConfig | None = Field(
+        None, description="Settings of backend: newton (default: full, 50 iterations)."
+    )
     events: list[str] = Field(
         default_factory=list,
         description=(
@@ -569,6 +595,12 @@ class SimulationConfig(_Section):
         for i, event in enumerate(self.events):
             if event in self.events[:i]:
                 raise _error(f"events[{i}]", f"{event!r} is listed twice")
+        if self.newton is not None and self.backend != "newton":
+            raise _error(
+                "newton",
+                f"applies to backend: newton, got backend: {self.backend}; set "
+                "simulation.backend to newton or remove simulation.newton",
+            )
         if self.events and self.save_every != 1:
             raise _error(
                 "save_every",

@@ -728,7 +728,13 @@ def _simulate(plan: Plan, method: str):
         method=method,
         save_every=sim.save_every,
         backend=sim.backend,
+        newton=_newton(sim),
     )
+
+
+def _newton(sim) -> dict | None:
+    """The simulation's Newton settings as simulate takes them."""
+    return None if sim.newton is None else sim.newton.model_dump()
 
 
 def compare_methods(plan: Plan) -> Comparison:
@@ -745,6 +751,7 @@ def compare_methods(plan: Plan) -> Comparison:
         atol=ref.atol,
         save_every=sim.save_every,
         backend=sim.backend,
+        newton=_newton(sim),
     )
 
 

@@ -104,10 +104,14 @@ class System:
     each as (cos, sin), so a rotation never leaves the range it was trained on."""
     kind: ClassVar[Literal["ode", "map"]] = "ode"
     split: ClassVar[int | None] = None
+    """Number of leading "position" states; semi-implicit Euler updates the rest first."""
     stiff: ClassVar[bool] = False
     """Whether explicit steppers need steps far below the solution's own time scale (the test
     systems for implicit methods)."""
-    """Number of leading "position" states; semi-implicit Euler updates the rest first."""
+    affine: ClassVar[bool] = False
+    """Whether g is affine in the state, g = M(t) s + c(t, x): then every stepper's step map is
+    s(n+1) = A_n s(n) + b_n, and ``simulate(..., backend="scan")`` solves it by an associative
+    scan (which checks the claim on every step; other systems are checked the same way)."""
 
     forcing: Any = None
     exact: Any = None
@@ -259,6 +263,7 @@ class System:
             "exact": self.exact is not None,
             "jacobian": self.jacobian is not None,
             "energy": self.energy is not None,
+            "affine": self.affine,
         }
         if self.kind == "ode":
             out["typical_s0"] = {k: list(v) for k, v in self.typical_s0_ranges().items()}

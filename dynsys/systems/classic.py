@@ -21,6 +21,7 @@ class ExponentialDecay(System):
     """
 
     name = "exponential_decay"
+    affine = True  # g = -rate s
     states = ("s",)
     default_s0 = (1.0,)
     typical_s0: ClassVar[Ranges] = {"s": (-2.0, 2.0)}

@@ -25,6 +25,7 @@ class DrivenOscillator(System):
     """
 
     name = "driven_oscillator"
+    affine = True  # g = M s + (0, x/m)
     states = ("s", "v")
     default_s0 = (1.0, 0.0)
     typical_s0: ClassVar[Ranges] = {"s": (-1.0, 1.0), "v": (-1.0, 1.0)}

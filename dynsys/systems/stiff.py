@@ -78,6 +78,7 @@ class ProtheroRobinson(System):
     """
 
     name = "prothero_robinson"
+    affine = True  # g = -stiffness (y - cos t) - sin t
     states = ("y",)
     default_s0 = (1.0,)
     typical_s0: ClassVar[Ranges] = {"y": (0.0, 2.0)}
