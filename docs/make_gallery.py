@@ -30,6 +30,7 @@ from dynsys.basins import basins
 from dynsys.files import atomic_write
 from dynsys.lyapunov import lyapunov
 from dynsys.orbits import orbit_diagram
+from dynsys.parallel.study import default_cases, newton_study
 from dynsys.plots import (
     convergence_plot,
     error_plot,
@@ -47,6 +48,7 @@ from dynsys.plots import (
 )
 from dynsys.plots.basins import basins_plot
 from dynsys.plots.bifurcation import orbit_diagram_plot
+from dynsys.plots.parallel import newton_iterations_plot
 from dynsys.plots.workprecision import workprecision_plot
 from dynsys.rnn.pipeline import train_model
 from dynsys.rnn.settings import plan_fit
@@ -159,6 +161,9 @@ FIGURES = {
             )
         ),
         None,
+    ),
+    "newton_iterations.png": lambda: newton_iterations_plot(  # 15 systems x 3 variants
+        newton_study(default_cases(), n_steps=2000, dt=0.01, method="rk4")
     ),
     "unrolled.png": lambda: unrolled_plot(
         stepper_graph(get_system("driven_oscillator"), "rk4", 0.01), 4

@@ -39,6 +39,8 @@ TOLERANCE = 1e-10
 max(1, max |s|)."""
 MAX_ITERATIONS = 50
 """Linear solves (scans) before giving up."""
+MAX_DAMPING = 1e200
+"""The damped variant gives up when its lam must exceed this to lower the residual."""
 DAMPING = 1e-3
 """The damped variant's first lam, relative to the mean of |J_k|^2 + 1."""
 
@@ -107,6 +109,12 @@ def solve(
                 if not (np.isfinite(size2) and np.sum(r2 * r2) < np.sum(r * r)):
                     lam *= 10.0  # a shorter step, nearer the gradient's direction
                     residuals.append(size)
+                    # at rounding level no step lowers the residual: the rejected step's size
+                    # says whether the iterate has converged
+                    update = float(np.max(np.abs(trial - states))) / _scale(states)
+                    if not lam <= MAX_DAMPING:
+                        reason = "the damped step stalled (no step lowers the residual)"
+                        return _result(states, iterations, residuals, mode, reason)
                     continue
                 lam /= 10.0
             elif mode == "quasi":

@@ -30,16 +30,29 @@ from ..errors import InputError
 
 
 def affine_scan(
-    A: Any, b: Any, s0: Any, *, diagonal: bool = False, reverse: bool = False
+    A: Any,
+    b: Any,
+    s0: Any,
+    *,
+    diagonal: bool = False,
+    reverse: bool = False,
+    dtype: Any = None,
 ) -> np.ndarray:
     """The states s(1), ..., s(T) of s(k+1) = A(k) s(k) + b(k) from s(0) = s0: (T, *batch, n).
 
     ``reverse=True`` solves the backward recurrence g(k) = A(k) g(k+1) + b(k), k = T-1..0,
     from g(T) = s0 and returns g(0), ..., g(T-1): the adjoint pass of back-propagation through
-    time.  See the module docstring for the shapes; a matrix of the wrong shape is an
-    InputError naming the shape expected.
+    time.  ``dtype`` is the type the levels compute in (default: the inputs'); the result has
+    the inputs' type.  :data:`EXTENDED` (the x87 80-bit type where numpy has it) keeps the
+    products' rounding below the loop's own over long runs.  See the module docstring for the
+    shapes; a matrix of the wrong shape is an InputError naming the shape expected.
     """
     A, b, s0 = _checked(A, b, s0, diagonal)
+    if dtype is not None and np.dtype(dtype) != b.dtype:
+        out = affine_scan(
+            A.astype(dtype), b.astype(dtype), s0.astype(dtype), diagonal=diagonal, reverse=reverse
+        )
+        return out.astype(b.dtype)
     if reverse:
         return affine_scan(A[::-1], b[::-1], s0, diagonal=diagonal)[::-1]
     mv, mm = _products(diagonal)
@@ -48,6 +61,11 @@ def affine_scan(
         return first[None]
     rest = b[1:]
     return _prefix(A[1:] if len(A) > 1 else A, np.concatenate((first[None], rest)), mv, mm)
+
+
+EXTENDED = np.longdouble
+"""The widest float numpy has here: 80-bit extended precision on x86 (64-bit significand),
+plain double where the platform has nothing wider (then a scan in it is a double scan)."""
 
 
 def _prefix(A: np.ndarray, x: np.ndarray, mv, mm) -> np.ndarray:
