@@ -102,7 +102,8 @@ class ForwardPass:
     ``a`` and ``h`` (batch, time, n_hidden); ``o`` and ``y_hat`` (batch, time, n_out), y_hat being
     the head's prediction (o itself for the identity head); ``h0`` (batch, n_state) the initial
     state used, ``h0_shared`` whether it was one vector for every sequence (then its gradient is
-    summed over the batch); ``teacher_forcing`` whether targets were fed back (Jordan).
+    summed over the batch); ``teacher_forcing`` whether targets were fed back (Jordan); ``info``
+    how a parallel backend made it (empty for the loop; see :mod:`dynsys.rnn.parallel`).
     """
 
     x: np.ndarray
@@ -114,6 +115,7 @@ class ForwardPass:
     h0: np.ndarray
     h0_shared: bool
     teacher_forcing: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -470,8 +472,19 @@ class ElmanRNN(RNNModel):
     def n_state(self) -> int:
         return self.n_hidden
 
-    def forward(self, X: Any, h0: Any = None) -> ForwardPass:
-        """Run over X (batch, time, n_in) from h0 of shape (n_hidden,) or (batch, n_hidden)."""
+    def forward(
+        self, X: Any, h0: Any = None, *, backend: str = "loop", newton: Any = None
+    ) -> ForwardPass:
+        """Run over X (batch, time, n_in) from h0 of shape (n_hidden,) or (batch, n_hidden).
+
+        ``backend``: "loop" (the time loop), "scan" (a linear network by a scan) or "newton"
+        (Newton's method over the trajectory, with ``newton`` settings: a dict or a
+        :class:`~dynsys.parallel.recurrence.NewtonSettings`); see :mod:`dynsys.rnn.parallel`.
+        """
+        if backend != "loop" or newton is not None:
+            from .parallel import parallel_forward
+
+            return parallel_forward(self, X, h0, backend=backend, newton=newton)
         x = self._inputs(X)
         h0b, shared = self._initial(h0, x.shape[0])
         x_tm = np.ascontiguousarray(_tm(x))
@@ -489,14 +502,25 @@ class ElmanRNN(RNNModel):
         return self._pass(x_tm, hs[:-1], a, hs[1:], o, None, h0b, shared)
 
     def backward(
-        self, fp: ForwardPass, Y: Any, *, truncate: int | None = None, clip: float | None = None
+        self,
+        fp: ForwardPass,
+        Y: Any,
+        *,
+        truncate: int | None = None,
+        clip: float | None = None,
+        backend: str = "loop",
     ) -> BPTTResult:
         """BPTT from a forward pass: loss, gradients and dL/do, dL/dh, dL/da.
 
         dL/dh(t) = dL/do(t) @ V^T + dL/da(t+1) @ W^T,  dL/da(t) = dL/dh(t) * act'(a(t)),
         summed over the steps for dW = sum_t h(t-1)^T dL/da(t) and dU, db, dV, dc alike;
         dL/dh0 = dL/da(1) @ W^T.  ``truncate`` and ``clip``: see :meth:`loss_and_grad`.
+        ``backend``: "loop" or "scan" (the adjoint recurrence by a reverse scan).
         """
+        if backend != "loop":
+            from .parallel import parallel_backward
+
+            return parallel_backward(self, fp, Y, truncate=truncate, clip=clip, backend=backend)
         k, clip = self._truncation(truncate), _clip_value(clip)
         loss, d_o = self._loss_and_dO(fp, Y)
         h_tm = _tm(fp.h)
@@ -525,9 +549,19 @@ class ElmanRNN(RNNModel):
         *,
         truncate: int | None = None,
         clip: float | None = None,
+        backend: str = "loop",
+        newton: Any = None,
     ) -> BPTTResult:
-        """:meth:`forward` then :meth:`backward`."""
-        return self.backward(self.forward(X, h0), Y, truncate=truncate, clip=clip)
+        """:meth:`forward` then :meth:`backward`; ``backend`` "scan" runs the backward pass by
+        the scan (and the forward pass too for a linear network), "newton" the forward pass by
+        Newton and the backward pass by the scan (:func:`dynsys.rnn.parallel.bptt_backends`)."""
+        if backend == "loop" and newton is None:
+            return self.backward(self.forward(X, h0), Y, truncate=truncate, clip=clip)
+        from .parallel import bptt_backends
+
+        forward, backward = bptt_backends(self, backend)
+        fp = self.forward(X, h0, backend=forward, newton=newton)
+        return self.backward(fp, Y, truncate=truncate, clip=clip, backend=backward)
 
     def loss(self, X: Any, Y: Any, h0: Any = None) -> float:
         """The mean over batch and time of the per-step loss."""
@@ -605,12 +639,26 @@ class JordanRNN(RNNModel):
         cfg["residual"] = self.residual
         return cfg
 
-    def forward(self, X: Any, h0: Any = None, *, teacher: Any = None) -> ForwardPass:
+    def forward(
+        self,
+        X: Any,
+        h0: Any = None,
+        *,
+        teacher: Any = None,
+        backend: str = "loop",
+        newton: Any = None,
+    ) -> ForwardPass:
         """Run over X (batch, time, n_in) from r(0) = h0 ((n_out,) or (batch, n_out)).
 
         ``teacher``: the targets Y (batch, time, n_out) to feed back instead of the outputs
-        (teacher forcing); None runs free.
+        (teacher forcing); None runs free.  ``backend`` and ``newton``: as for Elman
+        (:meth:`ElmanRNN.forward`); the scan needs the identity activation and head, and
+        teacher forcing, having no recurrence, always runs as the loop does.
         """
+        if backend != "loop" or newton is not None:
+            from .parallel import parallel_forward
+
+            return parallel_forward(self, X, h0, backend=backend, newton=newton, teacher=teacher)
         x = self._inputs(X)
         h0b, shared = self._initial(h0, x.shape[0])
         x_tm = np.ascontiguousarray(_tm(x))
@@ -662,7 +710,13 @@ class JordanRNN(RNNModel):
         return self._pass(x_tm, fed[:-1], a, h, os[1:], fed[1:], h0b, shared)
 
     def backward(
-        self, fp: ForwardPass, Y: Any, *, truncate: int | None = None, clip: float | None = None
+        self,
+        fp: ForwardPass,
+        Y: Any,
+        *,
+        truncate: int | None = None,
+        clip: float | None = None,
+        backend: str = "loop",
     ) -> BPTTResult:
         """BPTT from a forward pass: loss, gradients and dL/do, dL/dh, dL/da.
 
@@ -671,7 +725,12 @@ class JordanRNN(RNNModel):
         residual], taken through the softmax Jacobian for the softmax head; then
         dL/dh(t) = dL/do(t) @ V^T and dL/da(t) = dL/dh(t) * act'(a(t)).  Under teacher forcing
         only the direct part exists and the loop disappears.  dL/dh0 = dL/dr(0).
+        ``backend``: "loop" or "scan" (the adjoint recurrence by a reverse scan).
         """
+        if backend != "loop":
+            from .parallel import parallel_backward
+
+            return parallel_backward(self, fp, Y, truncate=truncate, clip=clip, backend=backend)
         k, clip = self._truncation(truncate), _clip_value(clip)
         loss, d_o = self._loss_and_dO(fp, Y)
         if fp.teacher_forcing:
@@ -723,10 +782,20 @@ class JordanRNN(RNNModel):
         teacher_forcing: bool = True,
         truncate: int | None = None,
         clip: float | None = None,
+        backend: str = "loop",
+        newton: Any = None,
     ) -> BPTTResult:
-        """:meth:`forward` (teacher-forced with Y, or free) then :meth:`backward`."""
-        fp = self.forward(X, h0, teacher=Y if _flag(teacher_forcing) else None)
-        return self.backward(fp, Y, truncate=truncate, clip=clip)
+        """:meth:`forward` (teacher-forced with Y, or free) then :meth:`backward`; ``backend``
+        and ``newton``: as for :meth:`ElmanRNN.bptt`."""
+        teacher = Y if _flag(teacher_forcing) else None
+        if backend == "loop" and newton is None:
+            fp = self.forward(X, h0, teacher=teacher)
+            return self.backward(fp, Y, truncate=truncate, clip=clip)
+        from .parallel import bptt_backends
+
+        forward, backward = bptt_backends(self, backend)
+        fp = self.forward(X, h0, teacher=teacher, backend=forward, newton=newton)
+        return self.backward(fp, Y, truncate=truncate, clip=clip, backend=backward)
 
     def loss(self, X: Any, Y: Any, h0: Any = None, *, teacher_forcing: bool = True) -> float:
         """The mean over batch and time of the per-step loss."""
