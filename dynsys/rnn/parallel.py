@@ -527,14 +527,11 @@ def bptt_scan_report(n_steps: int = 1000, batch: int = 4, seed: int = 0) -> list
     gradients and dL/do, dL/dh, dL/da, and the seconds of each backward pass."""
     rng = np.random.default_rng(seed)
     rows = []
-    for kind in ("elman", "jordan"):
+    for cls, n_in in ((ElmanRNN, 2), (JordanRNN, 1)):
+        kind = cls.kind
         for activation in ("tanh", "identity"):
-            if kind == "elman":
-                model: RNNModel = ElmanRNN(2, 32, 2, activation, seed=seed)
-                model.params["W"] *= 0.5  # a contracting recurrence
-            else:
-                model = JordanRNN(1, 32, 2, activation, seed=seed)
-                model.params["W"] *= 0.5
+            model: RNNModel = cls(n_in, 32, 2, activation, seed=seed)
+            model.params["W"] *= 0.5  # a contracting recurrence
             X = rng.normal(size=(batch, n_steps, model.n_in))
             Y = rng.normal(size=(batch, n_steps, model.n_out))
             fp = model.forward(X)
