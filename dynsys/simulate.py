@@ -362,7 +362,7 @@ def simulate(
     evaluate all steps at once (:mod:`dynsys.parallel`): "scan" (a step map affine in the
     state, by an associative scan; any other is refused in one line) and "newton" (Newton's
     method over the trajectory, DEER; ``newton`` is a
-    :class:`~dynsys.parallel.recurrence.NewtonSettings` or a dict of its fields).  When Newton
+    :class:`~dynsys.parallel.newton.NewtonSettings` or a dict of its fields).  When Newton
     does not converge within its budget, the numpy loop runs instead and ``info["fallback"]``
     says why (also issued as a RuntimeWarning); ``info`` holds the iterations and residuals.
 
@@ -470,6 +470,7 @@ def _simulate_parallel(
     import warnings
 
     from .parallel import recurrence as parallel
+    from .parallel.newton import NewtonSettings
 
     if newton is not None and backend != "newton":
         raise InputError(
@@ -477,7 +478,7 @@ def _simulate_parallel(
             "use backend='newton' or leave newton out"
         )
     system, dt, t0 = size.system, size.dt, size.t0
-    settings = _newton_settings(newton)
+    settings = NewtonSettings.of(newton)
     recurrence = Recurrence(system, stepper, dt, t0)
     recurrence.check_drive(n_steps=size.n_steps)
     t = t0 + kept * dt
@@ -509,22 +510,6 @@ def _simulate_parallel(
         save_every=size.save_every,
         info={**info, **newton_jacobian(system, stepper)},
     )
-
-
-def _newton_settings(newton: Any):
-    from .parallel.recurrence import NewtonSettings
-
-    if newton is None:
-        return NewtonSettings()
-    if isinstance(newton, NewtonSettings):
-        return newton
-    if isinstance(newton, dict):
-        known = ("variant", "max_iterations", "tolerance", "block")
-        for key in newton:
-            if key not in known:
-                raise unknown_name("newton setting", str(key), known)
-        return NewtonSettings(**newton)
-    raise InputError(f"newton must be a NewtonSettings or a dict of its fields, got {newton!r}")
 
 
 def choose_backend(backend: str, system: System, stepper: Stepper, member_steps: int) -> str:

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from dynsys.errors import InputError
-from dynsys.parallel.newton import MODES
-from dynsys.parallel.recurrence import NewtonSettings
+from dynsys.parallel.newton import MODES, NewtonSettings
 from dynsys.rnn import ElmanRNN, JordanRNN, gradient_check
 from dynsys.rnn import parallel as rnn_parallel
 from dynsys.rnn.parallel import RNN_BACKENDS, bptt_difference, relative_difference

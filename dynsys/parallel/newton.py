@@ -26,10 +26,12 @@ Variants (:data:`MODES`):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
+from ..errors import InputError, unknown_name
 from .scan import affine_scan
 
 MODES = ("full", "quasi", "damped")
@@ -181,3 +183,105 @@ def _levenberg_marquardt(J: np.ndarray, r: np.ndarray, lam: float) -> np.ndarray
                 ab[n + a - c, c : (T - 1) * n : n] = -nxt[:, a, c]  # block (k+1, k)
         out[:, m] = solveh_banded(ab, rhs.reshape(-1), lower=True).reshape(T, n)
     return out.reshape(T, *batch, n)
+
+
+@dataclass(frozen=True)
+class NewtonSettings:
+    """Newton's method over the trajectory: ``variant`` (one of :data:`MODES`), its budget of
+    linear solves per block, its tolerance, and the steps of a block (``block``; None: as many
+    as the caller's memory bound allows).  Shorter blocks need fewer iterations each (at most
+    their length) and keep Newton's linearisations near the trajectory, at the price of more
+    blocks one after another."""
+
+    variant: str = "full"
+    max_iterations: int = MAX_ITERATIONS
+    tolerance: float = TOLERANCE
+    block: int | None = None
+
+    def __post_init__(self):
+        if self.variant not in MODES:
+            raise unknown_name("newton variant", self.variant, MODES)
+        if not isinstance(self.max_iterations, int) or self.max_iterations < 1:
+            raise InputError(
+                f"max_iterations must be a whole number >= 1, got {self.max_iterations!r}"
+            )
+        if not (isinstance(self.tolerance, float | int) and 0 < self.tolerance < 1):
+            raise InputError(f"tolerance must be a number in (0, 1), got {self.tolerance!r}")
+        if self.block is not None and (not isinstance(self.block, int) or self.block < 1):
+            raise InputError(f"block must be a whole number >= 1 or None, got {self.block!r}")
+
+    @classmethod
+    def of(cls, value: Any) -> NewtonSettings:
+        """``value`` (None: the defaults, a NewtonSettings, or a dict of its fields) as one."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            known = tuple(f.name for f in fields(cls))
+            for key in value:
+                if key not in known:
+                    raise unknown_name("newton setting", str(key), known)
+            return cls(**value)
+        raise InputError(f"newton must be a NewtonSettings or a dict of its fields, got {value!r}")
+
+
+@dataclass(frozen=True)
+class NewtonRun:
+    """How Newton's method over the trajectory went, block by block: the linear solves of each
+    block, the residual history of each, and the message of a fallback ("" when none)."""
+
+    iterations: list[int]
+    residuals: list[list[float]]
+    variant: str
+    fallback: str = ""
+
+    def info(self) -> dict:
+        return {
+            "newton_variant": self.variant,
+            "newton_iterations": int(sum(self.iterations)),
+            "newton_blocks": len(self.iterations),
+            "newton_residuals": [r for block in self.residuals for r in block],
+            **({"fallback": self.fallback} if self.fallback else {}),
+        }
+
+
+def solve_blocks(
+    linearise_at: Callable[[int, int], Linearise],
+    s0: np.ndarray,
+    n_steps: int,
+    block: int,
+    settings: NewtonSettings,
+    keep: Callable[[int, np.ndarray], None],
+    what: str,
+) -> NewtonRun:
+    """Newton's method over steps 0..n_steps-1 in blocks of ``block`` steps, each from the last
+    state of the one before (the guess: that state at every step).  ``linearise_at(start,
+    count)`` is the linearisation of a block's steps, ``keep(start, states)`` takes its states
+    s(start+1..start+count).  At the first block that does not converge it stops, and the run's
+    ``fallback`` says where and why, naming ``what`` ran (e.g. "rk4 on pendulum")."""
+    s = s0
+    iterations: list[int] = []
+    residuals: list[list[float]] = []
+    for start in range(0, n_steps, block):
+        count = min(block, n_steps - start)
+        result = solve(
+            linearise_at(start, count),
+            s,
+            np.broadcast_to(s, (count, *s.shape)),
+            mode=settings.variant,
+            tolerance=settings.tolerance,
+            max_iterations=settings.max_iterations,
+        )
+        iterations.append(result.iterations)
+        residuals.append(result.residuals)
+        if not result.converged:
+            message = (
+                f"Newton's method over the trajectory ({settings.variant}) did not converge on "
+                f"steps {start}..{start + count} of {what}: {result.reason} (residual "
+                f"{result.residuals[-1]:.2g}); ran the sequential loop instead"
+            )
+            return NewtonRun(iterations, residuals, settings.variant, message)
+        keep(start, result.states)
+        s = result.states[-1]
+    return NewtonRun(iterations, residuals, settings.variant)

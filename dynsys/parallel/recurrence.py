@@ -30,12 +30,11 @@ the last state of the one before: the memory stays bounded and each block is one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..errors import DivergenceError, DynsysError, InputError, unknown_name
+from ..errors import DivergenceError, DynsysError, InputError
 from . import newton as newton_method
+from .newton import NewtonRun, NewtonSettings
 from .scan import EXTENDED, affine_scan
 
 AFFINE_TOLERANCE = 1e-9
@@ -46,33 +45,6 @@ PROBE_SEED = 20231
 """Seed of the random states that check a step map is affine (the same check every run)."""
 WORK_COPIES = 16
 """Arrays of a block's size that evaluating a stepper on it holds at once (stages, temporaries)."""
-
-
-@dataclass(frozen=True)
-class NewtonSettings:
-    """Newton's method over the trajectory: ``variant`` (one of
-    :data:`dynsys.parallel.newton.MODES`), its budget of linear solves per block, its
-    tolerance, and the steps of a block (``block``; None: as many as :data:`BLOCK_BYTES`
-    allow).  Shorter blocks need fewer iterations each (at most their length) and keep
-    Newton's linearisations near the trajectory, at the price of more blocks one after
-    another."""
-
-    variant: str = "full"
-    max_iterations: int = newton_method.MAX_ITERATIONS
-    tolerance: float = newton_method.TOLERANCE
-    block: int | None = None
-
-    def __post_init__(self):
-        if self.variant not in newton_method.MODES:
-            raise unknown_name("newton variant", self.variant, newton_method.MODES)
-        if not isinstance(self.max_iterations, int) or self.max_iterations < 1:
-            raise InputError(
-                f"max_iterations must be a whole number >= 1, got {self.max_iterations!r}"
-            )
-        if not (isinstance(self.tolerance, float | int) and 0 < self.tolerance < 1):
-            raise InputError(f"tolerance must be a number in (0, 1), got {self.tolerance!r}")
-        if self.block is not None and (not isinstance(self.block, int) or self.block < 1):
-            raise InputError(f"block must be a whole number >= 1 or None, got {self.block!r}")
 
 
 class StepMaps:
@@ -226,26 +198,6 @@ def _keep(recurrence, states, start, kept, out, n) -> None:
         out[r] = states[kept[r] - start - 1, ..., :n]
 
 
-@dataclass(frozen=True)
-class NewtonRun:
-    """How Newton's method over the trajectory went, block by block: the linear solves of each
-    block, the residual history of each, and the message of a fallback ("" when none)."""
-
-    iterations: list[int]
-    residuals: list[list[float]]
-    variant: str
-    fallback: str = ""
-
-    def info(self) -> dict:
-        return {
-            "newton_variant": self.variant,
-            "newton_iterations": int(sum(self.iterations)),
-            "newton_blocks": len(self.iterations),
-            "newton_residuals": [r for block in self.residuals for r in block],
-            **({"fallback": self.fallback} if self.fallback else {}),
-        }
-
-
 class NewtonFallback(DynsysError):
     """Newton's method over the trajectory did not converge: the sequential loop runs instead."""
 
@@ -266,36 +218,19 @@ def run_newton(
             f"backend 'newton' runs one-step methods; {stepper.name} carries past states "
             "(use backend 'scan' for a linear system, or another method)"
         )
-    batch = s0.shape[:-1]
+    batch, n_steps = s0.shape[:-1], int(kept[-1])
     out = np.empty((len(kept), *s0.shape))
     out[0] = s0
-    s, n_steps = s0, int(kept[-1])
     block = min(block_steps(system, stepper, batch, True), settings.block or n_steps)
-    iterations: list[int] = []
-    residuals: list[list[float]] = []
-    for start in range(0, n_steps, block):
-        count = min(block, n_steps - start)
-        maps = StepMaps(recurrence, start, count, batch)
-        guess = np.broadcast_to(s, (count, *s.shape))
-        result = newton_method.solve(
-            maps.linearise,
-            s,
-            guess,
-            mode=settings.variant,
-            tolerance=settings.tolerance,
-            max_iterations=settings.max_iterations,
-        )
-        iterations.append(result.iterations)
-        residuals.append(result.residuals)
-        if not result.converged:
-            run = NewtonRun(iterations, residuals, settings.variant)
-            last = result.residuals[-1]
-            raise NewtonFallback(
-                f"Newton's method over the trajectory ({settings.variant}) did not converge on "
-                f"steps {start}..{start + count} of {stepper.name} on {system.name}: "
-                f"{result.reason} (residual {last:.2g}); ran the sequential loop instead",
-                run,
-            )
-        _keep(recurrence, result.states, start, kept, out, s0.shape[-1])
-        s = result.states[-1]
-    return np.moveaxis(out, 0, -2), NewtonRun(iterations, residuals, settings.variant)
+    run = newton_method.solve_blocks(
+        lambda start, count: StepMaps(recurrence, start, count, batch).linearise,
+        s0,
+        n_steps,
+        block,
+        settings,
+        lambda start, states: _keep(recurrence, states, start, kept, out, s0.shape[-1]),
+        f"{stepper.name} on {system.name}",
+    )
+    if run.fallback:
+        raise NewtonFallback(run.fallback, run)
+    return np.moveaxis(out, 0, -2), run

@@ -479,7 +479,7 @@ class ElmanRNN(RNNModel):
 
         ``backend``: "loop" (the time loop), "scan" (a linear network by a scan) or "newton"
         (Newton's method over the trajectory, with ``newton`` settings: a dict or a
-        :class:`~dynsys.parallel.recurrence.NewtonSettings`); see :mod:`dynsys.rnn.parallel`.
+        :class:`~dynsys.parallel.newton.NewtonSettings`); see :mod:`dynsys.rnn.parallel`.
         """
         if backend != "loop" or newton is not None:
             from .parallel import parallel_forward

@@ -40,6 +40,7 @@ the states found (a, h and o at once, as under teacher forcing).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from typing import Any
@@ -48,7 +49,8 @@ import numpy as np
 
 from ..errors import InputError, unknown_name
 from ..parallel import newton as newton_method
-from ..parallel.recurrence import BLOCK_BYTES, NewtonRun, NewtonSettings
+from ..parallel.newton import NewtonSettings
+from ..parallel.recurrence import BLOCK_BYTES
 from ..parallel.scan import affine_scan
 from .activations import softmax
 from .models import BPTTResult, ElmanRNN, ForwardPass, JordanRNN, RNNModel, _rows, _tm
@@ -98,21 +100,6 @@ def forward_is_affine(model: RNNModel) -> bool:
     return isinstance(model, ElmanRNN) or model.output == "identity"
 
 
-def newton_settings(newton: Any) -> NewtonSettings:
-    """``newton`` (None, a NewtonSettings or a dict of its fields) as NewtonSettings."""
-    if newton is None:
-        return NewtonSettings()
-    if isinstance(newton, NewtonSettings):
-        return newton
-    if isinstance(newton, dict):
-        known = tuple(f.name for f in dataclasses.fields(NewtonSettings))
-        for key in newton:
-            if key not in known:
-                raise unknown_name("newton setting", str(key), known)
-        return NewtonSettings(**newton)
-    raise InputError(f"newton must be a NewtonSettings or a dict of its fields, got {newton!r}")
-
-
 # -- forward pass ---------------------------------------------------------------------------------
 def parallel_forward(
     model: RNNModel,
@@ -133,7 +120,7 @@ def parallel_forward(
     backend = check_backend(backend)
     if newton is not None and backend != "newton":
         raise InputError(f"newton settings apply to backend 'newton', not {backend!r}")
-    settings = newton_settings(newton) if backend == "newton" else None
+    settings = NewtonSettings.of(newton) if backend == "newton" else None
     extra = {} if teacher is None else {"teacher": teacher}
     if backend == "loop" or teacher is not None:
         fp = model.forward(X, h0, **extra)
@@ -226,32 +213,20 @@ def _newton_states(model: RNNModel, x_tm, h0b, settings: NewtonSettings):
     step_map = _StepMap(model)
     block = min(_newton_block_steps(model, B), settings.block or T)
     out = np.empty((T, B, model.n_state))
-    s = np.array(h0b, dtype=np.float64)
-    iterations: list[int] = []
-    residuals: list[list[float]] = []
-    for start in range(0, T, block):
-        count = min(block, T - start)
-        result = newton_method.solve(
-            lambda S, P=P[start : start + count]: step_map.linearise(S, P),
-            s,
-            np.broadcast_to(s, (count, *s.shape)),
-            mode=settings.variant,
-            tolerance=settings.tolerance,
-            max_iterations=settings.max_iterations,
-        )
-        iterations.append(result.iterations)
-        residuals.append(result.residuals)
-        if not result.converged:
-            message = (
-                f"Newton's method over the trajectory ({settings.variant}) did not converge on "
-                f"steps {start}..{start + count} of the {model.activation} {model.kind} "
-                f"network: {result.reason} (residual {result.residuals[-1]:.2g}); "
-                "ran the sequential loop instead"
-            )
-            return None, NewtonRun(iterations, residuals, settings.variant, message)
-        out[start : start + count] = result.states
-        s = result.states[-1]
-    return out, NewtonRun(iterations, residuals, settings.variant)
+
+    def keep(start: int, states: np.ndarray) -> None:
+        out[start : start + len(states)] = states
+
+    run = newton_method.solve_blocks(
+        lambda start, count: functools.partial(step_map.linearise, P=P[start : start + count]),
+        np.array(h0b, dtype=np.float64),
+        T,
+        block,
+        settings,
+        keep,
+        f"the {model.activation} {model.kind} network",
+    )
+    return (None if run.fallback else out), run
 
 
 class _StepMap:
