@@ -20,6 +20,7 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
@@ -119,6 +120,53 @@ def new_figure(width: float = 7.0, height: float = 5.0) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def root_figure(ax: Axes) -> Figure:
+    """The top-level Figure that ``ax`` is drawn on (through any subfigures)."""
+    fig = ax.figure
+    while not isinstance(fig, Figure):
+        fig = fig.figure
+    return fig
+
+
+def one_axes(
+    ax: Axes | None, width: float = 7.0, height: float = 5.0, *, projection: str | None = None
+) -> tuple[Figure, Axes]:
+    """The Axes a one-panel figure draws on, and its Figure.
+
+    With ``ax=None``, one Axes on a :func:`new_figure` of ``width`` x ``height`` inches; with a
+    caller's Axes, that Axes and the figure it is on: nothing new is created, and the caller
+    keeps the layout, size and legend placement of their own figure.
+    """
+    if ax is None:
+        fig = new_figure(width, height)
+        return fig, fig.add_subplot(projection=projection)
+    _check_axes("ax", ax, projection)
+    return root_figure(ax), ax
+
+
+def some_axes(axes: Any, count: int, what: str) -> tuple[Figure, list[Axes]]:
+    """The caller's ``axes`` for a figure of ``count`` panels, checked: a sequence (or array) of
+    ``count`` Axes.  ``what`` names the figure in the error."""
+    flat = list(np.ravel(np.asarray(axes, dtype=object))) if axes is not None else []
+    if len(flat) != count:
+        raise InputError(
+            f"axes of {what} must be {count} matplotlib Axes (one per panel), got {len(flat)}"
+        )
+    for item in flat:
+        _check_axes("axes", item, None)
+    return root_figure(flat[0]), flat
+
+
+def _check_axes(field: str, ax: Any, projection: str | None) -> None:
+    if not isinstance(ax, Axes):
+        raise InputError(f"{field} must be a matplotlib Axes, got {type(ax).__name__}")
+    if projection is not None and ax.name != projection:
+        raise InputError(
+            f"{field} must be an Axes with projection={projection!r} for this figure, "
+            f"got {ax.name!r}"
+        )
 
 
 def method_colour(name: str) -> str:
