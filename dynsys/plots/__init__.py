@@ -4,16 +4,21 @@ field of a fitted RNN.
 
 Every plot function returns ``(figure, info)``: a :class:`matplotlib.figure.Figure` with its own
 Agg canvas (no pyplot, no display, the user's backend untouched) and a small dataclass saying
-what was drawn.  :func:`save_figure` writes PNG, SVG or PDF by suffix, atomically and with the
+what was drawn.  Given ``ax=`` (one panel) or ``axes=`` (a figure of several panels), it draws
+into the caller's Axes instead and returns the caller's figure: nothing new is created, and the
+legend and title go on the Axes.  :func:`save_figure` writes PNG, SVG or PDF by suffix, atomically and with the
 same bytes for the same figure (with the same library versions)::
 
     phase_portrait(system, s0=None, *, t_span=None, dt=0.01, xlim=None, ylim=None, grid=0,
-                   methods=(), states=None, poincare=False, projections=False, vs_time=False)
-    timeseries_plot(system, s0=None, *, t_span=(0, 20), dt=0.01, methods=..., states=None)
-    error_plot(system, s0=None, *, t_span=(0, 20), dt=0.01, methods=...)
+                   methods=(), states=None, poincare=False, projections=False, vs_time=False,
+                   ax=None, axes=None)
+    timeseries_plot(system, s0=None, *, t_span=(0, 20), dt=0.01, methods=..., states=None,
+                    ax=None, axes=None)
+    error_plot(system, s0=None, *, t_span=(0, 20), dt=0.01, methods=..., ax=None)
     convergence_plot(system, s0=None, *, methods=("euler", "heun", "rk4"), t_span=(0, 10),
-                     dt=0.1, levels=5)
-    stability_plot(system, s0=None, *, dt=0.1, methods=..., t_span=(0, 20), xlim=None, ylim=None)
+                     dt=0.1, levels=5, ax=None)
+    stability_plot(system, s0=None, *, dt=0.1, methods=..., t_span=(0, 20), xlim=None, ylim=None,
+                   ax=None)
     unrolled_plot(stepper_graph(system, method, h) | rnn_graph(), steps=4)
     save_figure(figure, path)
 

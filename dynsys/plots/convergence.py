@@ -22,7 +22,7 @@ from ..systems.base import System
 from . import checks, marks
 from .orbits import check_reference
 from .results import ConvergenceInfo
-from .style import GREY, house_style, method_colour, new_figure, system_title
+from .style import GREY, house_style, method_colour, one_axes, system_title
 
 GUIDE_SLOPES = (1, 2, 4)
 MAX_LEVELS = 64
@@ -38,18 +38,21 @@ def convergence_plot(
     t_span: tuple[float, float] = (0.0, 10.0),
     dt: float = 0.1,
     levels: int = 5,
+    ax: Any = None,
 ) -> tuple[Figure, ConvergenceInfo]:
-    """log error against log h for each stepper in ``methods``, h = dt, dt/2, ..., dt/2^levels."""
+    """log error against log h for each stepper in ``methods``, h = dt, dt/2, ..., dt/2^levels;
+    ``ax``: draw into the caller's Axes and return its figure."""
     start, names = check_convergence(
-        system, s0, methods=methods, t_span=t_span, dt=dt, levels=levels
+        system, s0, methods=methods, t_span=t_span, dt=dt, levels=levels, ax=ax
     )
     studies = [
         convergence(system, start, method=m, t_span=t_span, dt=dt, levels=levels) for m in names
     ]
     against = studies[0].against
     with house_style():
-        fig = new_figure(6.8, 5.6)
-        ax = fig.add_subplot()
+        fig, panel = one_axes(ax, 6.8, 5.6)
+        own = fig if ax is None else None
+        ax = panel
         ax.set(xscale="log", yscale="log")
         for study in studies:
             slope = "-" if study.observed_order is None else f"{study.observed_order:.2f}"
@@ -67,7 +70,7 @@ def convergence_plot(
         ax.set(xlabel="step h", ylabel=f"max abs error against {what}")
         ax.set_title(system_title(system, f"convergence, t in [{t_span[0]:g}, {t_span[1]:g}]"))
         ax.grid(True, which="major", color="#DDDDDD", lw=0.6)
-        marks.legend_below(fig, ax.get_legend_handles_labels()[0], ncols=2)
+        marks.legend(ax, ax.get_legend_handles_labels()[0], own=own, ncols=2)
     info = ConvergenceInfo(
         slopes={s.method: s.observed_order for s in studies},
         expected={s.method: s.expected_order for s in studies},
@@ -84,9 +87,11 @@ def check_convergence(
     t_span: tuple[float, float] = (0.0, 10.0),
     dt: float = 0.1,
     levels: int = 5,
+    ax: Any = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """The arguments of :func:`convergence_plot` and its size checked without computing it;
     returns the initial state and the methods."""
+    marks.given_axes(ax, None, 1, "a convergence plot")
     checks.scalar_params(system)
     checks.ode(system, "a convergence plot")
     start = checks.one_initial_state(system, s0, "a convergence plot")

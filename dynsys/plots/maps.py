@@ -19,7 +19,7 @@ from . import checks, marks
 from .equilibria import find_equilibria
 from .orbits import box, run_method
 from .results import PhaseInfo
-from .style import CYCLE, GREY, house_style, new_figure, system_title
+from .style import CYCLE, GREY, house_style, one_axes, system_title
 
 
 def map_portrait(
@@ -31,25 +31,27 @@ def map_portrait(
     xlim: tuple[float, float] | None = None,
     ylim: tuple[float, float] | None = None,
     states: Any = None,
+    ax: Any = None,
 ) -> tuple[Figure, PhaseInfo]:
-    """The "cobweb" or "orbit" picture of a map from each initial state over t_span."""
+    """The "cobweb" or "orbit" picture of a map from each initial state over t_span; ``ax``:
+    draw into the caller's Axes and return its figure."""
+    marks.given_axes(ax, None, 1, f"a {layout} diagram")
     if starts is None:
         starts = np.array([system.default_s0], dtype=np.float64)
     runs = [run_method(system, s0, t_span, 1.0, "map") for s0 in starts]
     points = np.concatenate([r.states for r in runs])
     if layout == "cobweb":
-        return _cobweb(system, runs, points, xlim, ylim)
+        return _cobweb(system, runs, points, xlim, ylim, ax)
     i, j = (0, 1) if states is None else checks.state_indices(system, states, count=2)
-    return _orbit(system, runs, points, (i, j), xlim, ylim)
+    return _orbit(system, runs, points, (i, j), xlim, ylim, ax)
 
 
-def _cobweb(system, runs, points, xlim, ylim) -> tuple[Figure, PhaseInfo]:
+def _cobweb(system, runs, points, xlim, ylim, given=None) -> tuple[Figure, PhaseInfo]:
     xlim = xlim or box(points)[0]
     ylim = ylim or xlim
     equilibria = find_equilibria(system, [xlim])
     with house_style():
-        fig = new_figure(6.4, 6.2)
-        ax = fig.add_subplot()
+        fig, ax = one_axes(given, 6.4, 6.2)
         ax.set(
             xlim=xlim,
             ylim=ylim,
@@ -80,7 +82,8 @@ def _cobweb(system, runs, points, xlim, ylim) -> tuple[Figure, PhaseInfo]:
         extra = _periodic_marks(ax, system, [xlim], 0, 0, cobweb=True)
         steps = len(runs[0].t) - 1
         ax.set_title(system_title(system, f"cobweb diagram, {steps} iterations"))
-        marks.legend_below(fig, ax.get_legend_handles_labels()[0] + extra, ncols=3)
+        own = None if given is not None else fig
+        marks.legend(ax, ax.get_legend_handles_labels()[0] + extra, own=own, ncols=3)
     return fig, PhaseInfo("cobweb", len(runs), equilibria, xlim=tuple(xlim), ylim=tuple(ylim))
 
 
@@ -132,7 +135,7 @@ def _on_diagonal(eq):
     return Equilibrium(np.array([eq.point[0], eq.point[0]]), eq.eigenvalues, eq.kind)
 
 
-def _orbit(system, runs, points, pair, xlim, ylim) -> tuple[Figure, PhaseInfo]:
+def _orbit(system, runs, points, pair, xlim, ylim, given=None) -> tuple[Figure, PhaseInfo]:
     i, j = pair
     auto = box(points)
     xlim, ylim = xlim or auto[i], ylim or auto[j]
@@ -140,8 +143,7 @@ def _orbit(system, runs, points, pair, xlim, ylim) -> tuple[Figure, PhaseInfo]:
     bounds[i], bounds[j] = xlim, ylim
     equilibria = find_equilibria(system, bounds)
     with house_style():
-        fig = new_figure(7.0, 6.0)
-        ax = fig.add_subplot()
+        fig, ax = one_axes(given, 7.0, 6.0)
         ax.set(xlim=xlim, ylim=ylim, xlabel=system.states[i], ylabel=system.states[j])
         handles = []
         for k, run in enumerate(runs):
@@ -156,7 +158,7 @@ def _orbit(system, runs, points, pair, xlim, ylim) -> tuple[Figure, PhaseInfo]:
         handles += _periodic_marks(ax, system, bounds, i, j)
         steps = len(runs[0].t) - 1
         ax.set_title(system_title(system, f"orbit, {steps} iterations"))
-        marks.legend_below(fig, handles, ncols=3)
+        marks.legend(ax, handles, own=None if given is not None else fig, ncols=3)
     diverged = tuple("map" for r in runs if r.diverged_at is not None)
     return fig, PhaseInfo(
         "orbit", len(runs), equilibria, diverged=diverged[:1], xlim=tuple(xlim), ylim=tuple(ylim)

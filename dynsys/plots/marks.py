@@ -7,14 +7,17 @@ Every trajectory is a Line2D with gid ``"trajectory"`` and every equilibrium mar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..errors import InputError
 from .equilibria import Equilibrium
 from .orbits import Run
-from .style import GREY, method_colour
+from .style import GREY, check_axes, method_colour, one_axes, some_axes
 
 MARKERS: dict[str, dict] = {
     "stable node": {"marker": "o", "markerfacecolor": "black"},
@@ -170,3 +173,48 @@ def legend_below(fig, handles: Sequence, ncols: int = 3) -> None:
         fig.legend(
             handles=list(handles), loc="outside lower center", ncols=min(ncols, len(handles))
         )
+
+
+def legend(ax: Axes, handles: Sequence, *, own: Figure | None, ncols: int = 3) -> None:
+    """The figure's legend: below the axes of ``own``, the figure dynsys made
+    (:func:`legend_below`), or, when the caller gave the Axes (``own=None``), on ``ax`` itself
+    so that the layout of the caller's figure is left alone."""
+    if own is not None:
+        legend_below(own, handles, ncols=ncols)
+    elif handles:
+        ax.legend(handles=list(handles), loc="best")
+
+
+def title(ax: Axes, text: str, *, own: Figure | None, **kw) -> None:
+    """The title of a figure of several panels: over the whole of ``own``, the figure dynsys
+    made, or on ``ax`` when the caller gave the Axes."""
+    if own is not None:
+        own.suptitle(text, **kw)
+    else:
+        ax.set_title(text, **kw)
+
+
+def given_axes(
+    ax: Any, axes: Any, count: int, what: str, *, projection: str | None = None
+) -> list[Axes] | None:
+    """The caller's panels for ``what``, a figure of ``count`` panels, checked; None when
+    neither ``ax`` (one panel) nor ``axes`` (a sequence of ``count``) is given.
+
+    ``ax`` is refused for a figure of several panels, and both together; with ``projection``
+    (``"3d"``) the one panel must be an Axes of that projection.
+    """
+    if ax is not None and axes is not None:
+        raise InputError("give ax (one panel) or axes (a sequence of panels), not both")
+    if ax is not None:
+        if count != 1:
+            raise InputError(
+                f"ax draws one panel, but {what} has {count} panels: "
+                f"give axes= with {count} matplotlib Axes"
+            )
+        return [one_axes(ax, projection=projection)[1]]
+    if axes is None:
+        return None
+    _, panels = some_axes(axes, count, what)
+    if projection is not None:
+        check_axes("axes", panels[0], projection)
+    return panels

@@ -61,7 +61,16 @@ from .orbits import (
     with_reference,
 )
 from .results import PhaseInfo
-from .style import CYCLE, GREY, OKABE_ITO, field_cmap, house_style, new_figure, system_title
+from .style import (
+    CYCLE,
+    GREY,
+    OKABE_ITO,
+    field_cmap,
+    house_style,
+    new_figure,
+    root_figure,
+    system_title,
+)
 
 LAYOUTS = ("field", "driven", "projection", "projections", "3d", "cobweb", "orbit", "vs_time")
 DEFAULT_T_END = {"ode": 20.0, "cobweb": 40.0, "orbit": 5000.0, "section": 200.0}
@@ -85,6 +94,8 @@ def phase_portrait(
     period: float | None = None,
     section: str | None = None,
     transient: float = 0.0,
+    ax: Any = None,
+    axes: Any = None,
 ) -> tuple[Figure, PhaseInfo]:
     """The phase portrait of ``system`` (see the module doc for what each layout shows).
 
@@ -97,6 +108,9 @@ def phase_portrait(
     such as 'z=27,dz>0' (:mod:`dynsys.events`) whose crossings are drawn in a second panel,
     projected on ``states`` (default: the first two states the event does not read);
     ``transient`` drops the section points before t0 + transient.
+    ``ax``/``axes``: draw into the caller's Axes (one panel; a 3D Axes for ``"3d"``) or
+    sequence of Axes (:func:`panel_count`: 2 with a section, 3 for ``projections``, one per
+    state ``vs_time``), and return their figure.
     """
     plan = check_phase(
         system,
@@ -114,22 +128,35 @@ def phase_portrait(
         period=period,
         section=section,
         transient=transient,
+        ax=ax,
+        axes=axes,
     )
     starts, layout, t_span, methods = plan.starts, plan.layout, plan.t_span, plan.methods
     if layout == "vs_time":
         from .timeseries import states_against_time
 
-        return states_against_time(system, starts, t_span=t_span, dt=dt, methods=methods)
+        return states_against_time(
+            system, starts, t_span=t_span, dt=dt, methods=methods, ax=ax, axes=axes
+        )
     if layout in ("cobweb", "orbit"):
         from .maps import map_portrait
 
         return map_portrait(
-            system, starts, layout, t_span=t_span, xlim=plan.xlim, ylim=plan.ylim, states=states
+            system,
+            starts,
+            layout,
+            t_span=t_span,
+            xlim=plan.xlim,
+            ylim=plan.ylim,
+            states=states,
+            ax=_one(ax, axes),
         )
     if layout in ("3d", "projections"):
         from .spatial import spatial_portrait
 
-        return spatial_portrait(system, starts, layout, t_span=t_span, dt=dt, methods=methods)
+        return spatial_portrait(
+            system, starts, layout, t_span=t_span, dt=dt, methods=methods, ax=ax, axes=axes
+        )
     return _planar(
         system,
         starts,
@@ -144,7 +171,13 @@ def phase_portrait(
         plan.period,
         plan.section,
         plan.transient,
+        marks.given_axes(ax, axes, panel_count(system, plan), _panels_what(plan)),
     )
+
+
+def _one(ax: Any, axes: Any) -> Any:
+    """The one panel given as ``ax`` or as ``axes`` (a sequence of one, checked already)."""
+    return ax if axes is None else marks.given_axes(None, axes, 1, "a one-panel figure")[0]
 
 
 @dataclass(frozen=True)
@@ -180,6 +213,8 @@ def check_phase(
     period: float | None = None,
     section: str | None = None,
     transient: float = 0.0,
+    ax: Any = None,
+    axes: Any = None,
 ) -> PhasePlan:
     """Every argument of :func:`phase_portrait` checked, and the size of the portrait, without
     computing it: a one-line InputError for anything it would refuse or could not finish."""
@@ -208,8 +243,30 @@ def check_phase(
     pair = None
     if layout in ("field", "driven", "projection", "orbit"):
         pair = _pair(system, states, event)
+    plan = PhasePlan(starts, layout, t_span, methods, xlim, ylim, pair, period, event, transient)
+    projection = "3d" if layout == "3d" else None
+    marks.given_axes(ax, axes, panel_count(system, plan), _panels_what(plan), projection=projection)
     _check_size(system, layout, starts, t_span, dt, methods, int(grid), period)
-    return PhasePlan(starts, layout, t_span, methods, xlim, ylim, pair, period, event, transient)
+    return plan
+
+
+def panel_count(system: System, plan: PhasePlan) -> int:
+    """How many panels the portrait of ``plan`` draws: one per state against time, three
+    projections, two for a planar portrait beside its Poincaré section, else one."""
+    if plan.layout == "vs_time":
+        return system.n_states
+    if plan.layout == "projections":
+        return 3
+    return 2 if plan.period or plan.section else 1
+
+
+def _panels_what(plan: PhasePlan) -> str:
+    """The portrait of ``plan`` as named in an error about its panels."""
+    if plan.period or plan.section:
+        return "a phase portrait with a Poincaré section"
+    if plan.layout in ("vs_time", "projections"):
+        return f"a phase portrait with {plan.layout}=True"
+    return f"a {plan.layout} phase portrait"
 
 
 def _section_event(system: System, section: Any, layout: str, poincare: bool) -> Event:
@@ -314,7 +371,20 @@ def _pair(system: System, states: Any, event: Event | None = None) -> tuple[int,
 
 
 def _planar(
-    system, starts, layout, pair, t_span, dt, xlim, ylim, grid, methods, period, event, transient
+    system,
+    starts,
+    layout,
+    pair,
+    t_span,
+    dt,
+    xlim,
+    ylim,
+    grid,
+    methods,
+    period,
+    event,
+    transient,
+    panels=None,
 ):
     i, j = pair
     t = drawing_grid(t_span, dt)
@@ -360,17 +430,27 @@ def _planar(
 
     with house_style():
         two = bool(period or event)
-        fig = new_figure(11.5 if two else 7.0, 5.6 if two else 6.2)
-        ax = fig.add_subplot(1, 2, 1) if two else fig.add_subplot()
+        if panels is not None:
+            fig, own, ax = root_figure(panels[0]), None, panels[0]
+            second = panels[1] if two else None
+        else:
+            fig = own = new_figure(11.5 if two else 7.0, 5.6 if two else 6.2)
+            ax = fig.add_subplot(1, 2, 1) if two else fig.add_subplot()
+            second = None
         ax.set(xlim=xlim, ylim=ylim, xlabel=system.states[i], ylabel=system.states[j])
-        handles = _field(fig, ax, system, pair, t[0]) if layout == "field" else []
+        handles = _field(ax, system, pair, t[0]) if layout == "field" else []
         if separatrix is not None:
             handles += _separatrix_lines(ax, system, separatrix.level, pair)
         handles = _orbit_lines(ax, states, pair, runs, layout, given) + handles
         run_lines, diverged = marks.method_runs(ax, runs, i, j)
-        marks.equilibria(ax, equilibria, i, j, muted=system.driven)
+        muted = marks.equilibria(ax, equilibria, i, j, muted=system.driven)
         what = "phase portrait" + (f", h = {dt:g}" if runs else "")
-        if system.driven:
+        if system.driven and own is None:  # the note in the legend, the title on the Axes
+            what += " (driven: no fixed vector field)"
+            ax.set_title(system_title(system, what))
+            if muted:
+                handles.append(_undriven_handle())
+        elif system.driven:
             what += " (driven: no fixed vector field)"
             ax.set_title(DRIVEN_NOTE, fontsize=8.5, color=GREY)
             fig.suptitle(system_title(system, what), fontsize=10.5)
@@ -384,14 +464,16 @@ def _planar(
                 strobe = stroboscopic(system, s0, t_span, period)
                 section_points = strobe[_after(t_span, period, transient)]
             title = f"Poincaré section: s(t0 + k T), T = 2π/omega = {period:.4g}"
-            section = _section(fig.add_subplot(1, 2, 2), system, section_points, title, pair, after)
+            second = second or fig.add_subplot(1, 2, 2)
+            section = _section(second, system, section_points, title, pair, after)
         elif event:
             s0 = given[0] if given is not None else np.asarray(system.default_s0, dtype=float)
             found = reference_events(system, s0, t_span, event, rtol=RTOL, atol=ATOL)
             points = found.states[found.t >= t_span[0] + transient]
             title = f"Poincaré section {event.text}"
-            section = _section(fig.add_subplot(1, 2, 2), system, points, title, pair, after)
-        marks.legend_below(fig, run_lines + handles, ncols=3)
+            second = second or fig.add_subplot(1, 2, 2)
+            section = _section(second, system, points, title, pair, after)
+        marks.legend(ax, run_lines + handles, own=own, ncols=3)
     info = PhaseInfo(
         layout=layout,
         trajectories=len(states) + len(runs),
@@ -407,6 +489,16 @@ def _planar(
 
 
 DRIVEN_NOTE = "trajectory; in grey the equilibria of the undriven system (x = 0)"
+
+
+def _undriven_handle():
+    """The legend entry saying what the grey markers are, for the caller's Axes (where the
+    note does not go over the panel)."""
+    return marks.line_handle(
+        GREY, "equilibria of the undriven system (x = 0)", ls="none", marker="o", mfc="#BBBBBB"
+    )
+
+
 SEPARATRIX_COLOUR = OKABE_ITO["bluish green"]
 SEPARATRIX_LEVELS = (0.75, 1.3)
 """Energies of the default orbits beside the system's own, as fractions of the way from the
@@ -622,8 +714,9 @@ def _field_values(system, pair, xs, ys, t0) -> np.ndarray:
         return system.rhs(t0, grid, None, system.params)
 
 
-def _field(fig, ax, system, pair, t0) -> list:
-    """Streamlines coloured by speed, a colour bar, and the nullclines; returns legend entries."""
+def _field(ax, system, pair, t0) -> list:
+    """Streamlines coloured by speed, a colour bar (space taken from ``ax``), and the
+    nullclines; returns legend entries."""
     i, j = pair
     names = system.states
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
@@ -650,7 +743,7 @@ def _field(fig, ax, system, pair, t0) -> list:
         )
         stream.lines.set_alpha(0.8)
         extend = "max" if norm.vmax < finite.max() else "neither"
-        bar = fig.colorbar(stream.lines, ax=ax, shrink=0.85, pad=0.01, extend=extend)
+        bar = ax.figure.colorbar(stream.lines, ax=ax, shrink=0.85, pad=0.01, extend=extend)
         bar.set_label(f"speed |d({names[i]}, {names[j]})/dt|")
     handles = []
     xs, ys = np.linspace(x0, x1, 301), np.linspace(y0, y1, 301)

@@ -7,6 +7,7 @@ plane is not a flow.  The equilibria found in the box of the trajectories are ma
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -17,7 +18,15 @@ from . import marks
 from .equilibria import find_equilibria
 from .orbits import box, drawing_grid, reference_orbits, run_method, with_reference
 from .results import PhaseInfo
-from .style import CYCLE, house_style, method_colour, new_figure, system_title
+from .style import (
+    CYCLE,
+    house_style,
+    method_colour,
+    new_figure,
+    one_axes,
+    root_figure,
+    system_title,
+)
 
 
 def spatial_portrait(
@@ -28,9 +37,16 @@ def spatial_portrait(
     t_span: tuple[float, float],
     dt: float,
     methods: tuple[str, ...] = (),
+    ax: Any = None,
+    axes: Any = None,
 ) -> tuple[Figure, PhaseInfo]:
     """The "3d" picture (the first three states) or the "projections" on every pair of the
-    first three states; returns (Figure, PhaseInfo)."""
+    first three states; returns (Figure, PhaseInfo).  ``ax``/``axes``: draw into the caller's
+    3D Axes ("3d") or 3 Axes ("projections"), and return their figure."""
+    pairs = list(combinations(range(min(system.n_states, 3)), 2))
+    count, projection = (1, "3d") if layout == "3d" else (len(pairs), None)
+    what = "a 3d phase portrait" if layout == "3d" else "a phase portrait with projections=True"
+    given = marks.given_axes(ax, axes, count, what, projection=projection)
     t = drawing_grid(t_span, dt)
     if starts is None:
         starts = np.array([system.default_s0], dtype=np.float64)
@@ -45,21 +61,24 @@ def spatial_portrait(
     )
     with house_style():
         if layout == "3d":
-            fig = new_figure(7.0, 6.4)
-            ax = fig.add_subplot(projection="3d")
+            fig, ax = one_axes(given[0] if given else None, 7.0, 6.4, projection="3d")
+            axes = [ax]
             _lines_3d(ax, system, states, runs, equilibria)
             ax.set_title(system_title(system, "phase portrait" + _h(runs, dt)))
+        elif given:
+            fig, axes = root_figure(given[0]), given
         else:
-            pairs = list(combinations(range(min(system.n_states, 3)), 2))
             fig = new_figure(4.0 * len(pairs), 4.4)
             axes = [fig.add_subplot(1, len(pairs), k + 1) for k in range(len(pairs))]
+        if layout != "3d":
             for ax, (i, j) in zip(axes, pairs, strict=True):
                 _lines_2d(ax, system, states, runs, (i, j))
                 ax.autoscale_view()
                 marks.equilibria(ax, equilibria, i, j, label=ax is axes[0])
-            fig.suptitle(system_title(system, "projections of the phase portrait" + _h(runs, dt)))
+            text = system_title(system, "projections of the phase portrait" + _h(runs, dt))
+            marks.title(axes[len(axes) // 2], text, own=None if given else fig)
         handles = [marks.line_handle(method_colour(r.method), r.method) for r in runs]
-        marks.legend_below(fig, handles, ncols=4)
+        marks.legend(axes[0], handles, own=None if given else fig, ncols=4)
     diverged = tuple(r.method for r in runs if r.diverged_at is not None)
     info = PhaseInfo(
         layout=layout,

@@ -50,7 +50,7 @@ from . import checks, marks
 from .equilibria import find_equilibria
 from .orbits import box, check_reference, reference_orbits
 from .results import StabilityInfo
-from .style import GREY, house_style, method_colour, new_figure, system_title
+from .style import GREY, house_style, method_colour, one_axes, system_title
 
 SPLIT = "semi_implicit_euler"
 TOLERANCE = 1e-12
@@ -167,15 +167,17 @@ def stability_plot(
     t_span: tuple[float, float] = (0.0, 20.0),
     xlim: Any = None,
     ylim: Any = None,
+    ax: Any = None,
 ) -> tuple[Figure, StabilityInfo]:
     """The stability region of each method in the z = h λ plane, with the system's h λ marked.
 
     λ are the eigenvalues of the Jacobian at each equilibrium (drive off) inside the box of
     the reference trajectory from ``s0`` over ``t_span``; h = ``dt``.  A ray from 0 through
-    each h λ shows where it moves as h grows.
+    each h λ shows where it moves as h grows.  ``ax``: draw into the caller's Axes and return
+    its figure.
     """
     names, h, start, xlim, ylim = check_stability(
-        system, s0, dt=dt, methods=methods, t_span=t_span, xlim=xlim, ylim=ylim
+        system, s0, dt=dt, methods=methods, t_span=t_span, xlim=xlim, ylim=ylim, ax=ax
     )
     equilibria = _equilibria(system, start, t_span)
     h_lambda = tuple(tuple(complex(h * lam) for lam in eq.eigenvalues) for eq in equilibria)
@@ -189,15 +191,16 @@ def stability_plot(
         for m in names
     }
     with house_style():
-        fig = new_figure(7.0, 6.4)
-        ax = fig.add_subplot()
+        fig, panel = one_axes(ax, 7.0, 6.4)
+        own = fig if ax is None else None
+        ax = panel
         handles = _regions(ax, names, xlim, ylim)
         handles += _points(ax, equilibria, h_lambda)
         ax.axhline(0, color=GREY, lw=0.6, zorder=0)
         ax.axvline(0, color=GREY, lw=0.6, zorder=0)
         ax.set(xlim=xlim, ylim=ylim, xlabel="Re z", ylabel="Im z", aspect="equal")
         ax.set_title(system_title(system, f"stability regions |R(z)| ≤ 1, z = h λ, h = {h:g}"))
-        marks.legend_below(fig, handles, ncols=3)
+        marks.legend(ax, handles, own=own, ncols=3)
     return fig, StabilityInfo(names, h, equilibria, h_lambda, inside)
 
 
@@ -210,10 +213,12 @@ def check_stability(
     t_span: tuple[float, float] = (0.0, 20.0),
     xlim: Any = None,
     ylim: Any = None,
+    ax: Any = None,
 ):
     """The arguments of :func:`stability_plot` checked, and the work of its reference, without
     computing it (h λ, known once the equilibria are found, is checked when drawing); returns
     the methods, h, the initial state and the limits."""
+    marks.given_axes(ax, None, 1, "a stability plot")
     checks.scalar_params(system)
     checks.ode(system, "a stability plot")
     names = checks.method_names(methods)

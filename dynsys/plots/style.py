@@ -142,7 +142,7 @@ def one_axes(
     if ax is None:
         fig = new_figure(width, height)
         return fig, fig.add_subplot(projection=projection)
-    _check_axes("ax", ax, projection)
+    check_axes("ax", ax, projection)
     return root_figure(ax), ax
 
 
@@ -155,11 +155,12 @@ def some_axes(axes: Any, count: int, what: str) -> tuple[Figure, list[Axes]]:
             f"axes of {what} must be {count} matplotlib Axes (one per panel), got {len(flat)}"
         )
     for item in flat:
-        _check_axes("axes", item, None)
+        check_axes("axes", item, None)
     return root_figure(flat[0]), flat
 
 
-def _check_axes(field: str, ax: Any, projection: str | None) -> None:
+def check_axes(field: str, ax: Any, projection: str | None) -> None:
+    """A one-line InputError unless ``ax`` is an Axes (of ``projection`` when given)."""
     if not isinstance(ax, Axes):
         raise InputError(f"{field} must be a matplotlib Axes, got {type(ax).__name__}")
     if projection is not None and ax.name != projection:

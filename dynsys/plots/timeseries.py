@@ -30,7 +30,19 @@ from .orbits import (
     with_reference,
 )
 from .results import PhaseInfo, SeriesInfo
-from .style import CYCLE, GREY, house_style, method_colour, new_figure, system_title
+from .style import (
+    CYCLE,
+    GREY,
+    house_style,
+    method_colour,
+    new_figure,
+    one_axes,
+    root_figure,
+    system_title,
+)
+
+TIMESERIES = "a timeseries plot"
+"""The figure of :func:`timeseries_plot` as named in an error about its panels."""
 
 
 def timeseries_plot(
@@ -41,16 +53,19 @@ def timeseries_plot(
     dt: float = 0.01,
     methods: Sequence[str] | str = DEFAULT_METHODS,
     states: Any = None,
+    ax: Any = None,
+    axes: Any = None,
 ) -> tuple[Figure, SeriesInfo]:
     """Each state against time, one panel per state (``states``: names or indices), for each
-    method with step dt and the solve_ivp reference; a map is iterated ('map')."""
+    method with step dt and the solve_ivp reference; a map is iterated ('map').
+    ``ax``/``axes``: draw into the caller's Axes (one state) or one Axes per state drawn."""
     start, index = check_timeseries(
-        system, s0, t_span=t_span, dt=dt, methods=methods, states=states
+        system, s0, t_span=t_span, dt=dt, methods=methods, states=states, ax=ax, axes=axes
     )
+    given = marks.given_axes(ax, axes, len(index), TIMESERIES)
     runs = _runs(system, start, t_span, dt, methods)
     with house_style():
-        fig = new_figure(7.5, 1.2 + 2.1 * len(index))
-        axes = _panels(fig, system, index)
+        fig, own, axes = _figure(given, system, index, 1.2)
         lines = 0
         for run in runs:
             for ax, k in zip(axes, index, strict=True):
@@ -58,7 +73,7 @@ def timeseries_plot(
         h = "" if system.kind == "map" else f", h = {dt:g}"
         axes[0].set_title(system_title(system, "states against time" + h))
         handles = [marks.method_handle(r.method, _label(r)) for r in runs]
-        marks.legend_below(fig, handles, ncols=5)
+        marks.legend(axes[0], handles, own=own, ncols=5)
     diverged = tuple(r.method for r in runs if r.diverged_at is not None)
     names = tuple(system.states[k] for k in index)
     return fig, SeriesInfo(names, tuple(r.method for r in runs), lines, diverged)
@@ -72,6 +87,8 @@ def check_timeseries(
     dt: float = 0.01,
     methods: Sequence[str] | str = DEFAULT_METHODS,
     states: Any = None,
+    ax: Any = None,
+    axes: Any = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """The arguments of :func:`timeseries_plot` and its size checked without computing it;
     returns the initial state and the indices of the states drawn."""
@@ -80,6 +97,7 @@ def check_timeseries(
     index = (
         tuple(range(system.n_states)) if states is None else checks.state_indices(system, states)
     )
+    marks.given_axes(ax, axes, len(index), TIMESERIES)
     what = f"a plot against time of {system.name}"
     if system.kind == "map":
         _map_methods(system, methods)
@@ -99,9 +117,11 @@ def error_plot(
     t_span: tuple[float, float] = (0.0, 20.0),
     dt: float = 0.01,
     methods: Sequence[str] | str = DEFAULT_METHODS,
+    ax: Any = None,
 ) -> tuple[Figure, SeriesInfo]:
-    """max_i |s_i - s_i(t)| against time on a log axis for each method (see the module doc)."""
-    start = check_error(system, s0, t_span=t_span, dt=dt, methods=methods)
+    """max_i |s_i - s_i(t)| against time on a log axis for each method (see the module doc);
+    ``ax``: draw into the caller's Axes and return its figure."""
+    start = check_error(system, s0, t_span=t_span, dt=dt, methods=methods, ax=ax)
     t = time_grid(t_span, dt)
     reference = Run("solve_ivp", t, reference_orbits(system, start[None], t).states[0], None)
     runs = [run_method(system, start, t_span, dt, m) for m in _methods(methods)]
@@ -112,8 +132,9 @@ def error_plot(
     else:
         against, truth, runs_shown = "reference", reference.states, runs
     with house_style():
-        fig = new_figure(7.5, 5.0)
-        ax = fig.add_subplot()
+        fig, panel = one_axes(ax, 7.5, 5.0)
+        own = fig if ax is None else None
+        ax = panel
         positive = False
         for run in runs_shown:
             n = len(run.t)
@@ -138,7 +159,7 @@ def error_plot(
         ax.set(xlabel="t", ylabel=f"max abs error over ({', '.join(system.states)})")
         ax.set_title(system_title(system, f"error against {what}, h = {dt:g}"))
         ax.grid(True, which="major", color="#DDDDDD", lw=0.6)
-        marks.legend_below(fig, ax.get_legend_handles_labels()[0], ncols=5)
+        marks.legend(ax, ax.get_legend_handles_labels()[0], own=own, ncols=5)
     diverged = tuple(r.method for r in runs_shown if r.diverged_at is not None)
     return fig, SeriesInfo(
         ("error",), tuple(r.method for r in runs_shown), len(runs_shown), diverged, against
@@ -152,9 +173,11 @@ def check_error(
     t_span: tuple[float, float] = (0.0, 20.0),
     dt: float = 0.01,
     methods: Sequence[str] | str = DEFAULT_METHODS,
+    ax: Any = None,
 ) -> np.ndarray:
     """The arguments of :func:`error_plot` and its size checked without computing it; returns
     the initial state."""
+    marks.given_axes(ax, None, 1, "an error plot")
     checks.scalar_params(system)
     checks.ode(system, "an error plot")
     start = checks.one_initial_state(system, s0, "an error plot")
@@ -172,9 +195,14 @@ def states_against_time(
     t_span: tuple[float, float],
     dt: float,
     methods: tuple[str, ...] = (),
+    ax: Any = None,
+    axes: Any = None,
 ) -> tuple[Figure, PhaseInfo]:
     """The phase portrait's ``vs_time`` layout: every state against time from each initial
-    state (its reference, in its own colour), and the methods from the first."""
+    state (its reference, in its own colour), and the methods from the first.  ``ax``/``axes``:
+    draw into the caller's Axes (one state) or one Axes per state."""
+    index = tuple(range(system.n_states))
+    given = marks.given_axes(ax, axes, len(index), "a phase portrait with vs_time=True")
     if starts is None:
         starts = np.array([system.default_s0], dtype=np.float64)
     is_map = system.kind == "map"
@@ -184,10 +212,8 @@ def states_against_time(
         orbits = reference_orbits(system, starts, drawing_grid(t_span, dt))
         lines = [Run("solve_ivp", orbits.t, states, None) for states in orbits.states]
     runs = [run_method(system, starts[0], t_span, dt, m) for m in methods if m != "solve_ivp"]
-    index = tuple(range(system.n_states))
     with house_style():
-        fig = new_figure(7.5, 1.6 + 2.1 * len(index))
-        axes = _panels(fig, system, index)
+        fig, own, axes = _figure(given, system, index, 1.6)
         handles = []
         for c, line in enumerate(lines):
             if runs:  # the first is the reference of the methods' run, the others grey
@@ -206,7 +232,7 @@ def states_against_time(
             handles.append(marks.method_handle(run.method, _label(run)))
         h = f", h = {dt:g}" if runs else ""
         axes[0].set_title(system_title(system, "states against time" + h))
-        marks.legend_below(fig, handles, ncols=4)
+        marks.legend(axes[0], handles, own=own, ncols=4)
     diverged = tuple(r.method for r in runs if r.diverged_at is not None)
     count = len(lines) + len(runs)
     return fig, PhaseInfo(
@@ -241,6 +267,17 @@ def _runs(system, start, t_span, dt, methods) -> list[Run]:
         _map_methods(system, methods)
         return [run_method(system, start, t_span, 1.0, "map")]
     return [run_method(system, start, t_span, dt, m) for m in with_reference(_methods(methods))]
+
+
+def _figure(given, system, index, top: float) -> tuple[Figure, Figure | None, list]:
+    """The figure, the figure dynsys made (None for the caller's) and one panel per state of
+    ``index``: the caller's ``given`` Axes, labelled, or a new column sharing the time axis."""
+    if given is None:
+        fig = new_figure(7.5, top + 2.1 * len(index))
+        return fig, fig, _panels(fig, system, index)
+    for ax, k in zip(given, index, strict=True):
+        ax.set(xlabel="n" if system.kind == "map" else "t", ylabel=system.states[k])
+    return root_figure(given[0]), None, given
 
 
 def _panels(fig, system, index) -> list:
