@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from dynsys import STEPPERS, SYSTEMS, InputError, Recurrence, convergence, get_system, simulate
+from dynsys import (
+    STEPPERS,
+    SYSTEMS,
+    InputError,
+    Recurrence,
+    convergence,
+    get_stepper,
+    get_system,
+    simulate,
+)
 from dynsys.steppers import ExplicitRungeKutta
 from dynsys.steppers.implicit import GAMMA3
 
@@ -472,3 +481,8 @@ def test_map_method_on_an_ode_is_refused(name):
 def test_unknown_method_suggests_the_closest():
     with pytest.raises(InputError, match=r"unknown method 'rk5' \(did you mean 'rk4'\?\)"):
         simulate(get_system("pendulum"), [1.0, 0.0], t_span=(0, 1), dt=0.1, method="rk5")
+
+
+def test_solve_ivp_is_named_as_not_a_stepper():
+    with pytest.raises(InputError, match="solve_ivp is scipy's adaptive solver, not a stepper"):
+        get_stepper("solve_ivp")

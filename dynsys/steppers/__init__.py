@@ -51,6 +51,8 @@ METHODS = (*tuple(name for name in STEPPERS if name != "map"), REFERENCE_METHOD)
 
 def get_stepper(name: str, system: System | None = None) -> Stepper:
     """The stepper called ``name``, checked against the kind of ``system`` if one is given."""
+    if name == "solve_ivp":
+        raise InputError("solve_ivp is scipy's adaptive solver, not a stepper: use simulate()")
     if name not in STEPPERS:
         raise unknown_name("method", name, (*METHODS, "map"))
     stepper = STEPPERS[name]
