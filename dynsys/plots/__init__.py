@@ -6,8 +6,8 @@ Every plot function returns ``(figure, info)``: a :class:`matplotlib.figure.Figu
 Agg canvas (no pyplot, no display, the user's backend untouched) and a small dataclass saying
 what was drawn.  Given ``ax=`` (one panel) or ``axes=`` (a figure of several panels), it draws
 into the caller's Axes instead and returns the caller's figure: nothing new is created, and the
-legend and title go on the Axes.  :func:`save_figure` writes PNG, SVG or PDF by suffix, atomically and with the
-same bytes for the same figure (with the same library versions)::
+legend and title go on the Axes.  :func:`save_figure` writes PNG, SVG or PDF by suffix,
+atomically and with the same bytes for the same figure (with the same library versions)::
 
     phase_portrait(system, s0=None, *, t_span=None, dt=0.01, xlim=None, ylim=None, grid=0,
                    methods=(), states=None, poincare=False, projections=False, vs_time=False,
@@ -19,15 +19,15 @@ same bytes for the same figure (with the same library versions)::
                      dt=0.1, levels=5, ax=None)
     stability_plot(system, s0=None, *, dt=0.1, methods=..., t_span=(0, 20), xlim=None, ylim=None,
                    ax=None)
-    unrolled_plot(stepper_graph(system, method, h) | rnn_graph(), steps=4)
+    unrolled_plot(stepper_graph(system, method, h) | rnn_graph(), steps=4, ax=None)
     save_figure(figure, path)
 
 and of a fitted RNN (a model file, LoadedModel or TrainedModel; see :mod:`dynsys.plots.rnn`)::
 
-    training_curves(model | History | {stage: History})
-    rollout_plot(model, data=None, normalizer=None, *, n=4, seed=None)
-    vector_field_plot(model, *, drive=0.0, xlim=None, ylim=None, seed=None)
-    rnn_unrolled_plot(model, steps=4)
+    training_curves(model | History | {stage: History}, *, ax=None)
+    rollout_plot(model, data=None, normalizer=None, *, n=4, seed=None, ax=None, axes=None)
+    vector_field_plot(model, *, drive=0.0, xlim=None, ylim=None, seed=None, axes=None)
+    rnn_unrolled_plot(model, steps=4, *, ax=None)
 
 The maths behind them is importable on its own: :func:`find_equilibria` and :func:`classify`
 (no matplotlib), and :func:`stability_function`, :func:`amplification`, :func:`in_region`.

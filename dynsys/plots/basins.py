@@ -16,7 +16,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from ..basins import ESCAPED, UNDECIDED, Basins
 from . import marks
-from .style import CYCLE, house_style, new_figure, number
+from .style import CYCLE, house_style, number, one_axes
 
 ESCAPED_COLOUR = "#9E9E9E"
 UNDECIDED_COLOUR = "#FFFFFF"
@@ -43,7 +43,8 @@ def basin_colour(label: int) -> str:
 
 
 def basins_plot(b: Basins, *, ax: Axes | None = None) -> tuple[Figure, BasinsInfo]:
-    """Draw the basin map ``b`` on ``ax`` (default: a new 6.6 x 6.4 inch figure)."""
+    """Draw the basin map ``b`` on ``ax``, the caller's Axes (default: a new 6.6 x 6.4 inch
+    figure, its legend below the map)."""
     k = len(b.attractors)
     labels = [UNDECIDED, ESCAPED, *range(k)]
     cmap = ListedColormap([basin_colour(v) for v in labels])
@@ -51,11 +52,8 @@ def basins_plot(b: Basins, *, ax: Axes | None = None) -> tuple[Figure, BasinsInf
     i, j = b.states
     counts, total = b.counts, b.labels.size
     with house_style():
-        if ax is None:
-            fig = new_figure(6.6, 6.4)
-            ax = fig.add_subplot()
-        else:
-            fig = ax.figure
+        own = ax is None
+        fig, ax = one_axes(ax, 6.6, 6.4)
         ax.imshow(
             image,
             cmap=cmap,
@@ -121,7 +119,7 @@ def basins_plot(b: Basins, *, ax: Axes | None = None) -> tuple[Figure, BasinsInf
             f"{b.system} ({params}):\nbasins of attraction, {grid} x {grid} initial states"
             + (f", t_end = {number(t_end)}" if t_end is not None else "")
         )
-        marks.legend_below(fig, handles, ncols=2)
+        marks.legend(ax, handles, own=fig if own else None, ncols=2)
     fractions = {b.name(v): counts[v] / total for v in (*range(k), ESCAPED, UNDECIDED)}
     drawn = sum(1 for a in range(k) if counts[a])
     return fig, BasinsInfo(drawn, fractions, tuple(b.xlim), tuple(b.ylim))

@@ -7,13 +7,16 @@ PDF files so that those stay small while the axes and labels stay vector.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..errors import InputError
 from ..orbits import OrbitDiagram
-from .style import house_style, new_figure, number
+from . import marks
+from .style import house_style, new_figure, number, one_axes, root_figure
 
 
 @dataclass(frozen=True)
@@ -31,18 +34,26 @@ TITLE_WIDTH = 72
 
 
 def orbit_diagram_plot(
-    diagram: OrbitDiagram, *, ax: Axes | None = None, exponents: np.ndarray | None = None
+    diagram: OrbitDiagram,
+    *,
+    ax: Axes | None = None,
+    axes: Any = None,
+    exponents: np.ndarray | None = None,
 ) -> tuple[Figure, DiagramInfo]:
-    """Draw ``diagram`` on ``ax`` (default: a new 7 x 5 inch figure): the parameter on x,
-    the kept state on y.  With ``exponents`` (one largest Lyapunov exponent per parameter
-    value), a panel beneath draws them against the same axis, with the line lambda = 0 where
-    the orbits turn chaotic."""
+    """Draw ``diagram``: the parameter on x, the kept state on y.  With ``exponents`` (one
+    largest Lyapunov exponent per parameter value), a panel beneath draws them against the same
+    axis, with the line lambda = 0 where the orbits turn chaotic.  ``ax``: the caller's Axes
+    for the diagram alone, ``axes``: its two (diagram, exponents) with ``exponents``; default:
+    a new 7 x 5 inch figure (7 x 6.5 with the exponents)."""
     if exponents is not None:
         exponents = np.asarray(exponents, dtype=np.float64).reshape(-1)
         if exponents.shape != diagram.values.shape:
-            raise ValueError("exponents must hold one number per parameter value")
-        if ax is not None:
-            raise ValueError("a diagram with its exponents draws its own figure (no ax)")
+            raise InputError(
+                f"exponents must hold one number per parameter value ({diagram.values.size}), "
+                f"got {exponents.size}"
+            )
+    what = "an orbit diagram" + (" with its exponents" if exponents is not None else "")
+    given = marks.given_axes(ax, axes, 1 if exponents is None else 2, what)
     x, y = diagram.dots()
     lo, hi = (float(np.min(y)), float(np.max(y))) if y.size else (0.0, 0.0)
     pad = 0.03 * (hi - lo) if hi > lo else 0.5
@@ -63,14 +74,14 @@ def orbit_diagram_plot(
         title = f"{diagram.system}: {what}\n{fixed}"
     with house_style():
         lower = None
-        if exponents is not None:
+        if given is not None:
+            fig, ax = root_figure(given[0]), given[0]
+            lower = given[1] if len(given) == 2 else None
+        elif exponents is not None:
             fig = new_figure(7.0, 6.5)
             ax, lower = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        elif ax is None:
-            fig = new_figure(7.0, 5.0)
-            ax = fig.add_subplot()
         else:
-            fig = ax.get_figure()
+            fig, ax = one_axes(None, 7.0, 5.0)
         ax.plot(x, y, ls="none", marker=",", color="black", rasterized=True, antialiased=False)
         ax.set(xlim=sorted(xlim), ylim=ylim, ylabel=diagram.state)
         ax.set_title(title)
@@ -83,5 +94,5 @@ def orbit_diagram_plot(
             if finite.size:  # a superstable value's -inf is left off the scale
                 low = max(float(finite.min()), -4.0 * max(float(finite.max()), 0.25))
                 lower.set_ylim(low, max(float(finite.max()), 0.0) * 1.1 + 0.05)
-            lower.set(xlabel=diagram.param, ylabel="largest Lyapunov exponent")
+            lower.set(xlim=sorted(xlim), xlabel=diagram.param, ylabel="largest Lyapunov exponent")
     return fig, DiagramInfo(len(diagram.values), int(y.size), xlim, ylim)

@@ -8,21 +8,28 @@ RK4's and the solver-agreement horizon (where DOP853 at two tolerances part) as 
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..errors import InputError
-from .style import OKABE_ITO, house_style, method_colour, new_figure
+from . import marks
+from .style import OKABE_ITO, house_style, method_colour, new_figure, root_figure
 
 _KIND_COLOURS = ("orange", "sky blue", "bluish green", "reddish purple", "vermillion", "blue")
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 
 
-def forecast_plot(table: Any) -> tuple[Figure, dict[str, Any]]:
+def forecast_plot(
+    table: Any, *, ax: Axes | None = None, axes: Any = None
+) -> tuple[Figure, dict[str, Any]]:
     """The figure of a :class:`~dynsys.rnn.forecast.ForecastTable`, and what it drew:
-    {"systems": [...], "kinds": [...], "chaotic": [...]}."""
+    {"systems": [...], "kinds": [...], "chaotic": [...]}.  ``axes``: the caller's panels, one
+    per kind of system the table holds (non-chaotic, then chaotic; ``ax`` when it holds one
+    kind); default: a new figure."""
     from ..rnn.forecast import STEPPER_ROWS
 
     medians = table.medians()
@@ -36,12 +43,16 @@ def forecast_plot(table: Any) -> tuple[Figure, dict[str, Any]]:
         if any(v["valid_time_lyapunov"] is not None for (t, _), v in medians.items() if t == s)
     ]
     calm = [s for s in systems if s not in chaotic]
+    panels = int(bool(calm)) + int(bool(chaotic))
+    given = marks.given_axes(ax, axes, panels, "a forecast figure")
     colours = {k: OKABE_ITO[_KIND_COLOURS[i % len(_KIND_COLOURS)]] for i, k in enumerate(kinds)}
     markers = {k: _MARKERS[i % len(_MARKERS)] for i, k in enumerate(kinds)}
     with house_style():
-        fig = new_figure(12.0 if chaotic and calm else 8.0, 5.0)
-        panels = int(bool(calm)) + int(bool(chaotic))
-        axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
+        if given is None:
+            fig = new_figure(12.0 if chaotic and calm else 8.0, 5.0)
+            axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
+        else:
+            fig, axes = root_figure(given[0]), given
         if calm:
             ax = axes[0]
             x = np.arange(len(calm))
@@ -109,7 +120,11 @@ def forecast_plot(table: Any) -> tuple[Figure, dict[str, Any]]:
             ax.set_ylabel("valid time, Lyapunov times (median over seeds)")
             ax.set_title("chaotic systems: higher is better")
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        fig.suptitle("Free-running forecasts of fitted models beside the steppers at the same h")
+        head = "Free-running forecasts of fitted models beside the steppers at the same h"
+        if given is None:
+            fig.suptitle(head)
+        else:  # over the first panel, leaving the caller's figure alone
+            axes[0].set_title(f"{textwrap.fill(head, 56)}\n{axes[0].get_title()}")
     return fig, {"systems": systems, "kinds": kinds, "chaotic": chaotic}
 
 

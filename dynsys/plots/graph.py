@@ -4,7 +4,7 @@ matplotlib patches (no graphviz).
 A :class:`GraphSpec` says what to draw; :func:`stepper_graph` builds the one of a stepper
 applied to a system (f labelled with the method, θ the system's parameters and h), and
 :func:`rnn_graph` the one of a recurrent network h(t) = f(h(t-1), x(t); U, W), o(t) = V h(t),
-with the weight matrices on the edges.  :func:`unrolled_plot` draws either:
+with the weight matrices on the edges.  :func:`unrolled_plot` draws either::
 
     θ  - - - - - - - - - - - - - - - - (shared by every step)
                :             :
@@ -21,6 +21,7 @@ import textwrap
 from dataclasses import dataclass
 from fractions import Fraction
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
@@ -29,7 +30,7 @@ from ..errors import InputError
 from ..steppers import get_stepper
 from ..systems.base import System
 from .results import GraphInfo
-from .style import GREY, OKABE_ITO, house_style, new_figure
+from .style import GREY, OKABE_ITO, house_style, one_axes
 
 FULL = 6
 """Recurrences of up to this many steps are drawn in full."""
@@ -100,8 +101,17 @@ def rnn_graph(hidden: str = "h", inputs: str = "x", outputs: str = "o") -> Graph
     )
 
 
-def unrolled_plot(spec: GraphSpec, steps: int = 4) -> tuple[Figure, GraphInfo]:
-    """Draw ``spec`` unrolled for ``steps`` steps (1 to 1000; more than 6 are elided)."""
+def unrolled_plot(
+    spec: GraphSpec, steps: int = 4, *, ax: Axes | None = None
+) -> tuple[Figure, GraphInfo]:
+    """Draw ``spec`` unrolled for ``steps`` steps (1 to 1000; more than 6 are elided) on the
+    caller's Axes ``ax`` (default: a new figure sized to the graph, the caption below)."""
+    fig, _, info = draw_unrolled(spec, steps, ax)
+    return fig, info
+
+
+def draw_unrolled(spec: GraphSpec, steps: int, ax: Axes | None) -> tuple[Figure, Axes, GraphInfo]:
+    """:func:`unrolled_plot`, returning the Axes it drew on as well."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
         raise InputError(f"steps must be a whole number from 1 to 1000, got {steps!r}")
     shown = list(range(1, steps + 1)) if steps <= FULL else [1, 2, None, steps]
@@ -114,17 +124,28 @@ def unrolled_plot(spec: GraphSpec, steps: int = 4) -> tuple[Figure, GraphInfo]:
     width = min(scale * (xlim[1] - xlim[0]), 15.0)
     height = (ylim[1] - ylim[0]) * width / (xlim[1] - xlim[0]) + 1.1
     with house_style():
-        fig = new_figure(width, max(height, 2.6))
-        ax = fig.add_subplot()
+        own = ax is None
+        fig, ax = one_axes(ax, width, max(height, 2.6))
         ax.set_axis_off()
         drawer = _Drawer(ax, spec)
         drawer.chain(shown)
         ax.set(xlim=xlim, ylim=ylim, aspect="equal")
         if spec.title:
             ax.set_title(spec.title + f" for {steps} step{'s' if steps > 1 else ''}")
-        if spec.caption:
+        if spec.caption and own:
             fig.text(0.5, 0.01, spec.caption, ha="center", va="bottom", fontsize=9, color="#333333")
-    return fig, GraphInfo(steps, tuple(drawer.nodes), steps > FULL)
+        elif spec.caption:  # under the drawing, on the caller's Axes
+            ax.text(
+                0.5,
+                0.0,
+                spec.caption,
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=9,
+                color="#333333",
+            )
+    return fig, ax, GraphInfo(steps, tuple(drawer.nodes), steps > FULL)
 
 
 class _Drawer:

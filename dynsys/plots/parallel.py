@@ -24,7 +24,7 @@ from matplotlib.transforms import ScaledTranslation
 from ..errors import InputError
 from ..parallel.study import NewtonStudy
 from . import marks
-from .style import GREY, OKABE_ITO, house_style, new_figure
+from .style import GREY, OKABE_ITO, house_style, one_axes
 
 VARIANT_STYLES = {
     "full": {"color": OKABE_ITO["blue"], "marker": "o"},
@@ -59,8 +59,8 @@ def newton_iterations_plot(
     study: NewtonStudy, *, ax: Axes | None = None, kind: str | None = None
 ) -> tuple[Figure, NewtonPlotInfo]:
     """Draw the iterations of each variant against lambda_1 for the systems of ``kind``
-    ("ode" or "map"; default the only kind the study holds) on ``ax`` (default: a new
-    7 x 5.2 inch figure)."""
+    ("ode" or "map"; default the only kind the study holds) on ``ax``, the caller's Axes
+    (default: a new 7 x 5.2 inch figure, its legend below the plot)."""
     kinds = study.kinds()
     if kind is None:
         if len(kinds) > 1:
@@ -74,11 +74,7 @@ def newton_iterations_plot(
     counts = {"converged": 0, "budget": 0, "no_result": 0}
     with house_style():
         own = ax is None
-        if own:
-            fig = new_figure(7.0, 5.2)
-            ax = fig.add_subplot()
-        else:
-            fig = ax.get_figure()
+        fig, ax = one_axes(ax, 7.0, 5.2)
         n = len(study.variants)
         handles = []
         for i, variant in enumerate(study.variants):

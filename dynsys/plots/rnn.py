@@ -29,11 +29,13 @@ difference from the exact h-step of the flow with the drive held (RK4 in 20 subs
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
@@ -48,7 +50,7 @@ from ..rnn.pipeline import TrainedModel
 from ..rnn.train import History
 from ..systems.base import System
 from . import checks, marks
-from .graph import FULL, STEP, GraphSpec, _Drawer, unrolled_plot
+from .graph import FULL, STEP, GraphSpec, _Drawer, draw_unrolled
 from .orbits import box, check_reference, check_size
 from .results import GraphInfo
 from .style import (
@@ -59,7 +61,9 @@ from .style import (
     house_style,
     new_figure,
     number,
+    one_axes,
     params_text,
+    root_figure,
 )
 
 MAX_TRAJECTORIES = len(CYCLE)
@@ -70,6 +74,8 @@ SUBSTEPS = 20
 """RK4 substeps of the exact h-step of the flow that the learned step is also compared with."""
 TRAIN_COLOUR, VAL_COLOUR = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
 REFERENCE = "reference"
+PANEL_TITLE = 56
+"""Characters per line of a figure's title drawn over one of the caller's panels."""
 """The gid of a solve_ivp line in a rollout plot (the predictions are ``marks.TRAJECTORY``)."""
 
 
@@ -240,22 +246,25 @@ def _spec_title(spec: DatasetSpec) -> str:
 # -- training curves -------------------------------------------------------------------------
 
 
-def training_curves(histories: Any, *, title: str | None = None) -> tuple[Figure, TrainingInfo]:
+def training_curves(
+    histories: Any, *, title: str | None = None, ax: Axes | None = None
+) -> tuple[Figure, TrainingInfo]:
     """The loss after each epoch (L-BFGS: iteration), training and validation, on a log axis.
 
     ``histories`` is a :class:`~dynsys.rnn.train.History`, a dict of stage name to History or
     ``History.to_dict()`` (as a model file keeps them), or a model (path, LoadedModel,
     TrainedModel).  Stages continue the epoch axis: stage k starts where stage k-1 ended, from
     its initial loss (epoch 0 of the stage, on the stage's own data).  The best epoch of each
-    stage, whose parameters the stage kept, is marked.
+    stage, whose parameters the stage kept, is marked.  ``ax``: the caller's Axes to draw on
+    (default: a new 7.5 x 4.6 inch figure, its legend below the plot).
     """
     stages, head, default_title = _stages(histories)
     validation = False
     info_epochs: dict[str, int] = {}
     best: dict[str, tuple[int, float]] = {}
     with house_style():
-        fig = new_figure(7.5, 4.6)
-        ax = fig.add_subplot()
+        own = ax is None
+        fig, ax = one_axes(ax, 7.5, 4.6)
         offset = 0
         positive = False
         for k, (name, stage) in enumerate(stages.items()):
@@ -308,7 +317,7 @@ def training_curves(histories: Any, *, title: str | None = None) -> tuple[Figure
                 ms=9,
             )
         )
-        marks.legend_below(fig, handles, ncols=3)
+        marks.legend(ax, handles, own=fig if own else None, ncols=3)
     return fig, TrainingInfo(tuple(stages), info_epochs, best, validation)
 
 
@@ -412,6 +421,8 @@ def rollout_plot(
     n: int = 4,
     seed: int | None = None,
     spec: DatasetSpec | None = None,
+    ax: Axes | None = None,
+    axes: Any = None,
 ) -> tuple[Figure, RolloutInfo]:
     """The model's free-running rollout against solve_ivp for ``n`` trajectories (1 to 7):
     each state against time, and the first two states in the phase plane.
@@ -419,17 +430,21 @@ def rollout_plot(
     ``data`` (a :class:`~dynsys.rnn.data.Dataset`, its first n sequences are drawn) defaults
     to n fresh whole trajectories from the model's training distribution, seeded by ``seed``
     (default: the dataset seed + 1).  ``normalizer`` maps the model's units to physical ones
-    (None with a bare network: it works in physical units).
+    (None with a bare network: it works in physical units).  ``axes``: the caller's panels, one
+    per state then the phase plane (``ax`` for a system of one state; default: a new figure).
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_TRAJECTORIES:
         raise InputError(f"n must be a whole number from 1 to {MAX_TRAJECTORIES}, got {n!r}")
     src = _source(model, spec, normalizer)
     if data is None:
         spec = src.needs_data("a rollout plot")
+        given = _given(ax, axes, spec, "a rollout plot")
         _check_data(spec, int(n), f"a rollout plot of {src.where}", panels=3)
         data = sample(spec, int(n), _seed(spec, seed), whole=True)
     elif not isinstance(data, Dataset):
         raise InputError(f"data must be a Dataset, got {type(data).__name__}")
+    else:
+        given = _given(ax, axes, data.spec, "a rollout plot")
     if data.normalized:
         if src.normalizer is None:
             raise InputError("the dataset is normalised: give the normalizer to map it back")
@@ -445,19 +460,25 @@ def rollout_plot(
         rel = np.linalg.norm(pred - ref, axis=(1, 2)) / np.linalg.norm(ref, axis=(1, 2))
     pair = (0, 1) if len(names) >= 2 else None
     with house_style():
-        fig = new_figure(11.0 if pair else 7.5, 1.5 + 2.0 * max(len(names), 2))
-        grid = fig.add_gridspec(
-            len(names), 2 if pair else 1, width_ratios=[1.6, 1] if pair else None
-        )
-        axes = []
-        for k, name in enumerate(names):
-            ax = fig.add_subplot(grid[k, 0], sharex=axes[0] if axes else None)
+        own = None
+        if given is None:
+            fig = own = new_figure(11.0 if pair else 7.5, 1.5 + 2.0 * max(len(names), 2))
+            grid = fig.add_gridspec(
+                len(names), 2 if pair else 1, width_ratios=[1.6, 1] if pair else None
+            )
+            axes = []
+            for k in range(len(names)):
+                axes.append(fig.add_subplot(grid[k, 0], sharex=axes[0] if axes else None))
+            for ax in axes[:-1]:
+                ax.tick_params(labelbottom=False)
+            phase = fig.add_subplot(grid[:, 1]) if pair else None
+        else:
+            fig = root_figure(given[0])
+            axes, phase = given[: len(names)], (given[-1] if pair else None)
+        for ax, name in zip(axes, names, strict=True):
             ax.set_ylabel(name)
-            axes.append(ax)
-        for ax in axes[:-1]:
-            ax.tick_params(labelbottom=False)
-        axes[-1].set_xlabel("t")
-        phase = fig.add_subplot(grid[:, 1]) if pair else None
+        for ax in axes[-1:] if own else axes:  # the caller's panels may stand side by side
+            ax.set_xlabel("t")
         lines = 0
         handles = []
         for i in range(len(pred)):
@@ -476,16 +497,19 @@ def rollout_plot(
         if phase is not None:
             phase.set(xlabel=names[pair[0]], ylabel=names[pair[1]])
             phase.set_title(f"phase plane ({names[pair[0]]}, {names[pair[1]]}); dots: s(0)")
-        axes[0].set_title(
+        _heading(
+            axes[0],
+            f"{src.title(system=False)} on {_spec_title(spec)}",
             f"free-running rollout against solve_ivp, h = {spec.h:g}, "
-            f"mean rel L2 error {np.mean(rel):.3g}"
+            f"mean rel L2 error {np.mean(rel):.3g}",
+            own=own,
+            fontsize=10.5,
         )
-        fig.suptitle(f"{src.title(system=False)} on {_spec_title(spec)}", fontsize=10.5)
         style = [
             marks.line_handle(GREY, "solve_ivp (wide, pale)", lw=3.0, alpha=0.4),
             marks.line_handle(GREY, "RNN rollout (thin)", lw=1.2),
         ]
-        marks.legend_below(fig, style + handles, ncols=3)
+        marks.legend(axes[-1] if phase is None else phase, style + handles, own=own, ncols=3)
     info = RolloutInfo(
         trajectories=len(pred),
         states=names,
@@ -495,6 +519,25 @@ def rollout_plot(
         h=spec.h,
     )
     return fig, info
+
+
+def _given(ax: Any, axes: Any, spec: DatasetSpec, what: str) -> list[Axes] | None:
+    """The caller's panels of a rollout plot of ``spec``'s system, checked (None: none given):
+    one per state, then the phase plane of the first two."""
+    n = len(spec.base_system().states)
+    return marks.given_axes(ax, axes, n + (n >= 2), what)
+
+
+def _heading(ax: Axes, head: str, text: str, *, own: Figure | None, fontsize: float) -> None:
+    """``head`` over the whole of ``own``, the figure dynsys made, and ``text`` over ``ax``;
+    with the caller's Axes (``own=None``) both over ``ax``, leaving the caller's figure alone,
+    in lines of at most :data:`PANEL_TITLE` characters (a panel is narrower than a figure)."""
+    if own is not None:
+        own.suptitle(head, fontsize=fontsize)
+        ax.set_title(text)
+    else:
+        lines = f"{head}\n{text}".split("\n")
+        ax.set_title("\n".join(textwrap.fill(line, PANEL_TITLE) for line in lines))
 
 
 def _pair_of_lines(ax, x_ref, y_ref, x_pred, y_pred, colour) -> None:
@@ -545,6 +588,7 @@ def vector_field_plot(
     seed: int | None = None,
     spec: DatasetSpec | None = None,
     normalizer: Normalizer | None = None,
+    axes: Any = None,
 ) -> tuple[Figure, FieldInfo]:
     """The field a step-map model has learned, (f(s, x) - s) / h, beside the true g(0, s, x).
 
@@ -553,7 +597,10 @@ def vector_field_plot(
     ``drive`` (ignored when the system is undriven); the parameters sampled in training sit
     at the midpoints of their ranges.  ``xlim``/``ylim`` default to the box of 8 trajectories
     of the training distribution (seeded by ``seed``, default the dataset seed + 1).
+    ``axes``: the caller's two panels, learned then true (default: a new 11.5 x 5.4 inch figure);
+    the colour bar takes its space from them.
     """
+    given = None if axes is None else marks.given_axes(None, axes, 2, "a vector field plot")
     src = _source(model, spec, normalizer)
     net = src.model
     if net.task != "step_map" or getattr(net, "context", 0):
@@ -599,9 +646,13 @@ def vector_field_plot(
     step_rel = _max_rel(learned, secant)
     names = system.states
     with house_style():
-        fig = new_figure(11.5, 5.4)
-        left = fig.add_subplot(1, 2, 1)
-        right = fig.add_subplot(1, 2, 2, sharex=left, sharey=left)
+        own = None
+        if given is None:
+            fig = own = new_figure(11.5, 5.4)
+            left = fig.add_subplot(1, 2, 1)
+            right = fig.add_subplot(1, 2, 2, sharex=left, sharey=left)
+        else:
+            fig, (left, right) = root_figure(given[0]), given
         speeds = [np.hypot(f[:, 0], f[:, 1]) for f in (learned, true)]
         finite = np.concatenate(speeds)
         finite = finite[np.isfinite(finite)]
@@ -621,18 +672,23 @@ def vector_field_plot(
                 linewidth=0.8,
                 arrowsize=0.9,
             )
-        right.tick_params(labelleft=False)
-        right.set_ylabel("")
-        left.set_title(f"learned: (model step - s) / h, h = {spec.h:g}")
+        if own is not None:
+            right.tick_params(labelleft=False)
+            right.set_ylabel("")
         right.set_title(f"true: g(s, x) = d({names[0]}, {names[1]})/dt")
         extend = "max" if top < finite.max(initial=0.0) else "neither"
-        bar = fig.colorbar(stream.lines, ax=[left, right], shrink=0.9, pad=0.01, extend=extend)
+        bar = left.figure.colorbar(
+            stream.lines, ax=[left, right], shrink=0.9, pad=0.01, extend=extend
+        )
         bar.set_label(f"speed |d({names[0]}, {names[1]})/dt| (one scale for both)")
         held_text = "undriven" if held is None else f"drive x = {held:g} at every sample"
-        fig.suptitle(
+        _heading(
+            left,
             f"{src.title()}: learned vector field\n{held_text}; {params_text(system)}; "
             f"max |learned - g| / max |g| = {max_rel:.2g} "
             f"(against the exact h-step of the flow: {step_rel:.2g})",
+            f"learned: (model step - s) / h, h = {spec.h:g}",
+            own=own,
             fontsize=10,
         )
     info = FieldInfo(
@@ -768,12 +824,14 @@ def _sup(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
-def rnn_unrolled_plot(model: Any, steps: int = 4) -> tuple[Figure, GraphInfo]:
-    """The unrolled graph of a network (see :func:`model_graph`) for ``steps`` steps."""
+def rnn_unrolled_plot(
+    model: Any, steps: int = 4, *, ax: Axes | None = None
+) -> tuple[Figure, GraphInfo]:
+    """The unrolled graph of a network (see :func:`model_graph`) for ``steps`` steps, on the
+    caller's Axes ``ax`` (default: a new figure sized to the graph)."""
     spec = model_graph(model)
-    fig, info = unrolled_plot(spec, steps)
+    fig, ax, info = draw_unrolled(spec, steps, ax)
     if spec.state == "o":  # Jordan: V labels the edge from the hidden layer to o(t)
-        ax = fig.axes[0]
         shown = list(range(1, steps + 1)) if steps <= FULL else [1, 2, None, steps]
         x = 0.0
         with house_style():

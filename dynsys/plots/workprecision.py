@@ -17,7 +17,14 @@ from matplotlib.figure import Figure
 
 from ..workprecision import WorkPrecision
 from . import marks
-from .style import METHOD_COLOURS, house_style, method_colour, new_figure, system_title
+from .style import (
+    METHOD_COLOURS,
+    house_style,
+    method_colour,
+    new_figure,
+    root_figure,
+    system_title,
+)
 
 NO_ACCURACY = 1.0
 """A point whose relative error exceeds this (100 %) is drawn as diverged."""
@@ -39,12 +46,19 @@ colour-vision deficiencies, with two of his others)."""
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "<", ">", "h")
 
 
-def workprecision_plot(result: WorkPrecision, *, system: Any = None) -> Figure:
+def workprecision_plot(result: WorkPrecision, *, system: Any = None, axes: Any = None) -> Figure:
     """Both panels of the work-precision diagram of ``result`` (``system`` titles it when
-    given, else the name and parameters the result records)."""
+    given, else the name and parameters the result records).  ``axes``: the caller's two
+    panels (against wall time, against evaluations), given the same error range; default: a
+    new 11 x 5.2 inch figure, its legend below the panels."""
+    given = None if axes is None else marks.given_axes(None, axes, 2, "a work-precision diagram")
     with house_style():
-        fig = new_figure(11.0, 5.2)
-        time_ax, evals_ax = fig.subplots(1, 2, sharey=True)
+        if given is None:
+            fig = own = new_figure(11.0, 5.2)
+            time_ax, evals_ax = fig.subplots(1, 2, sharey=True)
+        else:
+            own, (time_ax, evals_ax) = None, given
+            fig = root_figure(time_ax)
         colours = method_colours(result.methods)
         handles = [
             _method(time_ax, evals_ax, result, m, colours[m], MARKERS[k % len(MARKERS)])
@@ -58,8 +72,13 @@ def workprecision_plot(result: WorkPrecision, *, system: Any = None) -> Figure:
         evals_ax.set_xlabel("evaluations of g per trajectory")
         t0, t_end = result.t_span
         title = f"work-precision, t in [{t0:g}, {t_end:g}]" + (", stiff" if result.stiff else "")
-        fig.suptitle(_title(result, system, title))
-        marks.legend_below(fig, handles, ncols=4)
+        if own is None:  # one error range on both panels, as the figure dynsys makes shares it
+            low = min(time_ax.get_ylim()[0], evals_ax.get_ylim()[0])
+            high = max(time_ax.get_ylim()[1], evals_ax.get_ylim()[1])
+            for ax in (time_ax, evals_ax):
+                ax.set_ylim(low, high)
+        marks.title(time_ax, _title(result, system, title), own=own)
+        marks.legend(time_ax, handles, own=own, ncols=4)
     return fig
 
 
