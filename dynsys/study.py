@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from .reference import SOLVE_IVP_METHODS, check_size, reference
 from .simulate import REFERENCE_COPIES, RunSize, kept_steps, plan_size, simulate
 from .steppers import METHODS, REFERENCE_METHOD, get_stepper
 from .systems.base import System
-from .tables import number, params_text, table
+from .tables import html_table, number, params_text, table
 from .trajectory import Trajectory
 
 DEFAULT_METHODS = ("euler", "semi_implicit_euler", "heun", "rk4")
@@ -94,6 +95,15 @@ class Comparison:
 
     def table(self) -> str:
         """The comparison as a text table, with a header line naming the reference."""
+        header, headers, rows, notes = self._table_parts()
+        return "\n".join([header, table(headers, rows), *notes])
+
+    def _repr_html_(self) -> str:
+        """The comparison as an HTML table (Jupyter shows it so)."""
+        return _html(*self._table_parts())
+
+    def _table_parts(self) -> tuple[str, list[str], list[list[str]], list[str]]:
+        """The header line, the column names, the rows and the lines under the table."""
         info, system = self.reference.info, self.system
         nfev = info["nfev"] if np.ndim(info["nfev"]) == 0 else sum(info["nfev"])
         t0, t_end = self.t_span
@@ -119,13 +129,13 @@ class Comparison:
             cells += [number(r.exact_errors.max_abs_error)] if has_exact else []
             cells += [number(r.energy_error)] if has_energy else []
             rows.append([*cells, f"{r.wall_s:.3f}"])
-        lines = [header, table(headers, rows)]
+        notes = []
         if has_exact:
-            lines.append(
+            notes.append(
                 "reference against the exact solution: max abs error "
                 f"{self.reference_exact_errors.max_abs_error:.3e}"
             )
-        return "\n".join(lines)
+        return header, headers, rows, notes
 
     __str__ = table
 
@@ -271,19 +281,26 @@ class Convergence:
 
     def table(self) -> str:
         """Errors per step size, the order between successive halvings, and the fitted order."""
+        header, headers, rows, notes = self._table_parts()
+        return "\n".join([header, table(headers, rows), *notes])
+
+    def _repr_html_(self) -> str:
+        """The errors per step size as an HTML table (Jupyter shows it so)."""
+        return _html(*self._table_parts())
+
+    def _table_parts(self) -> tuple[str, list[str], list[tuple[str, str, str]], list[str]]:
+        """The header line, the column names, the rows and the line under the table."""
         rows = []
         for i, (h, err) in enumerate(zip(self.dt, self.error, strict=True)):
             rate = "" if i == 0 else _rate(self.error[i - 1], err)
             rows.append((f"{h:.6g}", number(err), rate))
         order = "-" if self.observed_order is None else f"{self.observed_order:.3f}"
-        return "\n".join(
-            [
-                f"{self.system.name} ({_params(self.system)}), {self.method}, "
-                f"error against the {self.against}",
-                table(("dt", "max abs error", "order"), rows),
-                f"observed order {order} (expected {self.expected_order})",
-            ]
+        header = (
+            f"{self.system.name} ({_params(self.system)}), {self.method}, "
+            f"error against the {self.against}"
         )
+        notes = [f"observed order {order} (expected {self.expected_order})"]
+        return header, ["dt", "max abs error", "order"], rows, notes
 
     __str__ = table
 
@@ -405,6 +422,13 @@ def _rate(coarse: float, fine: float) -> str:
     if not (coarse > 0 and fine > 0 and np.isfinite(coarse) and np.isfinite(fine)):
         return "-"
     return f"{np.log2(coarse / fine):.3f}"
+
+
+def _html(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]], notes) -> str:
+    """An HTML table with its caption, and the lines under it as paragraphs."""
+    return html_table(headers, rows, caption=caption) + "".join(
+        f"\n<p>{html.escape(note)}</p>" for note in notes
+    )
 
 
 def _params(system: System) -> str:

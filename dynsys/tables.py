@@ -1,7 +1,12 @@
-"""Plain-text tables for the terminal."""
+"""Tables: plain text for the terminal, Markdown and HTML for reports and notebooks.
+
+The three renderers take the same ``headers`` and ``rows`` (cells as text) and align alike:
+a column whose cells are all numbers (or '-') to the right, others to the left.
+"""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,3 +52,52 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+
+
+def _right_aligned(headers: Sequence[str], cells: list[list[str]]) -> list[bool]:
+    """For each column: whether every cell is a number (or '-'), so it is aligned right."""
+    columns = list(zip(headers, *cells, strict=True))
+    return [all(_numeric(c) for c in column[1:]) and len(column) > 1 for column in columns]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown (GitHub) table; numbers aligned right, '|' and line breaks escaped.  A cell
+    is written as ``str(cell)``, so a link cell may render itself as ``[text](href)``."""
+    cells = [[_markdown_cell(c) for c in row] for row in rows]
+    head = [_markdown_cell(h) for h in headers]
+    rule = ["---:" if r else "---" for r in _right_aligned(head, cells)]
+    return "\n".join("| " + " | ".join(row) + " |" for row in [head, rule, *cells])
+
+
+def _markdown_cell(cell: object) -> str:
+    return str(cell).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, caption: str | None = None
+) -> str:
+    """An HTML ``<table>`` (with a ``<caption>`` when given); every text is escaped with
+    :func:`html.escape`, except a cell that renders itself (an ``__html__`` method, as
+    markupsafe's Markup has); numbers aligned right."""
+    texts = [[str(c) for c in row] for row in rows]
+    right = _right_aligned([str(h) for h in headers], texts)
+    align = [' style="text-align: right"' if r else "" for r in right]
+    head = "".join(
+        f"<th{a}>{html.escape(str(h))}</th>" for h, a in zip(headers, align, strict=True)
+    )
+    body = [
+        "<tr>"
+        + "".join(f"<td{a}>{_html_cell(c)}</td>" for c, a in zip(row, align, strict=True))
+        + "</tr>"
+        for row in rows
+    ]
+    parts = ["<table>"]
+    if caption:
+        parts.append(f"<caption>{html.escape(caption)}</caption>")
+    parts += [f"<thead><tr>{head}</tr></thead>", "<tbody>", *body, "</tbody>", "</table>"]
+    return "\n".join(parts)
+
+
+def _html_cell(cell: object) -> str:
+    render = getattr(cell, "__html__", None)
+    return render() if callable(render) else html.escape(str(cell))

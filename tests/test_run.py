@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from test_report import assert_report  # tests/test_report.py
 
 import dynsys
 import dynsys.plots
@@ -157,6 +158,18 @@ def test_shipped_config_runs_and_writes_its_files(shipped, name):
     assert "results in" in result.output  # the summary table ends the output
 
 
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_shipped_config_writes_its_report_and_dynsys_report_rewrites_it(shipped, name):
+    folder, result = shipped(name)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith(f"report: {folder}/report.html")
+    assert_report(folder)  # tests/test_report.py: tables, figures, no network, timings
+    written = {p: (folder / p).read_bytes() for p in ("report.md", "report.html")}
+    rewrite = invoke("report", folder)
+    assert rewrite.exit_code == 0 and rewrite.output == f"{folder}/report.html\n"
+    assert {p: (folder / p).read_bytes() for p in written} == written
+
+
 def test_metrics_rank_the_steppers(shipped):
     folder, _ = shipped("steppers")
     sim = read_json(folder / "metrics.json")["simulation"]
@@ -251,7 +264,7 @@ def test_overwrite_replaces_only_a_run_folder(tmp_path):
     assert result.exit_code == 0, result.output
     assert (run / "stale.txt").read_text() == "mine"
     assert read_json(run / "status.json")["state"] == "done"
-    assert not (run / "plots").exists()  # the old run's figures went with it
+    assert [p.name for p in (run / "plots").iterdir()] == ["overview.png"]  # old figures went
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,9 @@ def test_overwrite_removes_only_the_listed_files(made, tmp_path, monkeypatch, ex
         "run.log",
         "trajectories/rk4.npz",
         "trajectories/reference.npz",
+        "report.md",
+        "report.html",
+        "plots/overview.png",
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left
 

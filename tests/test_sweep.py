@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import dynsys.experiments.run as run_module
 from dynsys.cli import main
 from dynsys.experiments.config import config_hash, load_config
+from dynsys.experiments.sweep import point_names
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = """\
@@ -67,7 +68,9 @@ def test_grid_runs_one_folder_per_point_and_aggregates_them(tiny):
     assert "simulation.euler.rel_l2" in columns and "simulation.rk4.max_abs_error" in columns
     for row in rows:
         sub = folder / "points" / row["point"]
-        assert row["point"] == config_hash(load_config(sub / "config.resolved.yaml"))
+        digest = config_hash(load_config(sub / "config.resolved.yaml"))
+        dt, a = float(row["simulation.dt"]), float(row["system.params.A"])
+        assert row["point"] == f"dt={dt:g}_A={a:g}-{digest[:6]}"
         assert read_json(sub / "status.json")["state"] == "done" and row["status"] == "done"
         metrics = read_json(sub / "metrics.json")
         assert float(row["simulation.euler.rel_l2"]) == metrics["simulation"]["euler"]["rel_l2"]
@@ -111,6 +114,51 @@ def test_resume_skips_completed_points(tiny, tmp_path):
     for point, mtime in kept.items():
         assert (copy / "points" / point / "metrics.json").stat().st_mtime_ns == mtime
     assert read_json(lost / "status.json")["state"] == "done"
+    assert (copy / "sweep.csv").read_bytes() == (folder / "sweep.csv").read_bytes()
+
+
+def test_point_names_hold_the_varied_values(tiny):
+    _, folder, _ = tiny
+    names = sorted(p.name for p in (folder / "points").iterdir())
+    shown = sorted(f"dt={dt:g}_A={a:g}" for dt, a in VALUES)
+    assert [n.rsplit("-", 1)[0] for n in names] == shown
+    assert all(len(n.rsplit("-", 1)[1]) == 6 for n in names)
+
+
+def test_point_names_are_short_safe_and_unique():
+    keys = ["system.params.A", "dataset.params.A", "simulation.s0[1]", "sweep.method"]
+    values = [
+        {keys[0]: 0.1, keys[1]: 1e-7, keys[2]: [1.0, -0.5], keys[3]: "a/b c" + "x" * 40},
+        {keys[0]: 0.1 + 1e-12, keys[1]: 1e-7, keys[2]: [1.0, -0.5], keys[3]: "a/b c" + "x" * 40},
+    ]
+    names = point_names(values, ["0123456789ab", "012345ffffff"], keys)
+    # equal once written :g and cut, and equal in the first 6 hex digits: the whole hash
+    stem = "system.params.A=0.1_dataset.params.A=1e-07_s0.1=1,-0.5_method=a-b-c" + "x" * 19
+    assert names == [f"{stem}-0123456789ab", f"{stem}-012345ffffff"]  # a value: 24 characters
+    assert point_names([{"seed": 3, "dt": 0.01}], ["abcdef123456"], ["seed", "dt"]) == [
+        "seed=3_dt=0.01-abcdef"
+    ]
+
+
+def test_resume_renames_point_folders_named_by_hash(tiny, tmp_path):
+    _, folder, _ = tiny
+    copy = tmp_path / "old"
+    shutil.copytree(folder, copy)
+    rows = read_csv(copy / "sweep.csv")
+    digests = {}
+    for row in rows:  # the folders as sweeps named them before: the bare config hash
+        sub = copy / "points" / row["point"]
+        digests[row["point"]] = config_hash(load_config(sub / "config.resolved.yaml"))
+        sub.rename(copy / "points" / digests[row["point"]])
+    status = read_json(copy / "status.json")
+    status["completed"] = [digests[n] for n in status["completed"]]
+    (copy / "status.json").write_text(json.dumps(status))
+    result = invoke("run", "--resume", copy, "--quiet")
+    assert result.exit_code == 0, result.output
+    log = (copy / "run.log").read_text()
+    assert log.count("done before, skipped") == 6 and log.count("folder renamed to") == 6
+    assert sorted(p.name for p in (copy / "points").iterdir()) == sorted(digests)
+    assert sorted(read_json(copy / "status.json")["completed"]) == sorted(digests)
     assert (copy / "sweep.csv").read_bytes() == (folder / "sweep.csv").read_bytes()
 
 
@@ -293,3 +341,20 @@ def test_shipped_forecast_sweep_covers_every_kind(tmp_path):
     ]
     assert all(r["status"] == "done" and r["test.model.valid_time"] for r in rows)
     assert all(float(r["test.model.rel_l2"]) < 1 for r in rows if r["model.kind"] == "esn")
+
+
+def test_sweep_report_links_each_points_report(tiny):
+    _, folder, output = tiny
+    assert output.strip().splitlines()[-1] == f"report: {folder / 'report.html'} (and report.md)"
+    md = (folder / "report.md").read_text()
+    page = (folder / "report.html").read_text()
+    for point in read_json(folder / "sweep.json")["points"]:
+        where = point["folder"]
+        assert (folder / where / "report.html").exists() and (folder / where / "report.md").exists()
+        assert f"[report]({where}/report.md)" in md
+        assert f'<a href="{where}/report.html">report</a>' in page
+    assert md.count("](points/") == 6 and "![sweep](sweep.png)" in md
+    assert page.count('src="data:image/png;base64,') == 1  # sweep.png, embedded
+    assert "http://" not in page and "https://" not in page
+    result = invoke("report", folder)
+    assert result.exit_code == 0 and (folder / "report.md").read_text() == md

@@ -65,6 +65,7 @@ class MainGroup(DynsysGroup):
         "bifurcation_command",
         "workprecision_command",
         "basins_command",
+        "report_command",
     )
     _imported = 0  # how many of MODULES are imported (they add their commands to the group)
 

@@ -37,8 +37,10 @@ def run_command(config_file, sets, out, overwrite, resume, jobs, scheduler, quie
     solve_ivp and the exact solution), then, with a model, an RNN fitted and tested against the
     steppers, then the figures of plots.  Everything lands in one run folder:
     config.resolved.yaml (re-runs identically), metrics.json, status.json, run.log,
-    trajectories/, model.npz, plots/.  A config with a sweep runs one run per point into
-    points/<hash>/ and writes sweep.csv, sweep.json and sweep.png.
+    trajectories/, model.npz, plots/, and report.html and report.md: the tables and figures
+    on one page (dynsys report DIR writes them again).  A config with a sweep runs one run per
+    point into points/<name>/ (the varied values and a short hash) and writes sweep.csv,
+    sweep.json, sweep.png and its report.
 
     Ctrl-C leaves the completed steps and a status saying what finished; --resume DIR
     continues: completed steps (and sweep points) are skipped, an interrupted training goes
@@ -58,6 +60,7 @@ def run_command(config_file, sets, out, overwrite, resume, jobs, scheduler, quie
       dynsys run --resume runs/rnn-oscillator-20250101-120000
     """
     from ..experiments.config import load_config
+    from ..experiments.report import REPORT_HTML, REPORT_MD
     from ..experiments.run import default_folder, resume_config, run_experiment
     from ..experiments.sweep import run_sweep
 
@@ -117,6 +120,7 @@ def run_command(config_file, sets, out, overwrite, resume, jobs, scheduler, quie
         click.echo(f"interrupted: continue with: dynsys run --resume {folder}", err=True)
         sys.exit(130)
     click.echo(result.summary())
+    click.echo(f"report: {folder / REPORT_HTML} (and {REPORT_MD})")
     if getattr(result, "failed", 0):
         raise DynsysError(
             f"{result.failed} of {len(result.rows)} sweep points failed; see {folder}/run.log"

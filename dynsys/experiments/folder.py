@@ -8,7 +8,8 @@ else::
 
 ``files`` lists, relative to the folder, each file the run writes there, known from its plan
 before it starts (``config.resolved.yaml``, ``status.json``, ``trajectories/euler.npz``, ...);
-a sweep lists each point as ``points/<hash>/``, a run folder with its own marker.  A folder
+a sweep lists each point as ``points/<name>/`` (the varied values and a short hash, e.g.
+``dt=0.01_A=0.5-1a2b3c``), a run folder with its own marker.  A folder
 without a marker is not a run folder: dynsys resumes, overwrites and removes nothing in it.
 Removing a run removes exactly the listed files (and their temporary files), the marker and
 the lock, then the folders this left empty; anything else in the folder stays.
@@ -83,6 +84,8 @@ RECORDS = (
     "sweep.csv",
     "sweep.json",
     "sweep.png",
+    "report.md",
+    "report.html",
 )
 """The entries a run or sweep folder may hold, whatever its marker lists."""
 Kind = Literal["run", "sweep"]

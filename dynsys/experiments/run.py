@@ -37,6 +37,8 @@ The folder::
     metrics.json           what was measured so far; wall times only under "timings"
     run.log                timestamped lines of what ran
     trajectories/  events/  model.npz  lyapunov.json  bifurcation.npz  plots/
+    report.md  report.html the report (:mod:`.report`): tables, plots/overview.png and the
+                           other figures, timings, config and environment, written at the end
 
 Every file is written whole or not at all (a temporary file, then a rename), after each step,
 so a crash or Ctrl-C leaves the completed steps readable and ``status.json`` naming them.  A
@@ -85,6 +87,7 @@ from ..steppers import REFERENCE_METHOD
 from ..study import Comparison, check_compare, compare
 from ..systems import System, get_system
 from ..tables import number, table
+from ..timing import Stopwatch
 from .config import (
     ExperimentConfig,
     PlotConfig,
@@ -507,6 +510,9 @@ def run_experiment(
     status "interrupted" and re-raises KeyboardInterrupt; a failed step leaves it "failed" and
     raises a DynsysError.
     """
+    from .report import RUN_REPORT_FILES, write_report
+
+    began = time.perf_counter()
     folder = Path(folder)
     plan = plan_run(config)
     config = filled_config(plan)
@@ -517,7 +523,7 @@ def run_experiment(
         check_config_hash(here, Saved.read(here), digest)
         check_saved_model(here, plan)
 
-    with run_folder(folder, "run", plan.files, mode, resumable) as place:
+    with run_folder(folder, "run", [*plan.files, *RUN_REPORT_FILES], mode, resumable) as place:
         work = place.path
         saved = Saved.read(work) if place.resuming else None
         if not (work / CONFIG_FILE).exists():
@@ -540,6 +546,12 @@ def run_experiment(
             record.log(f"the status said running, but {place.previous} has ended: it was killed")
         record.redo_changed()
         skipped = _run_steps(plan, record, place.resuming, progress, folder)
+        # the run's wall time: this process's, and the steps completed before a resume
+        timings = record.metrics["timings"]
+        before = sum(t for s, t in timings.items() if s in skipped and isinstance(t, float))
+        timings["total"] = round(time.perf_counter() - began + before, 6)
+        record.write_metrics()
+        write_report(work)
     return RunResult(folder, "done", record.metrics, skipped)
 
 
@@ -662,22 +674,37 @@ def _run_step(step: str, plan: Plan, record: RunRecord, resume: bool, progress) 
 
 
 def _simulation_step(plan: Plan, record: RunRecord) -> None:
-    """Every method and the reference on one grid; errors to metrics, trajectories to files."""
+    """Every method and the reference on one grid; errors to metrics, trajectories to files.
+
+    ``timings.simulation_parts`` splits this step's wall time: methods (the time loops,
+    ``timings.methods`` summed), reference (the solve_ivp call), comparison (the other work
+    of :func:`dynsys.compare`: checks, errors against the reference and the exact solution),
+    writing (the trajectory files), events, and other = total - their sum.
+    """
+    watch = Stopwatch()
     config, folder = plan.config, record.folder
     fmt = config.output.trajectories
     if fmt != "none":
         (folder / "trajectories").mkdir(exist_ok=True)
     if plan.system.kind == "map":
-        trajectories = {m: _simulate(plan, m) for m in config.simulation.methods}
+        with watch.part("methods"):
+            trajectories = {m: _simulate(plan, m) for m in config.simulation.methods}
         record.metrics["simulation"] = {}
         record.log("simulation: a discrete map has no solve_ivp reference; no errors measured")
         reference_traj = None
     else:
+        began = time.perf_counter()
         comparison = compare_methods(plan)
+        compared = time.perf_counter() - began
         doc = comparison.to_dict()
         timings = {}
         for name, row in doc["methods"].items():
             timings[name] = round(row.pop("wall_s"), 6)
+        methods_s = sum(r.wall_s for r in comparison.methods.values())
+        reference_s = comparison.reference.info["wall_s"]
+        watch.add("methods", methods_s)
+        watch.add("reference", reference_s)
+        watch.add("comparison", max(compared - methods_s - reference_s, 0.0))
         record.metrics["simulation"] = doc["methods"]
         record.metrics["reference"] = doc["reference"]
         record.metrics["timings"]["methods"] = timings
@@ -689,10 +716,13 @@ def _simulation_step(plan: Plan, record: RunRecord) -> None:
         everything = dict(trajectories)
         if reference_traj is not None:
             everything["reference"] = reference_traj
-        for name, traj in everything.items():
-            write_trajectory(traj, folder / "trajectories" / f"{name}.{fmt}")
+        with watch.part("writing"):
+            for name, traj in everything.items():
+                write_trajectory(traj, folder / "trajectories" / f"{name}.{fmt}")
     if config.simulation.events:
-        _events(plan, record, trajectories, reference_traj)
+        with watch.part("events"):
+            _events(plan, record, trajectories, reference_traj)
+    record.metrics["timings"]["simulation_parts"] = watch.breakdown()
 
 
 def _events(plan: Plan, record: RunRecord, trajectories: dict, reference_traj) -> None:
@@ -756,16 +786,24 @@ def compare_methods(plan: Plan) -> Comparison:
 
 
 def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
-    """Fit (or continue fitting) the network, save it, and put its test table in metrics."""
+    """Fit (or continue fitting) the network, save it, and put its test table in metrics.
+
+    ``timings.train_parts`` splits this step's wall time: the parts of the fit (data,
+    normalisation, prepare, fit:<stage>, evaluation; :attr:`TrainedModel.timings`), saving,
+    and other = total - their sum (loading a saved model, building the model, the log).
+    """
     if plan.fit is None:
         raise DynsysError("internal: a train step in a plan without a model")  # never planned
+    watch = Stopwatch()
     path = record.folder / MODEL_FILE
     resume_from = None
     if resume and path.exists():
         record.log(f"train: continuing from the parameters saved in {MODEL_FILE}")
         resume_from = path
     trained = train_model(plan.fit, progress=progress, resume_from=resume_from)
-    save_trained(trained, path)
+    watch.parts.update(trained.timings)
+    with watch.part("saving"):
+        save_trained(trained, path)
     for name, history in trained.stages.items():
         record.log(f"train: {name}: {history.message or history.stopped_reason}")
     if trained.history.stopped_reason == "interrupted":
@@ -778,6 +816,7 @@ def _train_step(plan: Plan, record: RunRecord, resume: bool, progress) -> None:
     record.metrics["timings"]["training"] = {
         name: round(h.wall_s, 6) for name, h in trained.stages.items()
     }
+    record.metrics["timings"]["train_parts"] = watch.breakdown()
     if trained.history.stopped_reason == "non_finite":  # fails, as in `dynsys train`
         record.write_metrics()
         raise DynsysError(

@@ -4,27 +4,29 @@ The points are every combination of the ``grid`` lists (in the order the keys ar
 then the explicit ``points``; each is the config without its sweep and with the point's dotted
 keys set.  A sweep has at most :data:`MAX_POINTS` points, counted from its section before any
 is built.  A point runs :func:`~dynsys.experiments.run.run_experiment` into
-``points/<config_hash>/``, named by the hash of its resolved config, so the same point always
-lands in the same folder.  The sweep folder::
+``points/<name>/``, named by the values it sets and the start of the hash of its resolved
+config (:func:`point_names`, e.g. ``dt=0.01_A=0.5-1a2b3c``), so the same point always lands in
+the same folder.  The sweep folder::
 
     .dynsys-run.json       the marker (kind "sweep"), listing the files below and each point
     .dynsys-run.lock       held by the sweep's process; each point folder has its own
     config.resolved.yaml   the sweep's config, every default filled
-    status.json            {"state", "completed": [point hashes], "failed": [...], "message"}
+    status.json            {"state", "completed": [point names], "failed": [...], "message"}
     run.log                timestamped lines: each point started, done, skipped or failed
-    points/<hash>/         a run folder per point
+    points/<name>/         a run folder per point
     sweep.csv, sweep.json  one row per point: the swept values and the headline metrics
     sweep.png              a headline metric against the first swept key
 
 Resuming (``resume=True``) skips the points whose folder says "done", continues those that
-stopped, and runs the rest; a point whose folder another process still holds is reported
-failed, not raced.  Executors: ``local`` runs the points in this process with one job, or on
-``jobs`` processes started fresh ('spawn', so nothing of this process leaks into them) that
-die with it, even when it is killed (Linux: ``PR_SET_PDEATHSIG``; elsewhere a thread that
-watches the parent); ``dask`` sends each point to the workers of a ``distributed`` scheduler
-(``scheduler``: its address, or a local cluster of ``jobs`` worker processes without one).
-With Dask the run folder must be on a file system every worker sees.  A point that fails is
-recorded and the others go on.
+stopped, and runs the rest (a point folder named by its bare config hash, as sweeps wrote them
+before, is renamed to the point's name first); a point whose folder another process still holds
+is reported failed, not raced.  Executors: ``local`` runs the points in this process with one
+job, or on ``jobs`` processes started fresh ('spawn', so nothing of this process leaks into
+them) that die with it, even when it is killed (Linux: ``PR_SET_PDEATHSIG``; elsewhere a thread
+that watches the parent); ``dask`` sends each point to the workers of a ``distributed``
+scheduler (``scheduler``: its address, or a local cluster of ``jobs`` worker processes without
+one).  With Dask the run folder must be on a file system every worker sees.  A point that fails
+is recorded and the others go on.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ HEADLINE = ("rel_l2", "max_abs_error")
 MAX_POINTS = 10_000
 """The most points a sweep may have (grid combinations plus explicit points)."""
 SWEEP_FILES = (CONFIG_FILE, "status.json", "run.log", "sweep.csv", "sweep.json", "sweep.png")
+SWEEP_FILES += ("report.md", "report.html")
 DASK_MISSING = (
     "the dask executor needs dask.distributed, which is not installed: "
     "pip install 'dynsys[dask]' (or dask[distributed])"
@@ -78,11 +81,13 @@ DASK_MISSING = (
 
 @dataclass(frozen=True)
 class Point:
-    """One run of a sweep: the values it sets, its config (as resolved YAML) and its hash."""
+    """One run of a sweep: the values it sets, its config (as resolved YAML), its hash and the
+    name of its folder (see :func:`point_names`)."""
 
     values: dict[str, Any]
     config_text: str
     hash: str
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,8 @@ def sweep_points(config: ExperimentConfig, source: str = "config") -> tuple[list
     if not choices:
         raise InputError(f"{source}: the sweep has no points")
     base = resolved_yaml(config.model_copy(update={"sweep": None}))
-    points, seen = [], set()
+    points: list[Point] = []
+    seen = set()
     for i, values in enumerate(choices):
         overrides = [f"{key}={json.dumps(value)}" for key, value in values.items()]
         point = parse_config(base, f"{source}: sweep point {i + 1}", overrides)
@@ -162,7 +168,82 @@ def sweep_points(config: ExperimentConfig, source: str = "config") -> tuple[list
         data = point.model_dump(mode="json")
         full = {key: values[key] if key in values else _get_path(data, key) for key in keys}
         points.append(Point(full, resolved_yaml(point), digest))
-    return points, keys
+    names = point_names([p.values for p in points], [p.hash for p in points], keys)
+    return [replace(p, name=name) for p, name in zip(points, names, strict=True)], keys
+
+
+NAME_VALUE = 24
+"""Characters of one value kept in a point's name (longer values are cut; the hash tells)."""
+NAME_VALUES = 96
+"""Characters of the values part of a point's name at most."""
+NAME_HASH = 6
+"""Hex digits of the config hash that end a point's name (all 12 where names would clash)."""
+
+
+def point_names(
+    values: Sequence[dict[str, Any]], hashes: Sequence[str], keys: Sequence[str]
+) -> list[str]:
+    """Folder names of points: ``label=value`` for each swept key joined by ``_``, then ``-``
+    and the first :data:`NAME_HASH` hex digits of the point's config hash, as in
+    ``dt=0.01_A=0.5-1a2b3c``.
+
+    A key's label is the last part of its dotted path (``simulation.dt`` -> ``dt``), with more
+    of the path where two keys would share one (``system.params.A``, ``dataset.params.A`` ->
+    ``system.params.A``, ``dataset.params.A``).  Floats are written ``:g``; every character but
+    letters, digits and ``.,_+-`` becomes ``-``; list items are joined by ``,``.  Names that
+    would clash (values equal once written ``:g`` or cut, or equal but for case) end with the
+    whole hash instead.
+    """
+    labels = _labels(keys)
+    stems = []
+    for point in values:
+        shown = "_".join(f"{labels[k]}={_name_value(point.get(k))}" for k in keys)
+        stems.append(shown[:NAME_VALUES].strip("._-"))
+    names = [_joined(stem, h[:NAME_HASH]) for stem, h in zip(stems, hashes, strict=True)]
+    folded = [n.casefold() for n in names]
+    return [
+        _joined(stem, h) if folded.count(n.casefold()) > 1 else n
+        for stem, h, n in zip(stems, hashes, names, strict=True)
+    ]
+
+
+def _joined(stem: str, digest: str) -> str:
+    return f"{stem}-{digest}" if stem else digest
+
+
+def _labels(keys: Sequence[str]) -> dict[str, str]:
+    """Each key's shortest tail of its dotted path that no other key shares (an index, as in
+    ``s0.1``, with the name before it)."""
+    parts = {k: _safe(re.sub(r"\[(\d+)\]", r".\1", k)).split(".") for k in keys}
+    labels = {}
+    for key, path in parts.items():
+        first = min(2 if path[-1].isdigit() else 1, len(path))
+        for n in range(first, len(path) + 1):
+            tail = path[-n:]
+            if n == len(path) or all(p[-n:] != tail for k, p in parts.items() if k != key):
+                break
+        labels[key] = ".".join(tail)
+    return labels
+
+
+def _name_value(value: Any) -> str:
+    """A swept value as a short, filesystem-safe piece of a folder name."""
+    if isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, list | tuple):
+        text = ",".join(_name_value(v) for v in value)
+    elif isinstance(value, dict):
+        text = ",".join(f"{k}={_name_value(v)}" for k, v in value.items())
+    else:
+        text = str(value)
+    return _safe(text)[:NAME_VALUE] or "-"
+
+
+def _safe(text: str) -> str:
+    """``text`` with every run of characters but letters, digits and ``.,_+-`` as one ``-``."""
+    return re.sub(r"[^A-Za-z0-9.,_+-]+", "-", text)
 
 
 def check_point_count(sweep: SweepConfig, source: str = "config") -> int:
@@ -214,12 +295,12 @@ def run_sweep(
     if echo is not None and len(points) > 20:
         echo(f"checking the {len(points)} points of the sweep")
     for point in points:  # every point checked before anything is written
-        plan_run(parse_config(point.config_text, f"sweep point {point.hash}"))
+        plan_run(parse_config(point.config_text, f"sweep point {point.name}"))
     sweep = config.sweep
     if sweep is None:  # sweep_points refuses it already; this tells the type checker
         raise InputError(f"{source} has no sweep section")
     sweep_hash = config_hash(config)
-    files = [*SWEEP_FILES, *(f"points/{p.hash}/" for p in points)]
+    files = [*SWEEP_FILES, *(f"points/{p.name}/" for p in points)]
     mode = "resume" if resume else "overwrite" if overwrite else "new"
 
     def resumable(here: Path) -> None:  # before the folder is locked or changed
@@ -246,17 +327,17 @@ def run_sweep(
         )
         outcomes, tasks = _pending(points, work, record)
         skipped = len(outcomes)
-        values = {p.hash: _show(p.values) for p in points}
+        values = {p.name: _show(p.values) for p in points}
         try:
-            for digest, outcome in submit(tasks):
-                outcomes[digest] = outcome
+            for name, outcome in submit(tasks):
+                outcomes[name] = outcome
                 note = f": {outcome.message}" if outcome.message else ""
                 record.log(
-                    f"point {digest} ({values[digest]}): {outcome.state} in "
+                    f"point {name} ({values[name]}): {outcome.state} in "
                     f"{outcome.seconds:.1f} s{note}"
                 )
-                _mark(record, digest, outcome.state)
-            rows = [_row(p, outcomes.get(p.hash)) for p in points]
+                _mark(record, name, outcome.state)
+            rows = [_row(p, outcomes.get(p.name)) for p in points]
             write_aggregate(work, config, rows, keys)
         except KeyboardInterrupt:
             record.finish_quietly("interrupted", f"continue with: dynsys run --resume {folder}")
@@ -272,6 +353,9 @@ def run_sweep(
         state = "failed" if failed else "done"
         message = f"{failed} of {len(rows)} points failed" if failed else ""
         record.finish(state, message)
+        from .report import write_report
+
+        write_report(work)
     return SweepResult(folder, state, rows, tuple(keys), skipped, failed)
 
 
@@ -280,28 +364,44 @@ def _pending(
 ) -> tuple[dict[str, PointOutcome], dict[str, PointTask]]:
     """The outcomes of the points done before (skipped) or still held by another process
     (failed), and the tasks of the others: a point with a folder is resumed (one that holds
-    nothing yet starts afresh), one without starts afresh."""
+    nothing yet starts afresh), one without starts afresh.  Outcomes and tasks are keyed by
+    the point's name."""
     outcomes, tasks = {}, {}
     for point in points:
-        sub = folder / "points" / point.hash
-        shown = f"point {point.hash} ({_show(point.values)})"
+        sub = folder / "points" / point.name
+        shown = f"point {point.name} ({_show(point.values)})"
+        _rename_hash_folder(point, folder, record)
         if not sub.exists():
-            tasks[point.hash] = PointTask(point.config_text, str(sub), False)
+            tasks[point.name] = PointTask(point.config_text, str(sub), False)
             continue
         if is_held(sub):
             message = f"its folder is in use by {holder(sub)}"
-            outcomes[point.hash] = PointOutcome(str(sub), "failed", message)
+            outcomes[point.name] = PointOutcome(str(sub), "failed", message)
             record.log(f"{shown}: {message}")
             continue
         status = read_status(sub)
         if status is not None and status["state"] == "done" and not changed_steps(sub, status):
             with contextlib.suppress(DynsysError):  # a marker-less point is simply not tidied
                 remove_temporary(sub, read_marker(sub).files)
-            outcomes[point.hash] = PointOutcome(str(sub), "done", "", read_metrics(sub))
+            outcomes[point.name] = PointOutcome(str(sub), "done", "", read_metrics(sub))
             record.log(f"{shown}: done before, skipped")
             continue
-        tasks[point.hash] = PointTask(point.config_text, str(sub), True)
+        tasks[point.name] = PointTask(point.config_text, str(sub), True)
     return outcomes, tasks
+
+
+def _rename_hash_folder(point: Point, folder: Path, record: RunRecord) -> None:
+    """A point folder named by the bare config hash (the names of sweeps written before the
+    values were in them) becomes ``points/<name>``, and the sweep's status names it so; one
+    that another process holds, or whose new name is taken, stays as it is."""
+    old, new = folder / "points" / point.hash, folder / "points" / point.name
+    if old == new or not old.is_dir() or old.is_symlink() or new.exists() or is_held(old):
+        return
+    os.rename(old, new)
+    for listed in (record.status["completed"], record.status["failed"]):
+        listed[:] = [point.name if entry == point.hash else entry for entry in listed]
+    record.write_status()
+    record.log(f"point {point.hash}: folder renamed to points/{point.name}")
 
 
 def run_point(task: PointTask) -> PointOutcome:
@@ -419,11 +519,11 @@ def _dask(jobs: int, scheduler: str | None) -> Iterator[Submit]:
 # -- records and the aggregate -----------------------------------------------------------------
 
 
-def _mark(record: RunRecord, digest: str, state: str) -> None:
+def _mark(record: RunRecord, name: str, state: str) -> None:
     """List a point among the completed (done) or the failed ones of the sweep's status."""
     target = record.status["completed"] if state == "done" else record.status["failed"]
-    if digest not in target:
-        target.append(digest)
+    if name not in target:
+        target.append(name)
     record.write_status()
 
 
@@ -444,7 +544,7 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
 def _row(point: Point, outcome: PointOutcome | None) -> dict[str, Any]:
     state = "interrupted" if outcome is None else outcome.state
     metrics = {} if outcome is None else outcome.metrics
-    return {"point": point.hash, "status": state, **point.values, **headline(metrics)}
+    return {"point": point.name, "status": state, **point.values, **headline(metrics)}
 
 
 def _columns(rows: list[dict[str, Any]], keys: Sequence[str]) -> list[str]:

@@ -29,6 +29,10 @@ and of a fitted RNN (a model file, LoadedModel or TrainedModel; see :mod:`dynsys
     vector_field_plot(model, *, drive=0.0, xlim=None, ylim=None, seed=None, axes=None)
     rnn_unrolled_plot(model, steps=4, *, ax=None)
 
+and of the trajectories of a run (each method, the reference, and the error over time)::
+
+    overview_plot({method: Trajectory}, reference, *, axes=None)
+
 The maths behind them is importable on its own: :func:`find_equilibria` and :func:`classify`
 (no matplotlib), and :func:`stability_function`, :func:`amplification`, :func:`in_region`.
 
@@ -44,6 +48,7 @@ from .convergence import check_convergence, convergence_plot
 from .equilibria import KINDS, Equilibrium, classify, find_equilibria, jacobian_at
 from .forecast import forecast_plot
 from .graph import GraphSpec, rnn_graph, stepper_graph, unrolled_plot
+from .overview import OverviewInfo, overview_plot
 from .phase import LAYOUTS, check_phase, phase_portrait
 from .results import ConvergenceInfo, GraphInfo, PhaseInfo, SeriesInfo, StabilityInfo
 from .rnn import (
@@ -114,6 +119,7 @@ __all__ = [
     "FieldInfo",
     "GraphInfo",
     "GraphSpec",
+    "OverviewInfo",
     "PhaseInfo",
     "RolloutInfo",
     "SeriesInfo",
@@ -130,6 +136,7 @@ __all__ = [
     "in_region",
     "jacobian_at",
     "model_graph",
+    "overview_plot",
     "phase_portrait",
     "rnn_graph",
     "rnn_unrolled_plot",

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import checks
 from ..errors import InputError
+from ..timing import Stopwatch
 from .base import Model
 from .data import Dataset, DatasetSpec, Normalizer, Splits, make_splits, sample
 from .evaluate import EVALUATION_COPIES, Evaluation, rollout_table
@@ -63,7 +64,11 @@ class TrainedModel:
     """A fitted model, the history of each training stage, its data and test evaluation.
 
     ``stages`` maps "fit" and then, if they ran, "whole" or "closed_loop" to their History (a
-    closed-form fit has one stage, "fit", whose history records its time).
+    closed-form fit has one stage, "fit", whose history records its time).  ``timings`` holds
+    the wall seconds of the parts of the call that made it: "data" (drawing, simulating and
+    cutting the splits, fitting the normaliser), "normalisation" (scaling the arrays a fit
+    takes), "prepare" (what a model sets from the data), "fit:<stage>" for each stage run,
+    "evaluation" (the test and extrapolation tables).
     """
 
     model: Model
@@ -73,6 +78,7 @@ class TrainedModel:
     evaluation: Evaluation | None = None
     extrapolation: Evaluation | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def spec(self) -> DatasetSpec:
@@ -94,14 +100,16 @@ def training_arrays(model: Model, data: Dataset, normalizer: Normalizer) -> tupl
 class _SplitCache:
     """The dataset's splits, cut into sequences of each length a stage asks for, drawn once."""
 
-    def __init__(self, spec: DatasetSpec):
+    def __init__(self, spec: DatasetSpec, watch: Stopwatch):
         self.spec = spec
+        self.watch = watch
         self._cuts: dict[Any, Splits] = {}
 
     def __call__(self, seq_len: int | str | None) -> Splits:
         length = self.spec.seq_len if seq_len == "spec" else seq_len
         if length not in self._cuts:
-            self._cuts[length] = make_splits(replace(self.spec, seq_len=length))
+            with self.watch.part("data"):
+                self._cuts[length] = make_splits(replace(self.spec, seq_len=length))
         return self._cuts[length]
 
 
@@ -135,31 +143,41 @@ def train_model(
         saved = {name: History.from_dict(h) for name, h in record.items()}
     else:
         model = cls.build(plan.model, *spec.n_channels, plan.training.seed)
-    cuts = _SplitCache(spec)
+    watch = Stopwatch()
+    cuts = _SplitCache(spec, watch)
     splits = cuts("spec")
     if normalizer is None:
         normalizer = splits.normalizer
         if hasattr(model, "prepare"):  # what the model sets from the data before fitting
-            model.prepare(*training_arrays(model, splits.train, normalizer))
+            with watch.part("normalisation"):
+                arrays = training_arrays(model, splits.train, normalizer)
+            with watch.part("prepare"):
+                model.prepare(*arrays)
     if cls.fitting == "closed_form":
         done = saved.get("fit")
         if done is None or done.stopped_reason not in FINISHED:
+            with watch.part("normalisation"):
+                arrays = training_arrays(model, splits.train, normalizer)
             start = time.perf_counter()
-            model.fit_closed_form(*training_arrays(model, splits.train, normalizer))
+            model.fit_closed_form(*arrays)
             done = History(optimizer="closed_form", stopped_reason="converged")
             done.wall_s = time.perf_counter() - start
+            watch.add("fit:fit", done.wall_s)
             done.message = "fitted in closed form"
         trained_stages = {"fit": done}
     else:
-        trained_stages = _fit_stages(model, plan, cuts, normalizer, saved, progress)
-    evaluation = rollout_table(model, splits.test, normalizer) if spec.n_test else None
-    outside = None
-    if splits.extrapolation is not None and spec.n_test:
-        outside = rollout_table(model, splits.extrapolation, normalizer, split="extrapolation")
-    return TrainedModel(model, trained_stages, plan, normalizer, evaluation, outside)
+        trained_stages = _fit_stages(model, plan, cuts, normalizer, saved, progress, watch)
+    with watch.part("evaluation"):
+        evaluation = rollout_table(model, splits.test, normalizer) if spec.n_test else None
+        outside = None
+        if splits.extrapolation is not None and spec.n_test:
+            outside = rollout_table(model, splits.extrapolation, normalizer, split="extrapolation")
+    return TrainedModel(
+        model, trained_stages, plan, normalizer, evaluation, outside, timings=dict(watch.parts)
+    )
 
 
-def _fit_stages(model, plan, cuts, normalizer, saved, progress) -> dict[str, History]:
+def _fit_stages(model, plan, cuts, normalizer, saved, progress, watch) -> dict[str, History]:
     """Run the gradient stages, keeping those ``saved`` had finished."""
     training = plan.training
     options = {
@@ -177,10 +195,12 @@ def _fit_stages(model, plan, cuts, normalizer, saved, progress) -> dict[str, His
             out[stage.name] = old
             continue
         data = cuts(stage.seq_len)
-        train = training_arrays(model, data.train, normalizer)
-        val = training_arrays(model, data.val, normalizer) if plan.spec.n_val else None
+        with watch.part("normalisation"):
+            train = training_arrays(model, data.train, normalizer)
+            val = training_arrays(model, data.val, normalizer) if plan.spec.n_val else None
         done = 0 if old is None else old.epochs_run
-        new = fit(model, train, val, epochs=stage.epochs - done, **stage.options, **options)
+        with watch.part(f"fit:{stage.name}"):
+            new = fit(model, train, val, epochs=stage.epochs - done, **stage.options, **options)
         out[stage.name] = new if old is None else old.continued_by(new)
     return out
 
