@@ -8,6 +8,7 @@ The public API::
     compare(system, s0, t_span=, dt=, methods=)  -> Comparison
     convergence(system, s0, method=, t_span=, dt=, levels=)  -> Convergence
     lyapunov(system, s0, dt=, method=, t_end=, transient=, spectrum=)  -> LyapunovResult
+    load_trajectory(path)  -> Trajectory     a file written by simulate --out (.csv/.npz/.json)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 from .errors import DivergenceError, DynsysError, InputError, SolverError
 from .lyapunov import LyapunovResult, lyapunov
 from .metrics import ErrorMetrics, energy_drift, energy_error, error_metrics, observed_order
+from .output import load_trajectory
 from .reference import reference
 from .simulate import Recurrence, simulate
 from .steppers import METHODS, STEPPERS, Stepper, get_stepper
@@ -50,6 +52,7 @@ __all__ = [
     "error_metrics",
     "get_stepper",
     "get_system",
+    "load_trajectory",
     "lyapunov",
     "observed_order",
     "reference",

@@ -73,6 +73,20 @@ class Trajectory:
             raise AttributeError(f"{self.system.name} has no energy")
         return self.system.energy(self.states, params_over_time(self.system.params))
 
+    def plot(
+        self, kind: str = "timeseries", ax: Any = None, *, states: Any = None, axes: Any = None
+    ) -> tuple[Any, Any]:
+        """Draw the states held here, nothing simulated again: ``(figure, info)``.
+
+        ``kind="timeseries"``: each state against time, one panel per state (on the caller's
+        ``axes``, one per state), or all on the caller's ``ax``; ``kind="phase"``: two
+        ``states`` (default the first two) on a plane, a batch as several curves.  See
+        :func:`dynsys.plots.saved.trajectory_plot`.
+        """
+        from .plots.saved import trajectory_plot
+
+        return trajectory_plot(self, kind, states=states, ax=ax, axes=axes)
+
     def exact(self) -> np.ndarray:
         """The exact solution on the same grid from the same initial state, shaped like states."""
         if self.system.exact is None:

@@ -670,6 +670,8 @@ METAVAR_ROLES = {
     "SYSTEM": "system",
     "KIND": "plot_kind",
     "SYSTEM|MODEL": "target",
+    "SYSTEM|MODEL|FILE": "target",
+    "SYSTEM|FILE|CONFIG": "system",
     "MODEL": "model_file",
     "CONFIG": "config_file",
     "SIZE": "size",

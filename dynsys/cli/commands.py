@@ -19,6 +19,8 @@ from ..tables import number, params_text, table
 from . import main
 from .options import build, dt_option, json_option, parse_methods, resolve_dt, system_options
 
+PLOT_KINDS = ("auto", "phase", "timeseries")
+"""The figures of ``simulate --plot``: the trajectory drawn as simulated."""
 METHOD_HELP = "One of: " + ", ".join(steppers.METHODS) + " (map for discrete maps)."
 
 
@@ -113,6 +115,23 @@ def systems_command(name: str | None, as_json: bool) -> None:
 @click.option(
     "--terminal", is_flag=True, help="With --event: each member stops at its first crossing."
 )
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FIGURE",
+    help="Also draw the simulated trajectory to FIGURE (.png, .svg, .pdf): two states on the "
+    "plane when the system has two or more, else the states against time (--plot-kind).",
+)
+@click.option(
+    "--plot-kind",
+    type=click.Choice(PLOT_KINDS),
+    default="auto",
+    show_default=True,
+    help="With --plot: phase (the first two states on the plane), timeseries (each state "
+    "against time) or auto (phase for two or more states).",
+)
 def simulate_command(
     system_name,
     params,
@@ -128,6 +147,8 @@ def simulate_command(
     newton_iterations,
     events,
     terminal,
+    plot_path,
+    plot_kind,
 ) -> None:
     """Simulate SYSTEM with a stepper (or solve_ivp) and print a summary or write a file.
 
@@ -142,7 +163,10 @@ def simulate_command(
       dynsys simulate driven_oscillator --method rk4 --t-end 10000 --backend scan
       dynsys simulate pendulum -p damping=0.5 --method rk4 --t-end 100 --backend newton \
         --newton-variant damped
+      dynsys simulate van_der_pol -p mu=0.5,1,2 --method rk4 --t-end 20 --plot vdp.png
+      dynsys simulate lorenz --method rk4 --t-end 40 --plot lorenz.png --plot-kind timeseries
     """
+    figure = _figure_target(plot_path, plot_kind)
     system, start = build(system_name, params, s0)
     wanted = _events(system, events, terminal, save_every)
     newton = _newton(backend, newton_variant, newton_iterations)
@@ -182,6 +206,32 @@ def simulate_command(
         from ..events import find_events
 
         click.echo(find_events(traj, wanted).table())
+    if figure is not None:
+        from ..plots.style import save_figure
+
+        kind = plot_kind if plot_kind != "auto" else _auto_kind(system)
+        fig, info = traj.plot(kind)
+        save_figure(fig, figure)
+        click.echo(f"wrote {figure}: {kind} plot of {system.name}; {info.summary()}")
+
+
+def _figure_target(path: str | None, kind: str):
+    """The figure file of --plot, checked before simulating: a known suffix, a folder that
+    takes it; --plot-kind only with --plot."""
+    if path is None:
+        if kind != "auto":
+            raise InputError(f"--plot-kind applies with --plot FIGURE, got --plot-kind {kind}")
+        return None
+    from ..files import writable
+    from ..plots.style import check_suffix
+
+    check_suffix(path)
+    return writable(path)
+
+
+def _auto_kind(system) -> str:
+    """phase for two or more states, timeseries for one."""
+    return "phase" if system.n_states >= 2 else "timeseries"
 
 
 def _newton(backend: str, variant: str | None, iterations: int | None) -> dict | None:

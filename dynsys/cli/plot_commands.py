@@ -5,14 +5,17 @@ matplotlib is imported when a plotting command runs, not when the command line s
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
+import numpy as np
 from click.core import ParameterSource
 
+from .. import checks
 from ..errors import InputError, unknown_name
 from . import main
-from .options import build, param_option
+from .options import build, param_option, parse_params, parse_state
 
 
 def _figure_path(out: str | None, default: str) -> Path:
@@ -37,7 +40,15 @@ def _out_option(default: str):
 
 
 @main.command("phase")
-@click.argument("system_name", metavar="SYSTEM")
+@click.argument("system_name", metavar="SYSTEM|FILE|CONFIG", required=False)
+@click.option(
+    "--equations",
+    "equations",
+    multiple=True,
+    metavar="'STATE: EXPR'",
+    help="Instead of SYSTEM: ds/dt of one state, e.g. 'y: -sin(x)'; repeat, one per state, "
+    "in the order of the states. -p NAME=VALUE sets the parameters they read.",
+)
 @param_option
 @click.option(
     "--s0",
@@ -78,9 +89,12 @@ def _out_option(default: str):
 )
 @click.option("--projections", is_flag=True, help="3+ states: three 2D projections, not 3D.")
 @click.option("--vs-time", is_flag=True, help="The states against time instead.")
-@_out_option("SYSTEM_phase.png")
+@_out_option("SYSTEM_phase.png (FILE_phase.png, CONFIG_phase.png, equations_phase.png)")
+@click.pass_context
 def phase_command(
+    ctx,
     system_name,
+    equations,
     params,
     s0,
     grid,
@@ -97,7 +111,8 @@ def phase_command(
     vs_time,
     out,
 ) -> None:
-    """Draw the phase portrait of SYSTEM to a PNG, SVG or PDF file.
+    """Draw the phase portrait of SYSTEM (or of a saved trajectory FILE, of the system of a
+    CONFIG, of --equations) to a PNG, SVG or PDF file.
 
     Two states: streamlines of the vector field coloured by speed, the nullclines, the
     equilibria labelled by type (stable/unstable node or focus, saddle, centre) and the
@@ -114,9 +129,28 @@ def phase_command(
       dynsys phase lorenz --projections --t-end 40 --out lorenz.svg
       dynsys phase logistic_map -p r=3.9 --out cobweb.png
       dynsys phase exponential_decay --vs-time --methods euler --dt 0.5 --t-end 5
+
+    FILE, a trajectory written by dynsys simulate --out (.csv, .npz, .json), is drawn as it
+    was saved, nothing simulated again: two states on the plane (--states; default the first
+    two), each trajectory of a batch its own curve, or with --vs-time every state against
+    time.  CONFIG, an experiment file (.yaml), gives the system of its system section (a
+    built-in one, or your own equations) with its s0, t_end and dt as defaults.  --equations
+    types a system on the command line, read by the same parser as a config's equations
+    (numbers, the states, the -p parameters, t, pi, e, + - * / **, sin, cos, exp, ...).
+
+    \b
+    Examples of files and equations:
+      dynsys simulate lorenz --method rk4 --s0 1,1,1 --s0 1,1,1.001 --out lorenz.npz
+      dynsys phase lorenz.npz --states x,z --out lorenz_saved.png
+      dynsys phase configs/user_pendulum.yaml --grid 5 --out user_pendulum.png
+      dynsys phase --equations "x: y" --equations "y: -sin(x) - b*y" -p b=0.2 \\
+        --s0 2,0 --grid 5 --xlim -6,6 --ylim -3,3 --out damped.png
     """
     from ..plots import phase_portrait, save_figure
 
+    if equations or system_name is None or _is_file(system_name, (*TRAJECTORY, *CONFIG)):
+        _phase_other(ctx, system_name, equations, params, s0, dt, t_end, vs_time, states, out)
+        return
     path = _figure_path(out, f"{system_name}_phase.png")
     system, start = build(system_name, params, s0)
     fig, info = phase_portrait(
@@ -137,6 +171,179 @@ def phase_command(
     )
     save_figure(fig, path)
     click.echo(f"wrote {path}: {info.layout} phase portrait of {system.name}; {info.summary()}")
+
+
+TRAJECTORY = (".csv", ".npz", ".json")
+"""The suffixes of a trajectory FILE (what dynsys simulate --out writes)."""
+CONFIG = (".yaml", ".yml")
+"""The suffixes of an experiment CONFIG."""
+FILE_OPTIONS = ("system_name", "states", "vs_time", "out")
+"""The options of ``phase FILE``: the saved trajectory is drawn as it is."""
+EQUATIONS_NAME = "equations"
+"""The name of a system typed with --equations."""
+
+
+def _is_file(target: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether the argument names a file rather than a system: a registered system's name is a
+    system; a name with one of ``suffixes``, or a path that exists, is a file."""
+    from ..systems import SYSTEMS
+
+    if target in SYSTEMS:
+        return False
+    return Path(target).suffix.lower() in suffixes or os.path.lexists(target)
+
+
+def _phase_other(ctx, target, equations, params, s0, dt, t_end, vs_time, states, out) -> None:
+    """``phase FILE``, ``phase CONFIG`` and ``phase --equations ...``."""
+    from ..plots import phase_portrait, save_figure
+
+    given = [
+        name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    ]
+    if equations and target is not None:
+        raise InputError(f"give SYSTEM, FILE or CONFIG ({target!r}) or --equations, not both")
+    if target is None and not equations:
+        raise InputError(
+            "phase needs a SYSTEM, a trajectory FILE (.csv, .npz, .json), a CONFIG (.yaml) or "
+            "--equations, e.g. dynsys phase van_der_pol"
+        )
+    if target is not None and Path(target).suffix.lower() not in CONFIG:
+        _phase_of_file(given, target, vs_time, states, out)
+        return
+    if equations:
+        name = EQUATIONS_NAME
+        system = _equations_system(equations, params)
+        defaults = None
+    else:
+        name = Path(target).stem
+        system, defaults = _config_system(target, params)
+    if s0:
+        start = _starts(system, s0)
+    elif defaults is not None and defaults.s0 is not None:
+        start = checks.initial_state(system, np.array(defaults.s0, dtype=np.float64))
+    else:
+        start = None
+    if defaults is not None:
+        t_end = defaults.t_end if t_end is None else t_end
+        dt = defaults.dt if "dt" not in given else dt
+    path = _figure_path(out, f"{name}_phase.png")
+    fig, info = phase_portrait(
+        system,
+        start,
+        t_span=None if t_end is None else (0.0 if defaults is None else defaults.t0, t_end),
+        dt=dt,
+        **{k: ctx.params[k] for k in PORTRAIT_OPTIONS},
+    )
+    save_figure(fig, path)
+    click.echo(f"wrote {path}: {info.layout} phase portrait of {system.name}; {info.summary()}")
+
+
+PORTRAIT_OPTIONS = (
+    "xlim",
+    "ylim",
+    "grid",
+    "methods",
+    "states",
+    "poincare",
+    "projections",
+    "vs_time",
+    "section",
+    "transient",
+)
+"""The options of ``phase`` passed to the phase portrait as they are."""
+
+
+def _phase_of_file(given, target, vs_time, states, out) -> None:
+    """``phase FILE``: the saved trajectory in the phase plane, or against time."""
+    from ..output import load_trajectory
+    from ..plots.saved import trajectory_plot
+    from ..plots.style import save_figure
+
+    for name in given:
+        if name not in FILE_OPTIONS:
+            flag = "-p/--param" if name == "params" else "--" + name.replace("_", "-")
+            raise InputError(
+                f"{flag} does not apply to a saved trajectory ({target}), which is drawn as it "
+                "was saved; its options are --states, --vs-time and --out"
+            )
+    path = _figure_path(out, f"{Path(target).stem}_phase.png")
+    traj = load_trajectory(target)
+    kind = "timeseries" if vs_time else "phase"
+    if kind == "phase" and traj.system.n_states < 2:
+        raise InputError(
+            f"{target} holds one state ({traj.state_names[0]}): draw it against time with "
+            f"--vs-time, or dynsys plot timeseries {target}"
+        )
+    fig, info = trajectory_plot(traj, kind, states=states)
+    save_figure(fig, path)
+    what = "phase plot" if kind == "phase" else "states against time"
+    click.echo(f"wrote {path}: {what} of {traj.system.name} saved in {target}; {info.summary()}")
+
+
+def _equations_system(texts: tuple[str, ...], params: tuple[str, ...]):
+    """The system of ``--equations 'x: y' --equations 'y: -sin(x)'`` with the parameters of
+    ``-p NAME=VALUE``: each expression checked by the config's parser (never eval'd)."""
+    from ..experiments.expressions import compile_expression
+    from ..experiments.user_system import make_system_class, name_problem, reserved_names
+
+    equations: dict[str, str] = {}
+    for text in texts:
+        state, sep, expression = text.partition(":")
+        state = state.strip()
+        if not sep or not state or not expression.strip():
+            raise InputError(
+                f"--equations expects 'STATE: EXPRESSION', e.g. 'y: -sin(x)', got {text!r}"
+            )
+        problem = name_problem(state, reserved_names(driven=False, parameter=False))
+        if problem is not None:
+            raise InputError(f"--equations {text!r}: {problem}")
+        if state in equations:
+            raise InputError(f"--equations: state {state!r} has two equations; give one each")
+        equations[state] = expression.strip()
+    values = parse_params(params)
+    for name, value in values.items():
+        problem = name_problem(name, reserved_names(driven=False, parameter=True))
+        if problem is not None:
+            raise InputError(f"-p {name}: {problem}")
+        if name in equations:
+            raise InputError(f"-p {name}: {name!r} is also a state; choose another name")
+        if isinstance(value, list):
+            raise InputError(f"-p {name}: one value with --equations, got {len(value)}")
+    names = (*equations, *values, "t")
+    for state, expression in equations.items():
+        compile_expression(expression, names, field=f"--equations {state}")
+    cls = make_system_class(EQUATIONS_NAME, list(equations), values, equations)
+    return cls()
+
+
+def _config_system(target: str, params: tuple[str, ...]):
+    """The system of an experiment file's system section (-p overriding its parameters), and
+    its simulation section (s0, t0, t_end and dt as defaults)."""
+    from ..experiments.config import config_system, load_config
+    from ..experiments.run import user_system_name
+
+    config = load_config(target)
+    system = config_system(config.system, user_system_name(config.name))
+    values = parse_params(params)
+    known = [p.name for p in system.parameters]
+    for name in values:
+        if name not in known:
+            raise unknown_name(f"parameter of {system.name}", name, known)
+    return system.with_params(**values) if values else system, config.simulation
+
+
+def _starts(system, texts: tuple[str, ...]) -> np.ndarray:
+    """The initial states of --s0 (one value per state each)."""
+    rows = []
+    for text in texts:
+        values = parse_state(text, type(system))
+        if len(values) != system.n_states:
+            raise InputError(
+                f"s0 must have {system.n_states} values ({', '.join(system.states)}), got {text!r}"
+            )
+        rows.append(values)
+    start = np.array(rows, dtype=np.float64)
+    return checks.initial_state(system, start[0] if len(start) == 1 else start)
 
 
 SYSTEM_KINDS = ("timeseries", "error", "convergence", "stability", "unrolled")
@@ -172,7 +379,7 @@ DEFAULTS = {  # KIND: (t_end, dt, methods) when not given
 
 @main.command("plot")
 @click.argument("kind", metavar="KIND")
-@click.argument("target", metavar="SYSTEM|MODEL", required=False)
+@click.argument("target", metavar="SYSTEM|MODEL|FILE", required=False)
 @param_option
 @click.option("--s0", "s0", metavar="V1,V2,...", help="Initial state. Default: the system's own.")
 @click.option("--t-end", type=float, default=None, help="End time (from t = 0). Default by KIND.")
@@ -239,6 +446,11 @@ def plot_command(
                    time and in the phase plane, for --n fresh test trajectories
       field        residual Jordan networks of two-state systems: the learned
                    field (step - s) / h beside the true one, drive held at --drive
+    and for a trajectory FILE (.csv, .npz, .json, written by dynsys simulate --out),
+    drawn as it was saved, nothing simulated again:
+      timeseries   each state against time, one panel per state (--states)
+      phase        two states on the plane (--states; default the first two),
+                   each trajectory of a batch its own curve
 
     \b
     Examples:
@@ -252,9 +464,20 @@ def plot_command(
       dynsys plot rollout jordan.npz --n 4 --seed 7 --out rollout.png
       dynsys plot field jordan.npz --out field.png
       dynsys plot unrolled --model jordan.npz --steps 3 --out jordan_graph.png
+      dynsys simulate driven_oscillator -p A=0.1,0.5,1.0 --method rk4 --out sweep.npz
+      dynsys plot timeseries sweep.npz --out sweep_states.png
+      dynsys plot phase sweep.npz --out sweep_phase.png
     """
     from .. import plots
 
+    if kind in FILE_KINDS and target is not None and _is_file(target, TRAJECTORY):
+        _plot_file(ctx, kind, target, states, out)
+        return
+    if kind == "phase":
+        raise InputError(
+            "plot phase draws a trajectory FILE (.csv, .npz, .json, written by dynsys simulate "
+            "--out); for a SYSTEM use dynsys phase SYSTEM"
+        )
     if kind not in plots.PLOT_KINDS:
         raise unknown_name("plot kind", kind, plots.PLOT_KINDS)
     given = {
@@ -307,6 +530,39 @@ def plot_command(
         what += f"; diverged: {', '.join(info_diverged)}"
     plots.save_figure(fig, path)
     click.echo(f"wrote {path}: {kind} plot of {system.name}; {what}")
+
+
+FILE_KINDS = ("timeseries", "phase")
+"""The figures of ``dynsys plot KIND FILE``, a saved trajectory."""
+
+
+def _plot_file(ctx, kind: str, target: str, states: str | None, out: str | None) -> None:
+    """``plot timeseries|phase FILE``: the saved trajectory as it is."""
+    from ..output import load_trajectory
+    from ..plots.saved import trajectory_plot
+    from ..plots.style import save_figure
+
+    for name in ctx.params:
+        if name in ("kind", "target", "states", "out"):
+            continue
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            option = OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
+            raise InputError(
+                f"{option} does not apply to a saved trajectory ({target}), which is drawn as "
+                "it was saved; its options are --states and --out"
+            )
+    path = _figure_path(out, f"{Path(target).stem}_{kind}.png")
+    traj = load_trajectory(target)
+    if kind == "phase" and traj.system.n_states < 2:
+        raise InputError(
+            f"{target} holds one state ({traj.state_names[0]}): draw it with "
+            f"dynsys plot timeseries {target}"
+        )
+    fig, info = trajectory_plot(traj, kind, states=states)
+    save_figure(fig, path)
+    click.echo(
+        f"wrote {path}: {kind} plot of {traj.system.name} saved in {target}; {info.summary()}"
+    )
 
 
 def _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim, steps) -> None:

@@ -33,6 +33,10 @@ and of the trajectories of a run (each method, the reference, and the error over
 
     overview_plot({method: Trajectory}, reference, *, axes=None)
 
+and of a saved or computed Trajectory as it is (``Trajectory.plot`` is the short form)::
+
+    trajectory_plot(traj, kind="timeseries" | "phase", *, states=None, ax=None, axes=None)
+
 The maths behind them is importable on its own: :func:`find_equilibria` and :func:`classify`
 (no matplotlib), and :func:`stability_function`, :func:`amplification`, :func:`in_region`.
 
@@ -61,6 +65,7 @@ from .rnn import (
     training_curves,
     vector_field_plot,
 )
+from .saved import SavedPlotInfo, trajectory_plot
 from .stability import (
     amplification,
     check_stability,
@@ -122,6 +127,7 @@ __all__ = [
     "OverviewInfo",
     "PhaseInfo",
     "RolloutInfo",
+    "SavedPlotInfo",
     "SeriesInfo",
     "StabilityInfo",
     "TrainingInfo",
@@ -149,6 +155,7 @@ __all__ = [
     "stepper_graph",
     "timeseries_plot",
     "training_curves",
+    "trajectory_plot",
     "unrolled_plot",
     "vector_field_plot",
 ]
