@@ -295,3 +295,31 @@ def test_the_driven_note_is_a_legend_entry_on_the_callers_axes():
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == ["s0 = (1, 0)", "equilibria of the undriven system (x = 0)"]
     assert ax.get_title().startswith("driven_oscillator: phase portrait (driven")
+
+
+def test_every_plot_function_takes_the_callers_axes():
+    """Each public function of dynsys.plots that draws a figure takes ax= or axes=."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import dynsys.plots
+
+    builders = {"new_figure", "one_axes", "root_figure", "some_axes"}  # make the Axes
+    drawing = {}
+    for module in pkgutil.iter_modules(dynsys.plots.__path__):
+        mod = importlib.import_module(f"dynsys.plots.{module.name}")
+        for name, function in vars(mod).items():
+            if (
+                inspect.isfunction(function)
+                and function.__module__ == mod.__name__
+                and not name.startswith("_")
+                and name not in builders
+                and "Figure" in str(inspect.signature(function).return_annotation)
+            ):
+                drawing[name] = set(inspect.signature(function).parameters)
+    assert {"phase_portrait", "overview_plot", "trajectory_plot", "workprecision_plot"} <= set(
+        drawing
+    )
+    assert len(drawing) >= 20
+    assert [name for name, params in drawing.items() if not params & {"ax", "axes"}] == []
