@@ -497,6 +497,24 @@ PART_OF = {"methods": "simulation", "training": "train"}
 """The step each breakdown of timings belongs to (else ``<step>_parts``: that step)."""
 
 
+def _part_groups(parts: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
+    """The breakdowns to show and their labels: each step's ``<step>_parts`` (which add up to
+    the step), then the finer ones: "simulation / methods" (each method of the methods part);
+    the training stages only when the train step has no ``train_parts`` (which holds them)."""
+    whole = [(g, g.removesuffix("_parts")) for g in parts if g.endswith("_parts")]
+    covered = {step for _, step in whole}
+    finer = []
+    for group in parts:
+        if group.endswith("_parts"):
+            continue
+        step = PART_OF.get(group, group)
+        if step not in covered:
+            finer.append((group, step))
+        elif group == "methods":
+            finer.append((group, f"{step} / {group}"))
+    return whole + finer
+
+
 def timings_section(doc: dict[str, Any]) -> list[Block]:
     """Each step's wall time and share of the run's, "other", and the total."""
     if not doc:
@@ -515,9 +533,9 @@ def timings_section(doc: dict[str, Any]) -> list[Block]:
         Table(("step", "wall s", "share %"), tuple(rows), "wall time of each step of the run"),
     ]
     part_rows = tuple(
-        (PART_OF.get(group, group.removesuffix("_parts")), name, f"{s:.3f}")
-        for group, parts in timings.parts.items()
-        for name, s in parts.items()
+        (label, name, f"{s:.3f}")
+        for group, label in _part_groups(timings.parts)
+        for name, s in timings.parts[group].items()
     )
     if part_rows:
         blocks.append(Table(("step", "part", "wall s"), part_rows, "within the steps"))
