@@ -1,7 +1,7 @@
 """Basins of attraction: where each initial state of a plane of states ends.
 
 A grid of initial states s0 = (x, y) in two chosen states (the others held at ``fixed``) is
-stepped at once, in one batch, from t = 0 to t_end, and each member's end is classified:
+stepped at once, in one batch, from t = 0 to t_end, and each member's end is classified::
 
     fixed point  the state stays within ``settle`` of one point over the last ``window`` of
                  the run: a known stable equilibrium (found in the plane by
