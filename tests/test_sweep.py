@@ -261,6 +261,7 @@ def test_shipped_dt_sweep(tmp_path):
     assert (out / "sweep.png").exists() and not (
         out / "points" / rows[0]["point"] / "trajectories"
     ).exists()
+    assert_sweep_report(out, 5)
 
 
 def test_shipped_hidden_seed_sweep(tmp_path):
@@ -286,6 +287,7 @@ def test_shipped_hidden_seed_sweep(tmp_path):
         assert float(row["test.model.valid_time"]) == metrics["test"]["model"]["valid_time"]
         assert metrics["seed"] == int(row["seed"])
     assert len({r["test.model.rel_l2"] for r in rows}) == 6  # each point its own fit
+    assert_sweep_report(out, 6)
 
 
 def test_ctrl_c_stops_the_sweep_and_resume_completes_it(tiny, tmp_path, monkeypatch):
@@ -341,11 +343,12 @@ def test_shipped_forecast_sweep_covers_every_kind(tmp_path):
     ]
     assert all(r["status"] == "done" and r["test.model.valid_time"] for r in rows)
     assert all(float(r["test.model.rel_l2"]) < 1 for r in rows if r["model.kind"] == "esn")
+    assert_sweep_report(out, 4)
 
 
-def test_sweep_report_links_each_points_report(tiny):
-    _, folder, output = tiny
-    assert output.strip().splitlines()[-1] == f"report: {folder / 'report.html'} (and report.md)"
+def assert_sweep_report(folder, points: int) -> str:
+    """A sweep's report links each point's report (there), embeds sweep.png and nothing from
+    the network; returns report.md."""
     md = (folder / "report.md").read_text()
     page = (folder / "report.html").read_text()
     for point in read_json(folder / "sweep.json")["points"]:
@@ -353,8 +356,15 @@ def test_sweep_report_links_each_points_report(tiny):
         assert (folder / where / "report.html").exists() and (folder / where / "report.md").exists()
         assert f"[report]({where}/report.md)" in md
         assert f'<a href="{where}/report.html">report</a>' in page
-    assert md.count("](points/") == 6 and "![sweep](sweep.png)" in md
+    assert md.count("](points/") == points and "![sweep](sweep.png)" in md
     assert page.count('src="data:image/png;base64,') == 1  # sweep.png, embedded
     assert "http://" not in page and "https://" not in page
+    return md
+
+
+def test_sweep_report_links_each_points_report(tiny):
+    _, folder, output = tiny
+    assert output.strip().splitlines()[-1] == f"report: {folder / 'report.html'} (and report.md)"
+    md = assert_sweep_report(folder, 6)
     result = invoke("report", folder)
     assert result.exit_code == 0 and (folder / "report.md").read_text() == md
