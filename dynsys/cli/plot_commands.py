@@ -255,10 +255,6 @@ PORTRAIT_OPTIONS = (
 
 def _phase_of_file(given, target, vs_time, states, out) -> None:
     """``phase FILE``: the saved trajectory in the phase plane, or against time."""
-    from ..output import load_trajectory
-    from ..plots.saved import trajectory_plot
-    from ..plots.style import save_figure
-
     for name in given:
         if name not in FILE_OPTIONS:
             flag = "-p/--param" if name == "params" else "--" + name.replace("_", "-")
@@ -266,17 +262,26 @@ def _phase_of_file(given, target, vs_time, states, out) -> None:
                 f"{flag} does not apply to a saved trajectory ({target}), which is drawn as it "
                 "was saved; its options are --states, --vs-time and --out"
             )
-    path = _figure_path(out, f"{Path(target).stem}_phase.png")
-    traj = load_trajectory(target)
     kind = "timeseries" if vs_time else "phase"
+    what = "phase plot" if kind == "phase" else "states against time"
+    hint = f"against time with --vs-time, or dynsys plot timeseries {target}"
+    _draw_saved(
+        target, kind, states, _figure_path(out, f"{Path(target).stem}_phase.png"), what, hint
+    )
+
+
+def _draw_saved(target: str, kind: str, states, path: Path, what: str, hint: str) -> None:
+    """Draw the trajectory saved in ``target`` as ``kind`` (timeseries or phase) into ``path``
+    and say so; a phase plot of one state is refused with ``hint`` (how to draw it)."""
+    from ..output import load_trajectory
+    from ..plots.saved import trajectory_plot
+    from ..plots.style import save_figure
+
+    traj = load_trajectory(target)
     if kind == "phase" and traj.system.n_states < 2:
-        raise InputError(
-            f"{target} holds one state ({traj.state_names[0]}): draw it against time with "
-            f"--vs-time, or dynsys plot timeseries {target}"
-        )
+        raise InputError(f"{target} holds one state ({traj.state_names[0]}): draw it {hint}")
     fig, info = trajectory_plot(traj, kind, states=states)
     save_figure(fig, path)
-    what = "phase plot" if kind == "phase" else "states against time"
     click.echo(f"wrote {path}: {what} of {traj.system.name} saved in {target}; {info.summary()}")
 
 
@@ -538,10 +543,6 @@ FILE_KINDS = ("timeseries", "phase")
 
 def _plot_file(ctx, kind: str, target: str, states: str | None, out: str | None) -> None:
     """``plot timeseries|phase FILE``: the saved trajectory as it is."""
-    from ..output import load_trajectory
-    from ..plots.saved import trajectory_plot
-    from ..plots.style import save_figure
-
     for name in ctx.params:
         if name in ("kind", "target", "states", "out"):
             continue
@@ -552,17 +553,7 @@ def _plot_file(ctx, kind: str, target: str, states: str | None, out: str | None)
                 "it was saved; its options are --states and --out"
             )
     path = _figure_path(out, f"{Path(target).stem}_{kind}.png")
-    traj = load_trajectory(target)
-    if kind == "phase" and traj.system.n_states < 2:
-        raise InputError(
-            f"{target} holds one state ({traj.state_names[0]}): draw it with "
-            f"dynsys plot timeseries {target}"
-        )
-    fig, info = trajectory_plot(traj, kind, states=states)
-    save_figure(fig, path)
-    click.echo(
-        f"wrote {path}: {kind} plot of {traj.system.name} saved in {target}; {info.summary()}"
-    )
+    _draw_saved(target, kind, states, path, f"{kind} plot", f"with dynsys plot timeseries {target}")
 
 
 def _plot_model(kind, target, model_file, given, out, n, seed, drive, xlim, ylim, steps) -> None:

@@ -382,6 +382,18 @@ def lyapunov_section(doc: dict[str, Any] | None) -> list[Block]:
         f"Exponents {doc.get('units')}: {doc.get('method')}{dt}, {doc.get('tangent')} tangent, "
         f"{doc.get('steps')} steps after a transient of {_g(doc.get('transient'))}."
     )
+    headers, table_rows = lyapunov_table(doc)
+    return [
+        Heading("Lyapunov exponents"),
+        Paragraph(head),
+        Table(headers, table_rows),
+    ]
+
+
+def lyapunov_table(doc: dict[str, Any]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The headers and rows of the exponents of metrics["lyapunov"]: lambda1..lambdaM largest
+    first, the largest spread, their sum (M > 1) and the Kaplan-Yorke dimension; a row per
+    initial state of a batch."""
     exponents = doc.get("exponents") or []
     batch = bool(exponents) and isinstance(exponents[0], list)
     rows = exponents if batch else [exponents]
@@ -403,11 +415,7 @@ def lyapunov_section(doc: dict[str, Any] | None) -> list[Block]:
         cells += [_g(sums[b])] if m > 1 else []
         cells += [_g(dims[b], 4)] if dims[0] is not None else []
         table_rows.append(tuple(cells))
-    return [
-        Heading("Lyapunov exponents"),
-        Paragraph(head),
-        Table(tuple(headers), tuple(table_rows)),
-    ]
+    return tuple(headers), tuple(table_rows)
 
 
 def bifurcation_section(doc: dict[str, Any] | None) -> list[Block]:

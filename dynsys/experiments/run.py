@@ -98,6 +98,7 @@ from .config import (
 )
 from .folder import LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
 from .records import Echo, RunRecord, Saved, check_config_hash, json_ready, write_json
+from .report import lyapunov_table
 
 T = TypeVar("T")
 MODEL_FILE = "model.npz"
@@ -987,23 +988,7 @@ def lyapunov_lines(doc: dict[str, Any] | None) -> list[str]:
         f"Lyapunov exponents ({doc.get('units')}): {doc.get('method')}{dt}, "
         f"{doc.get('tangent')} tangent, {doc.get('steps')} steps after {_g(doc.get('transient'))}"
     )
-    exponents = doc.get("exponents") or []
-    batch = bool(exponents) and isinstance(exponents[0], list)
-    rows = exponents if batch else [exponents]
-    spreads = doc.get("spread") if batch else [doc.get("spread")]
-    sums = doc.get("sum") if batch else [doc.get("sum")]
-    dims = doc.get("kaplan_yorke") if batch else [doc.get("kaplan_yorke")]
-    m = len(rows[0]) if rows else 0
-    headers = [*(["member"] if batch else []), *(f"lambda{i + 1}" for i in range(m))]
-    headers += ["max spread", *(["sum"] if m > 1 else [])]
-    headers += ["D_KY"] if dims[0] is not None else []
-    table_rows = []
-    for b, row in enumerate(rows):
-        cells = [*([str(b)] if batch else []), *(_g(v) for v in row)]
-        cells.append(number(max((s for s in spreads[b] if s is not None), default=None)))
-        cells += [_g(sums[b])] if m > 1 else []
-        cells += [_g(dims[b], 4)] if dims[b] is not None else []
-        table_rows.append(cells)
+    headers, table_rows = lyapunov_table(doc)
     return ["", head, table(headers, table_rows)]
 
 
