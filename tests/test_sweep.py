@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 import dynsys.experiments.run as run_module
+import dynsys.experiments.sweep as sweep_module
 from dynsys.cli import main
 from dynsys.experiments.config import config_hash, load_config
 from dynsys.experiments.sweep import point_names
@@ -201,8 +202,9 @@ def test_dask_not_installed_is_one_line_exit_2(tiny, tmp_path, monkeypatch, how)
     assert not out.exists()
 
 
-def test_unreachable_scheduler_is_one_line_exit_2(tiny, tmp_path):
+def test_unreachable_scheduler_is_one_line_exit_2(tiny, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
+    monkeypatch.setattr(sweep_module, "SCHEDULER_TIMEOUT", 1)
     config, _, _ = tiny
     out = tmp_path / "out"
     result = invoke("run", config, "--scheduler", "tcp://127.0.0.1:9", "--out", out, "--quiet")

@@ -73,6 +73,9 @@ MAX_POINTS = 10_000
 """The most points a sweep may have (grid combinations plus explicit points)."""
 SWEEP_FILES = (CONFIG_FILE, "status.json", "run.log", "sweep.csv", "sweep.json", "sweep.png")
 SWEEP_FILES += ("report.md", "report.html")
+SCHEDULER_TIMEOUT = 10
+"""Seconds to wait for a Dask scheduler before the sweep is refused as unreachable."""
+
 DASK_MISSING = (
     "the dask executor needs dask.distributed, which is not installed: "
     "pip install 'dynsys[dask]' (or dask[distributed])"
@@ -490,7 +493,9 @@ def _dask(jobs: int, scheduler: str | None) -> Iterator[Submit]:
             cluster = distributed.LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
             )
-        client = distributed.Client(cluster if cluster is not None else scheduler, timeout=10)
+        client = distributed.Client(
+            cluster if cluster is not None else scheduler, timeout=SCHEDULER_TIMEOUT
+        )
     except (OSError, TimeoutError, ValueError) as err:
         if cluster is not None:
             cluster.close()
