@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dynsys import get_system
+from dynsys import get_system, simulate
 from dynsys.basins import basins
 from dynsys.files import atomic_write
 from dynsys.lyapunov import lyapunov
@@ -48,6 +48,7 @@ from dynsys.plots import (
 )
 from dynsys.plots.basins import basins_plot
 from dynsys.plots.bifurcation import orbit_diagram_plot
+from dynsys.plots.overview import overview_plot
 from dynsys.plots.parallel import newton_iterations_plot
 from dynsys.plots.workprecision import workprecision_plot
 from dynsys.rnn.pipeline import train_model
@@ -70,7 +71,20 @@ def logistic_exponents():
     return lyapunov(swept, [0.2], t_end=3000, transient=1000).exponents[..., 0].reshape(-1)
 
 
+def oscillator_overview():
+    """The overview of `dynsys run configs/rnn_oscillator.yaml`'s report (plots/overview.png):
+    euler, semi-implicit Euler and rk4 at dt = 0.01 on [0, 20] against solve_ivp."""
+    osc, span = get_system("driven_oscillator"), (0.0, 20.0)
+    runs = {
+        m: simulate(osc, [1.0, 0.0], t_span=span, dt=0.01, method=m)
+        for m in ("euler", "semi_implicit_euler", "rk4")
+    }
+    reference = simulate(osc, [1.0, 0.0], t_span=span, dt=0.01, method="solve_ivp")
+    return overview_plot(runs, reference)
+
+
 FIGURES = {
+    "overview.png": oscillator_overview,
     "phase_van_der_pol.png": lambda: phase_portrait(
         get_system("van_der_pol", mu=1.0), grid=5, xlim=(-3, 3), ylim=(-4, 4), t_span=(0, 15)
     ),
