@@ -33,6 +33,7 @@ def reference(
     rtol: float = 1e-10,
     atol: float = 1e-12,
     stack: bool = False,
+    max_nfev: int | None = None,
 ) -> Trajectory:
     """Solve ds/dt = g(t, s, x(t)) with solve_ivp and return the states on the grid ``t``.
 
@@ -46,7 +47,9 @@ def reference(
     :func:`dynsys.rnn.data.solve_trajectories`).  ``info`` records the scipy method, rtol,
     atol, and per trajectory nfev and status.  rtol must be at least 100 times the machine
     epsilon (solve_ivp's floor) and atol a normal float64; a grid over the memory or step
-    ceiling (:mod:`dynsys.checks`) is refused before solving.
+    ceiling (:mod:`dynsys.checks`) is refused before solving.  ``max_nfev`` caps the
+    evaluations of g of each solve_ivp call (a solution blowing up in finite time makes the
+    steps shrink without end): beyond it the solve stops with a SolverError saying where.
     """
     if system.kind == "map":
         raise InputError(f"{system.name} is a discrete map; solve_ivp applies to ODEs only")
@@ -65,10 +68,13 @@ def reference(
     batch = start.reshape(-1, system.n_states)
     began = time.perf_counter()
     if stack:
-        states, nfev, status = _solve(system, system.params, batch, t, method, rtol, atol)
+        states, nfev, status = _solve(system, system.params, batch, t, method, rtol, atol, max_nfev)
         nfev, status = [nfev] * len(batch), [status] * len(batch)
     else:
-        solved = [_solve_member(system, batch, i, t, method, rtol, atol) for i in range(len(batch))]
+        solved = [
+            _solve_member(system, batch, i, t, method, rtol, atol, max_nfev)
+            for i in range(len(batch))
+        ]
         states = np.concatenate([s for s, _, _ in solved]) if solved else batch[:, None]
         nfev, status = [f for _, f, _ in solved], [s for _, _, s in solved]
     wall = time.perf_counter() - began
@@ -129,10 +135,11 @@ def _member(p: Params, i: int) -> Params:
     return Params({k: v[i] if v.ndim else v for k, v in p.items()})
 
 
-def _solve_member(system, batch, i, t, method, rtol, atol):
+def _solve_member(system, batch, i, t, method, rtol, atol, max_nfev=None):
     """Trajectory i of the batch (m, n) alone; a failure of one of several names it."""
     try:
-        return _solve(system, _member(system.params, i), batch[i : i + 1], t, method, rtol, atol)
+        member = _member(system.params, i)
+        return _solve(system, member, batch[i : i + 1], t, method, rtol, atol, max_nfev)
     except SolverError as err:
         if len(batch) == 1:
             raise
@@ -164,12 +171,21 @@ def stacked_jacobian(system: System, p, shape: tuple[int, int], method: str):
     return jac
 
 
-def _solve(system, p, s0, t, method, rtol, atol):
-    """One solve_ivp call on the stacked states s0 (m, n); returns (m, time, n), nfev, status."""
+def _solve(system, p, s0, t, method, rtol, atol, max_nfev=None):
+    """One solve_ivp call on the stacked states s0 (m, n); returns (m, time, n), nfev, status;
+    at most ``max_nfev`` evaluations of g when given."""
     shape = s0.shape
     forcing = system.forcing
+    calls = 0
 
     def fun(tt, y):
+        nonlocal calls
+        calls += 1
+        if max_nfev is not None and calls > max_nfev:
+            raise SolverError(
+                f"solve_ivp ({method}) stopped at t = {tt:.6g} before t_end = {t[-1]:g}: "
+                f"{max_nfev} evaluations of the vector field, the most allowed"
+            )
         if not np.all(np.isfinite(y)):  # LSODA would otherwise retry forever
             raise SolverError(
                 f"solve_ivp ({method}) stopped at t = {tt:.6g} before t_end = {t[-1]:g}: "

@@ -12,6 +12,7 @@ from scipy.integrate import solve_ivp
 from scipy.sparse import issparse
 
 import dynsys
+import dynsys.explore.api
 from dynsys import InputError, SolverError, get_system, reference, simulate
 from dynsys.reference import SOLVE_IVP_METHODS
 from dynsys.systems.base import System
@@ -244,3 +245,15 @@ def test_a_solution_that_blows_up_is_a_solver_error(method):
     stopped = float(str(err).split("stopped at t = ")[1].split()[0])
     assert 0.8 <= stopped <= 1.0
     assert err.__cause__ is None
+
+
+def test_max_nfev_stops_a_blow_up_and_says_where():
+    """The Lorenz system backward in time blows up in finite time; the cap stops solve_ivp."""
+    lorenz = get_system("lorenz")
+    t = np.linspace(0.0, 20.0, 201)
+    backward = dynsys.explore.api.reversed_system(lorenz)
+    with pytest.raises(SolverError, match=r"stopped at t = \S+ before t_end = 20: 500 evaluat"):
+        reference(backward, [1.0, 1.0, 20.0], t, max_nfev=500)
+    done = reference(lorenz, [1.0, 1.0, 20.0], t, max_nfev=100_000)
+    assert done.info["nfev"] <= 100_000
+    assert np.array_equal(done.states, reference(lorenz, [1.0, 1.0, 20.0], t).states)

@@ -66,6 +66,7 @@ class MainGroup(DynsysGroup):
         "workprecision_command",
         "basins_command",
         "report_command",
+        "explore_command",
     )
     _imported = 0  # how many of MODULES are imported (they add their commands to the group)
 

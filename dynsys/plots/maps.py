@@ -66,8 +66,7 @@ def _cobweb(system, runs, points, xlim, ylim, given=None) -> tuple[Figure, Phase
         ax.plot(xlim, xlim, color=GREY, lw=1.0, ls="--", label="diagonal")
         for k, run in enumerate(runs):
             orbit = run.states[:, 0]
-            stairs_x = np.repeat(orbit, 2)[:-1]
-            stairs_y = np.repeat(orbit, 2)[1:]
+            stairs_x, stairs_y = staircase(orbit)
             marks.trajectory(
                 ax,
                 stairs_x,
@@ -85,6 +84,13 @@ def _cobweb(system, runs, points, xlim, ylim, given=None) -> tuple[Figure, Phase
         own = None if given is not None else fig
         marks.legend(ax, ax.get_legend_handles_labels()[0] + extra, own=own, ncols=3)
     return fig, PhaseInfo("cobweb", len(runs), equilibria, xlim=tuple(xlim), ylim=tuple(ylim))
+
+
+def staircase(orbit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cobweb of the iterates x(0), x(1), ...: from (x(0), x(0)) on the diagonal, the
+    corners (x(n), x(n+1)) and (x(n+1), x(n+1)) in turn; two arrays of 2 len(orbit) - 1."""
+    doubled = np.repeat(orbit, 2)
+    return doubled[:-1], doubled[1:]
 
 
 PERIOD_MARKERS = {1: "o", 2: "D"}

@@ -707,11 +707,20 @@ def _point(s: np.ndarray) -> str:
 
 def _field_values(system, pair, xs, ys, t0) -> np.ndarray:
     """g(t0, s) with s[i] = x and s[j] = y on the grid (len(ys), len(xs)): shape (ny, nx, 2)."""
-    x, y = np.meshgrid(xs, ys)
-    grid = np.empty((*x.shape, 2))
-    grid[..., pair[0]], grid[..., pair[1]] = x, y
+    return field_grid(system, pair, xs, ys, t0)
+
+
+def field_grid(system, pair, xs, ys, t=0.0, base=None, x=None) -> np.ndarray:
+    """g(t, s, x) on the grid s[i] = xs[l], s[j] = ys[k] of ``pair`` = (i, j), the other states
+    from ``base`` (n,) (zeros when None): shape (len(ys), len(xs), n); not finite where g is
+    not (no warning)."""
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.zeros((*gx.shape, system.n_states))
+    if base is not None:
+        grid[...] = base
+    grid[..., pair[0]], grid[..., pair[1]] = gx, gy
     with np.errstate(all="ignore"):
-        return system.rhs(t0, grid, None, system.params)
+        return system.rhs(t, grid, x, system.params)
 
 
 def _field(ax, system, pair, t0) -> list:
