@@ -56,6 +56,13 @@ class ExplorerServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # connections waiting to be accepted: 50 pages at once, not 5
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A page that went away mid-answer (a superseded request) is not a fault."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
     def __init__(self, address: tuple[str, int], target: api.Target):
         self.target = target
