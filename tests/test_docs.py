@@ -17,7 +17,7 @@ DOCS = ROOT / "docs"
 GALLERY = sorted(p.name for p in (DOCS / "gallery").glob("*.png"))
 TUTORIALS = sorted(p.stem for p in (DOCS / "tutorials").glob("*.ipynb"))
 GUIDE = ("systems", "steppers", "drive", "rnn", "experiments", "sweeps", "figures", "parallel")
-GUIDE += ("analysis",)
+GUIDE += ("analysis", "explore")
 API = ("simulate", "trajectory", "study", "steppers", "systems", "lyapunov", "orbits", "basins")
 API += ("events", "parallel", "rnn", "plots", "experiments", "files")
 
