@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from dynsys.tables import table as text_table
+
 SYSTEM = "van_der_pol"
 LATENCY_FLOOR_MS = 150.0
 RSS_GROWTH_FLOOR_MIB = 32.0
@@ -360,15 +362,9 @@ def sessions_section(sessions: int, rounds: int) -> SessionFigures:
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
-    """A plain-text table: the first column left-aligned, the others right-aligned."""
-    cells = [header, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    """Print ``title`` and a plain-text table of ``rows`` (dynsys.tables.table)."""
     print(f"\n{title}")
-    for j, row in enumerate(cells):
-        rest = (c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
-        print("  ".join([row[0].ljust(widths[0]), *rest]).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
+    print(text_table(header, [[str(c) for c in row] for row in rows]))
 
 
 def verdict(ok: bool) -> str:

@@ -617,6 +617,19 @@
     return bins;
   }
 
+  // Adds each arrow [x0, y0, x1, y1] (canvas pixels), shaft and head, to the current path.
+  function traceArrows(ctx, arrows) {
+    const head = 4;
+    for (const [x0, y0, x1, y1] of arrows) {
+      const a = Math.atan2(y1 - y0, x1 - x0);
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.moveTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
+      ctx.lineTo(x1, y1);
+      ctx.lineTo(x1 - head * Math.cos(a + 0.45), y1 - head * Math.sin(a + 0.45));
+    }
+  }
+
   function drawArrows(ctx, bins) {
     ctx.save();
     ctx.globalAlpha = 0.7;
@@ -624,14 +637,7 @@
     bins.forEach((arrows, b) => {
       ctx.strokeStyle = SPEED_COLOURS[b];
       ctx.beginPath();
-      for (const [x0, y0, x1, y1] of arrows) {
-        ctx.moveTo(x0, y0);
-        ctx.lineTo(x1, y1);
-        const a = Math.atan2(y1 - y0, x1 - x0), head = 4;
-        ctx.moveTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
-        ctx.lineTo(x1, y1);
-        ctx.lineTo(x1 - head * Math.cos(a + 0.45), y1 - head * Math.sin(a + 0.45));
-      }
+      traceArrows(ctx, arrows);
       ctx.stroke();
     });
     ctx.restore();
@@ -645,14 +651,7 @@
     ctx.strokeStyle = MODEL_COLOUR;
     ctx.lineWidth = 1.2;
     ctx.beginPath();
-    for (const [x0, y0, x1, y1] of arrows) {
-      ctx.moveTo(x0, y0);
-      ctx.lineTo(x1, y1);
-      const a = Math.atan2(y1 - y0, x1 - x0), head = 4;
-      ctx.moveTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
-      ctx.lineTo(x1, y1);
-      ctx.lineTo(x1 - head * Math.cos(a + 0.45), y1 - head * Math.sin(a + 0.45));
-    }
+    traceArrows(ctx, arrows);
     ctx.stroke();
     ctx.restore();
   }
