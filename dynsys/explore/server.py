@@ -248,16 +248,20 @@ def _first_line(err: BaseException) -> str:
 
 def make_server(target: str | api.Target, host: str = "127.0.0.1", port: int = 0) -> ExplorerServer:
     """A server for ``target`` (a name, CONFIG.yaml, MODEL.npz or a loaded Target) bound to
-    host:port (port 0: a free one), not yet serving."""
+    host:port (port 0: a free one), not yet serving; a thread readies the compiled time loop
+    of the target's default method (:func:`api.warm_loop`)."""
     if not isinstance(target, api.Target):
         target = api.load_target(target)
     if not isinstance(host, str) or not host:
         raise InputError(f"host must be an address such as 127.0.0.1, got {host!r}")
     try:
-        return ExplorerServer((host, port), target)
+        server = ExplorerServer((host, port), target)
     except (OSError, OverflowError) as err:  # no such address, a port in use or not allowed
         why = getattr(err, "strerror", None) or str(err)
         raise InputError(f"cannot listen on {host}:{port}: {why}") from None
+    # the compiled time loop, loaded or compiled beside the first requests (under a second)
+    threading.Thread(target=api.warm_loop, args=(target,), name="dynsys-warm", daemon=True).start()
+    return server
 
 
 def start_server(

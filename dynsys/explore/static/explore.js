@@ -165,12 +165,34 @@
     };
   }
 
-  // Forward and backward starts go in two requests; the runs are merged back in start order.
+  // States come as {dtype: "f8", shape: [time, n], data: base64 of little-endian float64}
+  // (a list of rows passes through): decoded once into rows [[s_0..s_n-1], ...] of the same
+  // float64 values.
+  const LITTLE = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+  function unpack(value) {
+    if (!value || Array.isArray(value)) return value;
+    const text = atob(value.data), bytes = new Uint8Array(text.length);
+    for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k);
+    if (!LITTLE) {
+      for (let k = 0; k < bytes.length; k += 8) bytes.subarray(k, k + 8).reverse();
+    }
+    const flat = new Float64Array(bytes.buffer);
+    const [count, n] = value.shape.length > 1 ? value.shape : [value.shape[0], 1];
+    const rows = new Array(count);
+    for (let k = 0, o = 0; k < count; k++) {
+      const row = new Array(n);
+      for (let i = 0; i < n; i++, o++) row[i] = flat[o];
+      rows[k] = row;
+    }
+    return rows;
+  }
+
   function makeRun(r, m, start, backward) {
     return {
-      t: r.t, states: r.runs[m].states, diverged: r.runs[m].diverged, backward, start,
-      reference: r.reference ? { t: r.reference.t, states: r.reference.runs[m].states } : null,
-      model: r.model ? { t: r.model.t, states: r.model.runs[m].states } : null,
+      t: r.t, states: unpack(r.runs[m].states), diverged: r.runs[m].diverged, backward, start,
+      reference: r.reference
+        ? { t: r.reference.t, states: unpack(r.reference.runs[m].states) } : null,
+      model: r.model ? { t: r.model.t, states: unpack(r.model.runs[m].states) } : null,
     };
   }
 
@@ -231,7 +253,11 @@
   function requestStability() {
     if (isMap()) return false;
     stabilityPoint = lastPoint;
-    const body = { method: state.method, dt: state.dt, params: state.params, point: lastPoint };
+    // the view as the field's request: the server finds the equilibria once for both
+    const body = {
+      method: state.method, dt: state.dt, params: state.params, point: lastPoint,
+      xlim: state.xlim, ylim: state.ylim, plane: state.plane, others: state.others,
+    };
     send("stability", (signal) => postJSON("/api/stability", body, signal));
     return true;
   }
