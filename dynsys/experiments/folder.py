@@ -72,8 +72,10 @@ LOCK = ".dynsys-run.lock"
 FORMAT = 1
 """The run-folder format this dynsys writes and reads."""
 STAGING = ".dynsys-staging-"
+CONFIG_FILE = "config.resolved.yaml"
+"""The resolved config of a run or sweep: its every field filled, so that it re-runs."""
 RECORDS = (
-    "config.resolved.yaml",
+    CONFIG_FILE,
     "status.json",
     "metrics.json",
     "run.log",
@@ -145,7 +147,7 @@ def new_marker(kind: Kind, files: Iterable[str]) -> Marker:
 
 
 def _has_records(folder: Path) -> bool:
-    return any(os.path.lexists(folder / name) for name in ("status.json", "config.resolved.yaml"))
+    return any(os.path.lexists(folder / name) for name in ("status.json", CONFIG_FILE))
 
 
 # -- the lock ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .. import __version__
 from ..errors import DynsysError, InputError
 from ..files import MiB, atomic_write, read_bytes, read_text
 from ..tables import number, params_text
-from .folder import Marker, lock, read_marker, write_marker
+from .folder import CONFIG_FILE, Marker, lock, read_marker, write_marker
 from .records import RECORD_LIMIT, read_metrics, read_record, read_status
 from .report_render import (
     Block,
@@ -53,7 +53,6 @@ OVERVIEW = "plots/overview.png"
 RUN_REPORT_FILES = (REPORT_MD, REPORT_HTML, OVERVIEW)
 """What a run's report writes in its folder (the marker lists them)."""
 SWEEP_REPORT_FILES = (REPORT_MD, REPORT_HTML)
-CONFIG_FILE = "config.resolved.yaml"
 FIGURE_LIMIT = 64 * MiB
 """The most bytes of a figure embedded in report.html."""
 TRAJECTORY_LIMIT = 1024 * MiB

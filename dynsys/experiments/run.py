@@ -96,7 +96,7 @@ from .config import (
     parse_config,
     resolved_yaml,
 )
-from .folder import LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
+from .folder import CONFIG_FILE, LOCK, MARKER, RECORDS, check_links, read_marker, run_folder
 from .records import Echo, RunRecord, Saved, check_config_hash, json_ready, write_json
 from .report import lyapunov_table
 
@@ -106,7 +106,6 @@ LYAPUNOV_FILE = "lyapunov.json"
 BIFURCATION_FILE = "bifurcation.npz"
 BIFURCATION_FIGURE = "plots/bifurcation.png"
 EVENTS_DIR = "events"
-CONFIG_FILE = "config.resolved.yaml"
 CONFIG_LIMIT = 16 * MiB
 
 

@@ -162,11 +162,12 @@ def load_target(text: str, limits: Limits = LIMITS) -> Target:
 
 
 def _config_target(path: str, limits: Limits) -> Target:
-    from ..cli.plot_commands import _config_system
-    from ..experiments.config import load_config
+    from ..experiments.config import config_system, load_config
+    from ..experiments.run import user_system_name
 
-    system, simulation = _config_system(path, ())
     config = load_config(path)
+    system = config_system(config.system, user_system_name(config.name))
+    simulation = config.simulation
     section = None
     if config.system.name is None:
         section = config.system.model_dump(mode="json", exclude_none=True)
