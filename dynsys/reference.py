@@ -186,7 +186,7 @@ def _solve(system, p, s0, t, method, rtol, atol, max_nfev=None):
                 f"solve_ivp ({method}) stopped at t = {tt:.6g} before t_end = {t[-1]:g}: "
                 f"{max_nfev} evaluations of the vector field, the most allowed"
             )
-        if not np.all(np.isfinite(y)):  # LSODA would otherwise retry forever
+        if not np.isfinite(y).all():  # LSODA would otherwise retry forever
             raise SolverError(
                 f"solve_ivp ({method}) stopped at t = {tt:.6g} before t_end = {t[-1]:g}: "
                 "the state is not finite"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dynsys import InputError, get_system
-from dynsys.plots.equilibria import classify, find_equilibria, jacobian_at
+from dynsys.plots.equilibria import classify, find_equilibria, jacobian_at, newton_batch
 from dynsys.systems.classic import VanDerPol
 
 BOX = [(-4.0, 4.0), (-4.0, 4.0)]
@@ -131,3 +131,49 @@ def test_numerical_jacobian_matches_the_systems_own():
 def test_bad_bounds(bounds, message):
     with pytest.raises(InputError, match=message):
         find_equilibria(get_system("van_der_pol"), bounds)
+
+
+def test_newton_batch_reaches_each_start_s_root_to_rounding():
+    """Undamped pendulum, g = (v, -sin q): from near (k pi, 0) Newton lands on it, with the
+    residual at rounding level (quadratic convergence), every start in one batch."""
+    system = get_system("pendulum", damping=0.0)
+    roots = np.array([[-np.pi, 0.0], [0.0, 0.0], [np.pi, 0.0], [2 * np.pi, 0.0]])
+    starts = roots + np.array([[0.3, -0.2], [-0.25, 0.3], [0.2, 0.2], [-0.3, -0.1]])
+    lo, hi = np.array([-7.0, -2.0]), np.array([7.0, 2.0])
+    points, converged = newton_batch(system, starts, (lo, hi))
+    assert converged.all()
+    np.testing.assert_allclose(points, roots, atol=1e-14)
+
+
+def test_newton_batch_stops_rows_whose_jacobian_is_singular():
+    """g = (x^2 - 1, y): J = [[2x, 0], [0, 1]] is singular on x = 0; the start there stops
+    where it is, without converging, and the other starts of the batch are undisturbed."""
+
+    class Wells(VanDerPol):
+        @staticmethod
+        def vector_field(t, s, x, p):
+            return s[0] ** 2 - 1, s[1]
+
+        @staticmethod
+        def jacobian_field(t, s, p):
+            return (2 * s[0], 0.0), (0.0, 1.0)
+
+    starts = np.array([[0.0, 0.5], [0.4, 0.3], [-3.0, -0.2]])
+    points, converged = newton_batch(Wells(), starts, ([-4.0, -4.0], [4.0, 4.0]))
+    assert list(converged) == [False, True, True]
+    np.testing.assert_array_equal(points[0], starts[0])
+    np.testing.assert_allclose(points[1:], [[1.0, 0.0], [-1.0, 0.0]], atol=1e-15)
+    assert kinds(Wells()) == {(-1.0, 0.0): "saddle", (1.0, 0.0): "unstable node"}
+
+
+def test_newton_batch_leaves_batches_of_systems_to_the_one_start_method():
+    system = get_system("pendulum", damping=np.array([0.1, 0.2]))
+    _, converged = newton_batch(system, np.array([[0.1, 0.1]]), ([-1.0, -1.0], [1.0, 1.0]))
+    assert not converged.any()
+
+
+def test_van_der_pol_starts_where_newton_runs_off_still_find_the_origin():
+    """From a few of the 81 starts Newton's iterates run off (J nearly singular where
+    2 mu x y = -1); the origin is found from the others, once."""
+    found = find_equilibria(VanDerPol(mu=2.0), [(-3.0, 3.0), (-3.1, 3.1)])
+    assert [(tuple(e.point), e.kind) for e in found] == [((0.0, 0.0), "unstable node")]

@@ -3,8 +3,9 @@
 An equilibrium s* of ds/dt = g(t, s, x) solves g(t, s*, 0) = 0; for a driven system the drive
 is switched off (x = 0), so these are the rest points of the undriven system.  A fixed point of
 a map solves f(s*) = s*.  Equilibria are found by :func:`scipy.optimize.root` from a grid of
-starting points inside the given bounds, kept when the residual is tiny and the root lies in
-the bounds, and deduplicated.
+starting points inside the given bounds (damped Newton from all of them at once, then
+:func:`scipy.optimize.root` from those where Newton failed), kept when the residual is tiny and
+the root lies in the bounds, and deduplicated.
 
 The type follows from the eigenvalues λ of the Jacobian J = dg/ds at s*::
 
@@ -110,7 +111,10 @@ def find_equilibria(
     """Every equilibrium (fixed point, for a map) found inside ``bounds``, one (lo, hi) per state.
 
     Root finding starts from a ``points_per_axis``-per-state grid (default 9 for up to two
-    states, 5 for three, 3 beyond); the equilibria come sorted by their coordinates.
+    states, 5 for three, 3 beyond): damped Newton from every start at once
+    (:func:`newton_batch`), then :func:`scipy.optimize.root` (hybr) from each start whose
+    Newton iterates did not settle on an equilibrium inside the bounds.  The equilibria come
+    sorted by their coordinates.
     """
     n = system.n_states
     if len(bounds) != n:
@@ -127,25 +131,137 @@ def find_equilibria(
     jac = _residual_jacobian(system, t)
     width = hi - lo
     found: list[np.ndarray] = []
-    with np.errstate(all="ignore"):
-        for start in starts:
-            sol = root(g, start, jac=jac, method="hybr")
-            point = sol.x
-            if not np.all(np.isfinite(point)):
-                continue
-            residual = np.max(np.abs(g(point)))
-            if residual > 1e-9 * max(1.0, float(np.max(np.abs(point)))):
-                continue
-            if not _newton_close(system, g, point, t, width):
-                continue
-            margin = 1e-9 * width
-            if np.any(point < lo - margin) or np.any(point > hi + margin):
-                continue
-            if any(np.all(np.abs(point - q) <= 1e-6 * _scale(q, width)) for q in found):
-                continue
+
+    def accepted(points: np.ndarray) -> np.ndarray:
+        """Which rows of ``points`` are equilibria inside the bounds: finite, with a residual
+        below 1e-9 of their size (at least 1)."""
+        size = np.maximum(1.0, np.max(np.abs(points), axis=1))
+        residual = np.max(np.abs(g(points)), axis=1) if len(points) else np.zeros(0)
+        margin = 1e-9 * width
+        inside = np.all((points >= lo - margin) & (points <= hi + margin), axis=1)
+        return np.all(np.isfinite(points), axis=1) & (residual <= 1e-9 * size) & inside
+
+    def keep(point: np.ndarray) -> None:
+        """Add an accepted ``point`` to ``found`` unless it is one found before, or a small
+        residual far from the origin that a Newton step shows is no root."""
+        if any(np.all(np.abs(point - q) <= 1e-6 * _scale(q, width)) for q in found):
+            return
+        if _newton_close(system, g, point, t, width):
             found.append(point)
+
+    with np.errstate(all="ignore"):
+        points, converged = newton_batch(system, starts, (lo, hi), t)
+        good = converged.copy()
+        good[converged] = accepted(points[converged])
+        # Newton's iterates that converged outside the bounds or ran more than a width out of
+        # them are not retried: hybr, Newton with a trust region, goes the same way (at the
+        # cost of up to hundreds of evaluations of g)
+        inside = np.all((points >= lo - width) & (points <= hi + width), axis=1)
+        settled = converged & np.all(np.isfinite(g(points)), axis=1)
+        gone = (converged & settled & ~good) | (~converged & ~inside)
+        for start, point, ok, away in zip(starts, points, good, gone, strict=True):
+            if away:
+                continue
+            if not ok:  # Newton stalled here, or its root failed a check: hybr
+                point = root(g, start, jac=jac, method="hybr").x
+                if not accepted(point[None])[0]:
+                    continue
+            keep(point)
     found.sort(key=lambda q: tuple(np.round(q, 9)))
     return tuple(_equilibrium(system, _clean(q, width), t) for q in found)
+
+
+NEWTON_ITERATIONS = 25
+"""Damped Newton iterations :func:`newton_batch` makes at most (converging ones take 5 to 10)."""
+
+
+def newton_batch(
+    system: System,
+    starts: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    t: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Damped Newton on G(s) = g(t, s, 0) (f(s) - s for a map) from every row of ``starts``
+    (m, n) at once; returns the last iterates (m, n) and which of them converged (m,).
+
+    Each iteration solves J(s) d = -G(s) for every row (J from the system's Jacobian, else
+    centred differences of the batch), shrinks d so no component exceeds the width of
+    ``bounds`` (lo, hi), and halves it up to 6 times until |G| decreases:  s <- s + λ d.  A
+    row converges when a full step is below 1e-12 of |s| (at least 1); a singular J, a step
+    that no halving makes better, or an iterate more than a width outside the bounds stops
+    it.  For parameters given as arrays (a batch of systems) nothing converges: the
+    caller's one-start-at-a-time method takes over.
+    """
+    s = np.array(starts, dtype=np.float64)
+    lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
+    width = hi - lo
+    m = len(s)
+    converged = np.zeros(m, dtype=bool)
+    if any(np.ndim(v) for v in system.params.values()):
+        return s, converged
+    g = _residual_function(system, t)
+    active = np.ones(m, dtype=bool)
+    with np.errstate(all="ignore"):
+        residual = g(s)
+        for _ in range(NEWTON_ITERATIONS):
+            near = np.all((s >= lo - width) & (s <= hi + width), axis=1)
+            active &= near & np.all(np.isfinite(residual), axis=1)
+            rows = np.flatnonzero(active)
+            if not len(rows):
+                break
+            step, solved = _newton_steps(system, g, s[rows], residual[rows], t)
+            active[rows[~solved]] = False
+            rows, step = rows[solved], step[solved]
+            big = np.max(np.abs(step) / width, axis=1)
+            step *= np.minimum(1.0, 1.0 / np.where(big > 0, big, 1.0))[:, None]
+            done = np.all(np.abs(step) <= 1e-12 * np.maximum(1.0, np.abs(s[rows])), axis=1)
+            converged[rows[done]] = True
+            active[rows[done]] = False
+            rows, step = rows[~done], step[~done]
+            norm = np.linalg.norm(residual[rows], axis=1)
+            lam = np.ones(len(rows))
+            pending = np.ones(len(rows), dtype=bool)
+            for _halving in range(7):
+                k = np.flatnonzero(pending)
+                if not len(k):
+                    break
+                trial = s[rows[k]] + lam[k, None] * step[k]
+                value = g(trial)
+                better = np.linalg.norm(value, axis=1) < norm[k]
+                accepted = rows[k[better]]
+                s[accepted], residual[accepted] = trial[better], value[better]
+                pending[k[better]] = False
+                lam[k[~better]] /= 2
+            active[rows[pending]] = False  # no halving helped: Newton stalls here
+    return s, converged
+
+
+def _newton_steps(system, g, s, residual, t) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps d with J(s) d = -G(s) for each row, and which rows J could be solved for."""
+    if system.jacobian is not None:
+        jac = np.asarray(system.jacobian(t, s, system.params), dtype=np.float64)
+        jac = np.broadcast_to(jac, (*s.shape, s.shape[1]))
+        if system.kind == "map":
+            jac = jac - np.eye(s.shape[1])
+    else:
+        h = 1e-6 * np.maximum(1.0, np.abs(s))
+        columns = []
+        for i in range(s.shape[1]):
+            d = np.zeros_like(s)
+            d[:, i] = h[:, i]
+            columns.append((g(s + d) - g(s - d)) / (2 * h[:, i, None]))
+        jac = np.stack(columns, axis=-1)
+    ok = np.all(np.isfinite(jac), axis=(1, 2))
+    step = np.zeros_like(s)
+    try:
+        step[ok] = np.linalg.solve(jac[ok], -residual[ok][..., None])[..., 0]
+    except np.linalg.LinAlgError:  # some J singular: row by row, the singular ones stopped
+        for i in np.flatnonzero(ok):
+            try:
+                step[i] = np.linalg.solve(jac[i], -residual[i])
+            except np.linalg.LinAlgError:
+                ok[i] = False
+    return step, ok & np.all(np.isfinite(step), axis=1)
 
 
 def _equilibrium(system: System, point: np.ndarray, t: float) -> Equilibrium:
