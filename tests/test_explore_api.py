@@ -85,6 +85,27 @@ def test_trajectories_are_simulate_bit_for_bit(targets):
     for run, states in zip(out["reference"]["runs"], ref.states, strict=True):
         assert np.array_equal(states_of(run), states)
     assert out["model"] is None and out["cobweb"] is None
+    alone = api.ivp_reference(
+        targets["van_der_pol"],
+        {"starts": starts, "dt": 0.05, "t_end": 5.0, "params": {"mu": 2.0}},
+    )
+    assert alone["t"] == out["t"]
+    for run, other in zip(alone["runs"], out["reference"]["runs"], strict=True):
+        assert run == other  # the same packed bits
+
+
+def test_the_reference_alone_backward_and_for_a_map(targets):
+    """/api/reference backward ends where the run backward ends, to solve_ivp's tolerance; a
+    map has no solve_ivp reference."""
+    target, params = targets["driven_oscillator"], {"A": 0.0, "c": 0.2}
+    state = {"dt": 0.01, "t_end": 3.0, "params": params, "starts": [[1.0, 0.0]]}
+    back = api.ivp_reference(target, {"backward": True, **state})
+    run = api.trajectories(target, {"backward": True, "method": "rk4", **state})
+    assert back["t"] == run["t"]
+    np.testing.assert_allclose(states_of(back["runs"][0]), states_of(run["runs"][0]), atol=1e-7)
+    assert api.ivp_reference(target, {**state, "starts": []}) == {"t": [], "runs": []}
+    with pytest.raises(api.InputError, match="logistic_map is a map: solve_ivp applies to ODEs"):
+        api.ivp_reference(targets["logistic_map"], {"starts": [[0.2]], "dt": 1, "t_end": 5})
 
 
 def test_a_diverging_start_is_reported_and_the_others_kept(targets):
@@ -331,6 +352,7 @@ def test_every_endpoint_answers(url):
     for path, payload, key in (
         ("api/field", {"grid": 10}, "u"),
         ("api/trajectories", state, "runs"),
+        ("api/reference", {k: v for k, v in state.items() if k != "method"}, "runs"),
         ("api/stability", {"method": "rk4", "dt": 0.1, "point": [0, 0]}, "inside"),
         ("api/reproduce", state, "command"),
     ):
@@ -375,6 +397,20 @@ def test_every_endpoint_answers(url):
             {"starts": [[1, 0]] * 30, "dt": 0.5, "t_end": 100},
             400,
             "the solve_ivp reference of 30 starts x t_end 100 = 3000 time units exceeds",
+        ),
+        ("api/reference", {"method": "rk4"}, 400, "unknown key 'method' in /api/reference"),
+        ("api/reference", {"dt": 0}, 400, "dt must be > 0, got 0.0"),
+        (
+            "api/reference",
+            {"starts": [[1, 0]] * 30, "dt": 0.5, "t_end": 100},
+            400,
+            "the solve_ivp reference of 30 starts x t_end 100 = 3000 time units exceeds",
+        ),
+        (
+            "api/reference",
+            {"starts": [[1, 0]] * 2, "dt": 1e-4, "t_end": 1000},
+            400,
+            "2 starts x 10,000,000 steps = 20,000,000 steps exceed the explorer's limit",
         ),
         ("api/stability", {"dt": float("inf")}, 400, "the body is not JSON: Infinity"),
         ("api/nothing", {}, 404, "no such path: /api/nothing"),

@@ -36,6 +36,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from dynsys import simulate  # noqa: E402
+from dynsys.explore import api  # noqa: E402
 from dynsys.systems import get_system  # noqa: E402
 from dynsys.systems.classic import VanDerPol  # noqa: E402
 
@@ -329,6 +330,12 @@ def check_all_runs(driver: Any) -> None:
         check_run(driver, run)
 
 
+def check_all_runs_and_references(driver: Any) -> None:
+    """check_all_runs, and the solve_ivp reference (asked for after the runs) joined to each."""
+    check_all_runs(driver)
+    assert all(run["reference"] is not None for run in runs(driver))
+
+
 def check_field(driver: Any) -> None:
     """The drawn field is g(0, s) on its grid: u[k][l] = dx/dt at (x[l], y[k])."""
     field = data(driver, "field")
@@ -459,6 +466,29 @@ def test_a_parameter_slider_recomputes_the_trajectories_and_the_field(chrome, pa
         assert np.abs(np.array(run["states"]) - old).max() > 1e-3
 
 
+def test_the_runs_are_drawn_first_then_the_solve_ivp_reference_joins_them(chrome, page):
+    """After a slider move the field and the stepper's runs are drawn as soon as they are in
+    (runDraws, lastRunsLatency), the solve_ivp reference after them; when every answer is in,
+    each run carries the reference of its own start: the server's, bit for bit."""
+    page()
+    for x, y in ((0.5, 0.5), (-2.0, 1.0), (1.5, -1.5)):
+        click_hook(chrome, x, y)
+    before = js(chrome, "[explorer.runDraws, explorer.draws]")
+    js(chrome, "explorer.setParam('mu', 1.7)")
+    wait_for(chrome, f"explorer.runDraws > {before[0]}")
+    drawn_after(chrome, before[1])
+    assert 0 < js(chrome, "explorer.lastRunsLatency") <= js(chrome, "explorer.lastLatency")
+    check_all_runs(chrome)
+    s = state(chrome)
+    system = page_system(chrome)
+    drawn = runs(chrome)
+    t = np.array(drawn[0]["t"])
+    expected = api.reference_runs(system, np.array(s["starts"]), t)
+    for run, ref in zip(drawn, expected, strict=True):
+        np.testing.assert_array_equal(run["reference"]["states"], api.unpacked(ref["states"]))
+        np.testing.assert_array_equal(run["reference"]["t"], t)
+
+
 def reference_distance(run: dict[str, Any]) -> float:
     """Largest distance between a drawn run and the solve_ivp run drawn beside it."""
     assert run["reference"] is not None, "no solve_ivp orbit drawn beside the stepper's"
@@ -475,18 +505,18 @@ def test_the_h_slider_moves_euler_off_solve_ivp_and_rk4_brings_it_back(chrome, p
     js(chrome, "explorer.setDt(0.002)")
     click_hook(chrome, 1.0, 1.0)
     assert state(chrome)["method"] == "euler"
-    until(lambda: check_all_runs(chrome))
+    until(lambda: check_all_runs_and_references(chrome))
     small_h, small = state(chrome)["dt"], reference_distance(runs(chrome)[0])
     chrome.find_element(By.CSS_SELECTOR, "#dt").send_keys(*[Keys.ARROW_RIGHT] * 200)
     large_h = state(chrome)["dt"]
     assert large_h > 5 * small_h  # 200 of the slider's 1000 log steps over 4 decades: x 6.3
-    until(lambda: check_all_runs(chrome))
+    until(lambda: check_all_runs_and_references(chrome))
     large = reference_distance(runs(chrome)[0])
     assert large > 3 * small, (small_h, small, large_h, large)
     count = draws(chrome)
     select.find_element(By.CSS_SELECTOR, "option[value=rk4]").click()
     drawn_after(chrome, count)
-    until(lambda: check_all_runs(chrome))
+    until(lambda: check_all_runs_and_references(chrome))
     assert state(chrome)["method"] == "rk4" and state(chrome)["dt"] == large_h
     assert reference_distance(runs(chrome)[0]) < 1e-3
 

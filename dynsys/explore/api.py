@@ -11,9 +11,9 @@ or :class:`RequestError` (a status of its own).  All the maths is dynsys's own:
 * trajectories from :func:`dynsys.simulate`, one batched call for all starts, the reference
   from solve_ivp on the same grid (:func:`dynsys.reference.reference`, the batch stacked in
   one call, at the display tolerances rtol :data:`REFERENCE_RTOL` = 1e-8 and atol
-  :data:`REFERENCE_ATOL` = 1e-10 of each start, divided by sqrt(starts) for the stack);
-  backward in time
-  by the time-reversed system ds/dτ = -g(-τ, s, x(-τ)), τ = -t (:func:`reversed_system`);
+  :data:`REFERENCE_ATOL` = 1e-10 of each start, divided by sqrt(starts) for the stack), also
+  alone (:func:`ivp_reference`, which the page asks for apart); backward in time by the
+  time-reversed system ds/dτ = -g(-τ, s, x(-τ)), τ = -t (:func:`reversed_system`);
   a model's free-running rollout by :func:`dynsys.rnn.evaluate.model_rollout`;
 * the stability region |R(z)| <= 1 of the stepper (:func:`dynsys.plots.stability.in_region`)
   with z = h λ at the equilibrium nearest a point (for a map: its multipliers μ against the
@@ -788,19 +788,53 @@ def trajectories(target: Target, payload: Mapping[str, Any] | None) -> dict[str,
     return out
 
 
+def ivp_reference(target: Target, payload: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The solve_ivp reference alone, from every start on the grid of step dt over t_end
+    (backward: from t = 0 to -t_end), as :func:`trajectories` gives it beside a run: the page
+    asks for it apart, so that the stepper's runs (a few milliseconds) are drawn without
+    waiting for solve_ivp (tens)."""
+    p = _read(
+        payload,
+        "/api/reference",
+        {
+            "params": None,
+            "starts": [],
+            "dt": target.dt,
+            "t_end": target.t_end,
+            "backward": False,
+        },
+    )
+    system = _system(target, p["params"])
+    if target.is_map:
+        raise InputError(f"{system.name} is a map: solve_ivp applies to ODEs only")
+    starts = _starts(target, p["starts"])
+    dt = _positive("dt", p["dt"])
+    t_end = _positive("t_end", p["t_end"])
+    backward = _flag("backward", p["backward"])
+    n_steps = _steps(t_end, dt)
+    check_work(target.limits, len(starts), n_steps, None, 0, t_end, True)
+    if not len(starts):
+        return {"t": [], "runs": []}
+    t = np.arange(n_steps + 1) * dt
+    run_system = reversed_system(system) if backward else system
+    times = (-t + 0.0 if backward else t).tolist()
+    return {"t": times, "runs": reference_runs(run_system, starts, t)}
+
+
 def check_work(
     limits: Limits,
     starts: int,
     n_steps: int,
-    method: str,
+    method: str | None,
     model_steps: int = 0,
     t_end: float = 0.0,
     reference: bool = False,
 ) -> None:
     """Refuse a request over the limits: starts x (steps x weight + model steps) over
     ``max_steps`` (an implicit stepper's step, a Newton solve, counts :data:`IMPLICIT_WEIGHT`),
-    or a solve_ivp reference over starts x t_end > ``max_reference_span`` time units."""
-    weight = IMPLICIT_WEIGHT if STEPPERS[method].implicit else 1
+    or a solve_ivp reference over starts x t_end > ``max_reference_span`` time units.  No
+    ``method``: the grid of the reference alone, starts x steps at most ``max_steps``."""
+    weight = IMPLICIT_WEIGHT if method is not None and STEPPERS[method].implicit else 1
     total = starts * (n_steps * weight + model_steps)
     if total > limits.max_steps:
         what = f"{n_steps:,} steps" + (f" (x {weight}: {method} is implicit)" if weight > 1 else "")
@@ -1177,6 +1211,7 @@ def _file_name(target: Target) -> str:
 HANDLERS: dict[str, Callable[[Target, Mapping[str, Any] | None], dict[str, Any]]] = {
     "/api/field": field,
     "/api/trajectories": trajectories,
+    "/api/reference": ivp_reference,
     "/api/stability": stability,
     "/api/reproduce": reproduce,
 }

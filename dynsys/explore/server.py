@@ -7,6 +7,7 @@ Routes::
     GET  /api/info              the target, its system and the starting view
     POST /api/field             \\
     POST /api/trajectories       | a JSON object in, a JSON object out (dynsys.explore.api)
+    POST /api/reference          |
     POST /api/stability          |
     POST /api/reproduce         /
 

@@ -41,7 +41,7 @@
     params: {}, method: "", dt: 0, t_end: 0, xlim: [0, 1], ylim: [0, 1], plane: [0, 1],
     others: [], starts: [], backward: [],
   };
-  const data = { field: null, trajectories: null, stability: null };
+  const data = { field: null, trajectories: null, reference: null, stability: null };
   let info = null;
   let fixed = [];            // a value for every state: the others' fixed values live here
   let stateLims = [];        // remembered axis limits per state (for the projection selects)
@@ -50,18 +50,25 @@
   const inflight = new Map(); // kind -> AbortController
   const errors = new Map();   // kind -> message
   const waiters = [];
+  const later = new Map();    // kind -> the request to send once the field and runs are in
   let fieldTimer = 0;
   let frameRequested = false;
   let stabilityPoint = null;  // the point of the last stability request
   let trajVersion = 0;        // grows whenever the whole set of runs is requested again
+  let runsPending = true;     // the field and the stepper's runs of the last input not drawn yet
 
   const $ = (sel) => document.querySelector(sel);
   const plane = $("#plane");
 
   // The hooks tests and benchmarks read: `timings` holds, per kind of request, the ms from
-  // sending it to its parsed answer; `lastDrawTime` the ms the last redraw took.
+  // sending it to its parsed answer; `lastDrawTime` the ms the last redraw took.  After an
+  // input, `runDraws` counts (and `lastRunsLatency` times, from the input event to the end of
+  // drawing) the first picture with its field and the stepper's runs; `draws` and
+  // `lastLatency` the picture with every answer in (the solve_ivp reference, the stability
+  // panel).
   const explorer = {
-    state, data, draws: 0, lastLatency: null, lastDrawTime: null, timings: {}, lastCopy: null,
+    state, data, draws: 0, lastLatency: null, runDraws: 0, lastRunsLatency: null,
+    lastDrawTime: null, timings: {}, lastCopy: null,
     setParam, setMethod, setDt, setTEnd, clickAt, clear, whenDrawn, plotBox,
   };
   window.explorer = explorer;
@@ -76,7 +83,8 @@
   function nStates() { return info.system.states.length; }
   function oneStateMap() { return isMap() && nStates() === 1; }
 
-  function markInput() { inputTime = performance.now(); }
+  // `at`: the input event's time stamp (on the clock of performance.now()) when there is one
+  function markInput(at = performance.now()) { inputTime = at; runsPending = true; }
 
   function whenDrawn() { return new Promise((resolve) => waiters.push(resolve)); }
 
@@ -135,7 +143,26 @@
       console.warn(err);
     }
     explorer.lastDrawTime = performance.now() - began;
+    if (firstInFlight()) return;
+    if (runsPending) {
+      runsPending = false;
+      explorer.lastRunsLatency = performance.now() - inputTime;
+      explorer.runDraws += 1;
+    }
+    for (const [kind, ask] of later) { later.delete(kind); ask(); }
     if (inflight.size === 0) completeDraw();
+  }
+
+  // The field and the runs come first; the solve_ivp reference and the stability panel are
+  // asked for once they are in (and drawn), so that the server computes them alone.
+  function firstInFlight() {
+    return inflight.has("field") || inflight.has("trajectories") ||
+      [...inflight.keys()].some((kind) => kind.startsWith("start-"));
+  }
+
+  function askLater(kind, ask) {
+    if (firstInFlight()) later.set(kind, ask);
+    else ask();
   }
 
   function completeDraw() {
@@ -158,10 +185,12 @@
     send("field", (signal) => postJSON("/api/field", fieldRequest(), signal));
   }
 
-  function trajectoryRequest(indices, backward) {
+  // The runs of every start come without the solve_ivp reference, which is asked for apart
+  // (requestReference) so that they are drawn first; the run of one added start brings its own.
+  function trajectoryRequest(indices, backward, reference = false) {
     return {
       params: state.params, starts: indices.map((k) => state.starts[k]), method: state.method,
-      dt: state.dt, t_end: state.t_end, backward, reference: !isMap(),
+      dt: state.dt, t_end: state.t_end, backward, reference: reference && !isMap(),
     };
   }
 
@@ -196,12 +225,16 @@
     };
   }
 
-  // Forward and backward starts go in two requests; the runs are merged back in start order.
-  async function fetchTrajectories(signal) {
-    const starts = state.starts.slice(), method = state.method, dt = state.dt;
+  // Forward and backward starts go in two requests each; answers are merged in start order.
+  function startGroups() {
     const forward = [], backward = [];
-    starts.forEach((_, k) => (state.backward[k] ? backward : forward).push(k));
-    const groups = [[forward, false], [backward, true]].filter(([ids]) => ids.length > 0);
+    state.starts.forEach((_, k) => (state.backward[k] ? backward : forward).push(k));
+    return [[forward, false], [backward, true]].filter(([ids]) => ids.length > 0);
+  }
+
+  async function fetchTrajectories(signal, version) {
+    const starts = state.starts.slice(), method = state.method, dt = state.dt;
+    const groups = startGroups();
     const responses = await Promise.all(groups.map(([ids, back]) =>
       postJSON("/api/trajectories", trajectoryRequest(ids, back), signal)));
     const runs = new Array(starts.length);
@@ -211,7 +244,29 @@
       if (r.cobweb) cobweb = r.cobweb;
       ids.forEach((k, m) => { runs[k] = makeRun(r, m, starts[k], back); });
     });
-    return { runs, cobweb, method, dt };
+    return { runs, cobweb, method, dt, version };
+  }
+
+  async function fetchReference(signal, version) {
+    const groups = startGroups();
+    const responses = await Promise.all(groups.map(([ids, back]) =>
+      postJSON("/api/reference", {
+        params: state.params, starts: ids.map((k) => state.starts[k]), dt: state.dt,
+        t_end: state.t_end, backward: back,
+      }, signal)));
+    const runs = new Array(state.starts.length);
+    groups.forEach(([ids], g) => {
+      const r = responses[g];
+      ids.forEach((k, m) => { runs[k] = { t: r.t, states: unpack(r.runs[m].states) }; });
+    });
+    return { runs, version };
+  }
+
+  // The reference joins the runs of the same request, whichever answer comes first.
+  function attachReference() {
+    const traj = data.trajectories, ref = data.reference;
+    if (!traj || !ref || traj.version !== ref.version) return;
+    ref.runs.forEach((r, k) => { if (traj.runs[k] && !traj.runs[k].reference) traj.runs[k].reference = r; });
   }
 
   function abortAddedStarts() {
@@ -223,14 +278,24 @@
   function requestTrajectories() {
     trajVersion += 1;
     abortAddedStarts();
+    later.delete("reference");
+    for (const kind of ["trajectories", "reference"]) {
+      const previous = inflight.get(kind);
+      if (previous) { previous.abort(); inflight.delete(kind); }
+      errors.delete(kind);
+    }
+    data.reference = null;
     if (state.starts.length === 0) {
-      const previous = inflight.get("trajectories");
-      if (previous) { previous.abort(); inflight.delete("trajectories"); }
       data.trajectories = { runs: [], cobweb: null, method: state.method, dt: state.dt };
-      errors.delete("trajectories");
       return false;
     }
-    send("trajectories", fetchTrajectories);
+    const version = trajVersion;
+    send("trajectories", (signal) => fetchTrajectories(signal, version), (result) => {
+      data.trajectories = result;
+      if (isMap()) return;
+      askLater("reference", () => send("reference", (signal) => fetchReference(signal, version),
+        (answer) => { data.reference = answer; attachReference(); }));
+    });
     return true;
   }
 
@@ -243,7 +308,7 @@
     if (!current) { requestTrajectories(); return; }
     const version = trajVersion, start = state.starts[k], back = state.backward[k];
     send(`start-${k}`, (signal) =>
-      postJSON("/api/trajectories", trajectoryRequest([k], back), signal), (r) => {
+      postJSON("/api/trajectories", trajectoryRequest([k], back, true), signal), (r) => {
       if (version !== trajVersion || data.trajectories !== traj) return;
       traj.runs[k] = makeRun(r, 0, start, back);
       if (r.cobweb) traj.cobweb = r.cobweb;
@@ -266,7 +331,7 @@
   function refresh({ field = false, trajectories = false, stability = false } = {}) {
     if (field) requestField();
     if (trajectories) requestTrajectories();
-    if (stability) requestStability();
+    if (stability) askLater("stability", requestStability);
     if (inflight.size === 0) settle();
   }
 
@@ -278,8 +343,8 @@
     applyParam(input, Number(value));
   }
 
-  function applyParam(input, value) {
-    markInput();
+  function applyParam(input, value, at = performance.now()) {
+    markInput(at);
     state.params[input.dataset.param] = value;
     input.nextElementSibling.value = fmt(value);
     refresh({ field: true, trajectories: true, stability: true });
@@ -311,8 +376,8 @@
     applyDt(dt);
   }
 
-  function applyDt(dt) {
-    markInput();
+  function applyDt(dt, at = performance.now()) {
+    markInput(at);
     state.dt = dt;
     $("#dt-value").value = fmt(dt, 3);
     refresh({ trajectories: true, stability: true });
@@ -331,8 +396,8 @@
   }
 
   // A start in data coordinates of the plane; the other states take their fixed values.
-  function clickAt(x, y, { shift = false } = {}) {
-    markInput();
+  function clickAt(x, y, { shift = false, at = performance.now() } = {}) {
+    markInput(at);
     const s0 = fixed.slice();
     const [i, j] = state.plane;
     s0[i] = x;
@@ -449,7 +514,7 @@
       plane.classList.remove("dragging");
       if (moved) { scheduleField(); return; }
       const [x, y] = toData(e.offsetX, e.offsetY);
-      clickAt(x, y, { shift: e.shiftKey });
+      clickAt(x, y, { shift: e.shiftKey, at: e.timeStamp });
     });
     plane.addEventListener("wheel", (e) => {
       e.preventDefault();
@@ -717,17 +782,19 @@
     }
   }
 
-  function drawTrajectories(ctx, traj, sx, sy) {
+  // The solve_ivp reference of every run lies under all the runs (grey, wide); each run
+  // with a model's rollout from its start, and its start and end marked.
+  function drawReference(ctx, reference, sx, sy) {
     const [i, j] = state.plane;
-    const colour = METHOD_COLOURS[traj.method] || CYCLE[0];
-    for (const run of traj.runs) {
-      if (!run) continue;
-      if (run.reference) strokeRun(ctx, run.reference.states, i, j, sx, sy, GREY, 3.2, [], 0.6);
-      if (run.model) strokeRun(ctx, run.model.states, i, j, sx, sy, MODEL_COLOUR, 2, [8, 5], 1);
-      if (isMap()) dotRun(ctx, run.states, i, j, sx, sy, colour);
-      else strokeRun(ctx, run.states, i, j, sx, sy, colour, 1.8, [], 1);
-      drawStartAndEnd(ctx, run, i, j, sx, sy, colour);
-    }
+    strokeRun(ctx, reference.states, i, j, sx, sy, GREY, 3.2, [], 0.6);
+  }
+
+  function drawRun(ctx, run, colour, sx, sy) {
+    const [i, j] = state.plane;
+    if (run.model) strokeRun(ctx, run.model.states, i, j, sx, sy, MODEL_COLOUR, 2, [8, 5], 1);
+    if (isMap()) dotRun(ctx, run.states, i, j, sx, sy, colour);
+    else strokeRun(ctx, run.states, i, j, sx, sy, colour, 1.8, [], 1);
+    drawStartAndEnd(ctx, run, i, j, sx, sy, colour);
   }
 
   function strokeRun(ctx, states, i, j, sx, sy, colour, width, dash, alpha) {
@@ -843,6 +910,43 @@
     ctx.restore();
   }
 
+  // The references and the runs have a canvas layer each that keeps what it drew: nothing is
+  // stroked again until the view changes or an item drawn before is gone; items added at the
+  // end (a click's run) are drawn on top of the others.  An answer for the field or the
+  // stability panel thus redraws the plane without them: wide strokes are most of the cost
+  // of a redraw in a canvas rendered in software.
+  const layers = { references: newLayer(), runs: newLayer() };
+
+  function newLayer() { return { canvas: document.createElement("canvas"), view: null, items: [] }; }
+
+  function paintLayer(layer, items, b, draw) {
+    const dpr = window.devicePixelRatio || 1;
+    const view = JSON.stringify([state.xlim, state.ylim, state.plane, b, plane.width,
+      plane.height, dpr]);
+    const canvas = layer.canvas, ctx = canvas.getContext("2d");
+    const kept = layer.view === view && layer.items.length <= items.length &&
+      layer.items.every((item, k) => item === items[k]);
+    if (!kept) {
+      canvas.width = plane.width; canvas.height = plane.height;  // cleared, state reset
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.beginPath();
+      ctx.rect(b.x0, b.y0, b.w, b.h);
+      ctx.clip();
+      layer.view = view;
+      layer.items = [];
+    }
+    for (let k = layer.items.length; k < items.length; k++) if (items[k]) draw(ctx, items[k]);
+    layer.items = items.slice();
+    return canvas;
+  }
+
+  function drawLayer(ctx, canvas) {
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(canvas, 0, 0);
+    ctx.restore();
+  }
+
   function drawPlane() {
     const { ctx } = fitCanvas(plane);
     const b = plotBox();
@@ -860,7 +964,14 @@
     if (field) drawNullclines(ctx, field, sx, sy);
     const traj = data.trajectories;
     if (traj && oneStateMap()) drawCobweb(ctx, traj.cobweb, sx, sy);
-    else if (traj) drawTrajectories(ctx, traj, sx, sy);
+    else if (traj) {
+      const colour = METHOD_COLOURS[traj.method] || CYCLE[0];
+      const references = traj.runs.map((run) => run && run.reference);
+      drawLayer(ctx, paintLayer(layers.references, references, b,
+        (c, reference) => drawReference(c, reference, sx, sy)));
+      drawLayer(ctx, paintLayer(layers.runs, traj.runs, b,
+        (c, run) => drawRun(c, run, colour, sx, sy)));
+    }
     if (field) drawEquilibria(ctx, field, sx, sy);
     ctx.restore();
     drawLegend(ctx, b);
@@ -1331,7 +1442,7 @@
       const r = row(name, `param-${name}`, input, null);
       r.append(valueOutput(input, spec.value));
       box.append(r);
-      input.addEventListener("input", () => applyParam(input, Number(input.value)));
+      input.addEventListener("input", (e) => applyParam(input, Number(input.value), e.timeStamp));
     }
     box.hidden = Object.keys(info.system.params).length === 0;
   }
@@ -1355,10 +1466,10 @@
     dt.value = String(sliderFromDt(info.dt));
     $("#dt-value").value = fmt(info.dt, 3);
     dt.setAttribute("aria-valuetext", `h = ${fmt(info.dt, 3)}`);
-    dt.addEventListener("input", () => {
+    dt.addEventListener("input", (e) => {
       const value = dtFromSlider(Number(dt.value));
       dt.setAttribute("aria-valuetext", `h = ${fmt(value, 3)}`);
-      applyDt(value);
+      applyDt(value, e.timeStamp);
     });
     const tEnd = $("#t-end");
     tEnd.value = String(info.t_end);
