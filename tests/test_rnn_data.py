@@ -20,6 +20,7 @@ from dynsys.rnn.data import (
     Normalizer,
     fit_normalizer,
     make_splits,
+    rollout_dataset,
     sample,
 )
 from dynsys.rnn.evaluate import METRICS, rollout_table, valid_prediction_time
@@ -103,6 +104,19 @@ def test_step_map_inputs_are_the_rk4_drive_samples(step_map):
         assert np.array_equal(X[:, :, j], A * np.cos((n + c) * h))  # as Recurrence computes them
         t = n * h + c * h  # t_n, t_n + h/2, t_(n+1)
         np.testing.assert_allclose(X[:, :, j], A * np.cos(t), rtol=0, atol=1e-14)
+
+
+def test_a_rollout_dataset_has_the_inputs_a_sampled_one_has(step_map):
+    """From the test set's starts and parameter values, rollout_dataset lays out the same
+    inputs, h0, times and names, bit for bit; only the targets are unknown (zeros)."""
+    test = step_map.test
+    for k in (0, 3):
+        system = get_system("driven_oscillator", m=1.0, k=1.0, c=0.0, A=test.params["A"][k])
+        made = rollout_dataset(test.spec, system, test.s0[k : k + 1], test.X.shape[1])
+        assert np.array_equal(made.X, test.X[k : k + 1])
+        assert np.array_equal(made.h0, test.h0[k : k + 1]) and np.array_equal(made.t, test.t)
+        assert made.input_names == test.input_names and made.output_names == test.output_names
+        assert made.Y.shape == test.Y[k : k + 1].shape and not made.Y.any()
 
 
 def test_rk4_fed_the_inputs_of_a_step_map_is_the_rk4_row(step_map):

@@ -193,12 +193,12 @@ def _config_target(path: str, limits: Limits) -> Target:
 
 
 def _model_target(path: str, limits: Limits) -> Target:
-    from ..plots.rnn import _midpoint_system, _source
+    from ..plots.rnn import midpoint_system, model_source
     from ..rnn.io import load_model
 
-    src = _source(load_model(path), None, None)
+    src = model_source(load_model(path), None, None)
     spec = src.needs_data("the explorer")
-    system = _midpoint_system(spec)
+    system = midpoint_system(spec)
     ranges = {k: (float(lo), float(hi)) for k, (lo, hi) in spec.ranges.items()}
     return _make_target(
         "model",
@@ -686,14 +686,14 @@ def _learns_field(target: Target) -> bool:
 
 def _learned(target, system, plane, xs, ys, base, x) -> np.ndarray:
     """(network step - s) / h on the grid, physical units: (len(ys), len(xs), n)."""
-    from ..plots.rnn import _learned_field
+    from ..plots.rnn import learned_field
 
     src = target.model
     gx, gy = np.meshgrid(xs, ys)
     states = np.tile(base, (gx.size, 1))
     states[:, plane[0]], states[:, plane[1]] = gx.ravel(), gy.ravel()
     held = None if x is None else float(x)
-    out = _learned_field(src.model, src.spec, src.normalizer, system, states, held)
+    out = learned_field(src.model, src.spec, src.normalizer, system, states, held)
     return out.reshape(*gx.shape, system.n_states)
 
 
@@ -985,45 +985,12 @@ def model_rollouts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The model's free-running rollouts from ``starts`` for ``n_steps`` steps of its h, with
     the drive and parameter inputs of ``system``: times (n_steps + 1,), states (m, time, n)."""
+    from ..rnn.data import rollout_dataset
     from ..rnn.evaluate import model_rollout
 
     src = target.model
     data = rollout_dataset(src.spec, system, starts, n_steps)
     return data.t, model_rollout(src.model, data, src.normalizer)
-
-
-def rollout_dataset(spec, system: System, starts: np.ndarray, n_steps: int):
-    """A step-map Dataset of one sequence per start (its targets Y unknown, zeros): the inputs
-    a model reads on n_steps steps of h = spec.h (the drive at the nodes of
-    ``spec.drive_nodes``, then the parameter inputs; one constant channel when there are
-    none), as :func:`dynsys.rnn.data.sample` lays them out."""
-    from ..rnn.angles import encode, encoded_names
-    from ..rnn.data import Dataset, _drive, _input_names, _nodes_stepper
-
-    m = len(starts)
-    stepper = _nodes_stepper(spec.drive_nodes)
-    n_drive = len(stepper.nodes) if system.driven else 0
-    channels = [_drive(system, stepper, spec.h, n_steps, m).reshape(m, n_steps, n_drive)]
-    if spec.param_inputs:
-        p_in = np.array([float(system.params[k]) for k in spec.param_inputs])
-        channels.append(np.broadcast_to(p_in, (m, n_steps, len(p_in))))
-    X = np.concatenate(channels, axis=-1)
-    if X.shape[-1] == 0:
-        X = np.ones((m, n_steps, 1))
-    h0 = encode(starts, spec.angles)
-    return Dataset(
-        X=np.ascontiguousarray(X),
-        Y=np.zeros((m, n_steps, h0.shape[-1])),
-        h0=h0,
-        t=np.arange(n_steps + 1) * spec.h,
-        t0=np.zeros(m),
-        s0=starts,
-        params={k: np.full(m, float(v)) for k, v in system.params.items()},
-        trajectory=np.arange(m),
-        input_names=_input_names(spec, system, stepper),
-        output_names=encoded_names(system.states, spec.angles),
-        spec=spec,
-    )
 
 
 # -- stability ---------------------------------------------------------------------------------

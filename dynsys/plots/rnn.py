@@ -127,10 +127,10 @@ class FieldInfo:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """A network with what it was trained on, as far as known; ``where`` names it in errors
-    ('model file jordan.npz'), and ``stages`` is the training record as read (checked by
-    :func:`_check_stages` when a figure draws it)."""
+class ModelSource:
+    """A network with what it was trained on, as far as known (:func:`model_source`);
+    ``where`` names it in errors ('model file jordan.npz'), and ``stages`` is the training
+    record as read (checked when a figure draws it)."""
 
     model: Model
     spec: DatasetSpec | None
@@ -154,9 +154,9 @@ class _Source:
         return self.spec
 
 
-def _source(
+def model_source(
     obj: Any, spec: DatasetSpec | None = None, normalizer: Normalizer | None = None
-) -> _Source:
+) -> ModelSource:
     """The network and its training context from a path, LoadedModel, TrainedModel or RNNModel."""
     where = "the model"
     if isinstance(obj, str | os.PathLike):
@@ -172,12 +172,12 @@ def _source(
         if normalizer is None:
             normalizer = _read(where, "normalizer", Normalizer.from_dict, obj.normalizer)
             _check_channels(where, obj.model, normalizer)
-        return _Source(obj.model, spec, normalizer, stages, where)
+        return ModelSource(obj.model, spec, normalizer, stages, where)
     if isinstance(obj, TrainedModel):
         stages = {name: h.to_dict() for name, h in obj.stages.items()}
-        return _Source(obj.model, spec or obj.spec, normalizer or obj.normalizer, stages)
+        return ModelSource(obj.model, spec or obj.spec, normalizer or obj.normalizer, stages)
     if isinstance(obj, Model):
-        return _Source(obj, spec, normalizer, None)
+        return ModelSource(obj, spec, normalizer, None)
     raise InputError(
         "model must be a model file, a LoadedModel, a TrainedModel or an RNN, "
         f"got {type(obj).__name__}"
@@ -341,7 +341,7 @@ def _stages(histories: Any) -> tuple[dict[str, dict[str, Any]], str | None, str]
             stages[str(name)] = h.to_dict() if isinstance(h, History) else h
         _check_stages(stages, "histories", "histories")
         return stages, None, "training loss"
-    src = _source(histories)
+    src = model_source(histories)
     if src.stages is None:
         raise InputError(f"{src.where} has no training record to draw")
     if not isinstance(src.stages, Mapping) or not src.stages:
@@ -435,7 +435,7 @@ def rollout_plot(
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_TRAJECTORIES:
         raise InputError(f"n must be a whole number from 1 to {MAX_TRAJECTORIES}, got {n!r}")
-    src = _source(model, spec, normalizer)
+    src = model_source(model, spec, normalizer)
     if data is None:
         spec = src.needs_data("a rollout plot")
         given = _given(ax, axes, spec, "a rollout plot")
@@ -560,7 +560,7 @@ def _article(word: str) -> str:
 def _check_data(spec: DatasetSpec, n: int, what: str, panels: int = 1) -> None:
     """Refuse, before simulating them, ``n`` trajectories of the model's dataset too long to
     draw (its t_end and h come from the model file)."""
-    system = _midpoint_system(spec)
+    system = midpoint_system(spec)
     what += f" ({n} trajectories of its dataset, t_end={spec.t_end:g}, h={spec.h:g})"
     t_span = (-float(spec.transient or 0.0), spec.t_end)
     check_size(system, (0.0, spec.t_end), spec.h, what=what, references=n, panels=panels)
@@ -601,7 +601,7 @@ def vector_field_plot(
     the colour bar takes its space from them.
     """
     given = None if axes is None else marks.given_axes(None, axes, 2, "a vector field plot")
-    src = _source(model, spec, normalizer)
+    src = model_source(model, spec, normalizer)
     net = src.model
     if net.task != "step_map" or getattr(net, "context", 0):
         raise InputError(
@@ -614,7 +614,7 @@ def vector_field_plot(
             f"a vector field plot needs the normaliser the model was trained with, and "
             f"{src.where} has none"
         )
-    system = _midpoint_system(spec)
+    system = midpoint_system(spec)
     if system.n_states != 2:
         raise InputError(
             f"a vector field plot needs a system with two states; {system.name} has "
@@ -637,7 +637,7 @@ def vector_field_plot(
     ys = np.linspace(*ylim, FIELD_GRID)
     gx, gy = np.meshgrid(xs, ys)
     states = np.stack([gx.ravel(), gy.ravel()], axis=-1)
-    learned = _learned_field(net, spec, src.normalizer, system, states, held)
+    learned = learned_field(net, spec, src.normalizer, system, states, held)
     x = None if held is None else np.float64(held)
     with np.errstate(all="ignore"):
         true = system.rhs(0.0, states, x, system.params)
@@ -703,14 +703,23 @@ def vector_field_plot(
     return fig, info
 
 
-def _midpoint_system(spec: DatasetSpec) -> System:
+def midpoint_system(spec: DatasetSpec) -> System:
     """The spec's system with each sampled parameter at the midpoint of its range."""
     mids = {k: (lo + hi) / 2 for k, (lo, hi) in spec.ranges.items()}
     return spec.base_system().with_params(**mids)
 
 
-def _learned_field(net, spec, normalizer, system, states, held) -> np.ndarray:
-    """(one step of the network from each state - the state) / h, physical units: (G, 2)."""
+def learned_field(
+    net: Model,
+    spec: DatasetSpec,
+    normalizer: Normalizer,
+    system: System,
+    states: np.ndarray,
+    held: float | None,
+) -> np.ndarray:
+    """The field a step-map network has learned, (f_net(s, x) - s) / h at each of ``states``
+    (G, n), in physical units, with the drive input held at ``held`` and the parameter inputs
+    at ``system``'s values; (G, n)."""
     n_params = len(spec.param_inputs)
     n_drive = net.n_in - n_params
     if held is None and n_drive == 1 and not n_params:
@@ -769,7 +778,7 @@ def model_graph(model: Any) -> GraphSpec:
     out of it (drawn by :func:`rnn_unrolled_plot`).  Row vectors as in the code:
     a(t) = b + r(t-1) W + x(t) U, so U is n_in × n_hidden.
     """
-    src = _source(model)
+    src = model_source(model)
     m = src.model
     if not {"U", "W", "V"} <= set(m.param_shapes) or not hasattr(m, "activation"):
         raise InputError(

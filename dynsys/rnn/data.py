@@ -836,6 +836,38 @@ def _input_names(spec: DatasetSpec, system: System, stepper: Stepper) -> tuple[s
     return tuple(names) if names else ("1",)
 
 
+def rollout_dataset(spec: DatasetSpec, system: System, starts: np.ndarray, n_steps: int) -> Dataset:
+    """A step-map Dataset of one sequence per start, its targets Y unknown (zeros): the inputs
+    a model reads on n_steps steps of h = spec.h, laid out as :func:`sample` lays them out
+    (the drive at the nodes of ``spec.drive_nodes``, then the parameter inputs; one constant
+    channel when there are none).  For a free-running rollout of a step-map model
+    (:func:`dynsys.rnn.evaluate.model_rollout`) from states no dataset holds."""
+    m = len(starts)
+    stepper = _nodes_stepper(spec.drive_nodes)
+    n_drive = len(stepper.nodes) if system.driven else 0
+    channels = [_drive(system, stepper, spec.h, n_steps, m).reshape(m, n_steps, n_drive)]
+    if spec.param_inputs:
+        p_in = np.array([float(system.params[k]) for k in spec.param_inputs])
+        channels.append(np.broadcast_to(p_in, (m, n_steps, len(p_in))))
+    X = np.concatenate(channels, axis=-1)
+    if X.shape[-1] == 0:
+        X = np.ones((m, n_steps, 1))
+    h0 = encode(starts, spec.angles)
+    return Dataset(
+        X=np.ascontiguousarray(X),
+        Y=np.zeros((m, n_steps, h0.shape[-1])),
+        h0=h0,
+        t=np.arange(n_steps + 1) * spec.h,
+        t0=np.zeros(m),
+        s0=starts,
+        params={k: np.full(m, float(v)) for k, v in system.params.items()},
+        trajectory=np.arange(m),
+        input_names=_input_names(spec, system, stepper),
+        output_names=encoded_names(system.states, spec.angles),
+        spec=spec,
+    )
+
+
 def _replace(data: Dataset, **changes: Any) -> Dataset:
     values = {f.name: getattr(data, f.name) for f in fields(data)} | changes
     return Dataset(**values)
