@@ -5,19 +5,21 @@ Two sections, each with verdict lines (PASS/FAIL, the measured number and the bo
 1. page: in headless Chromium, van der Pol with 20 trajectories of 2,000 RK4 steps each
    (t_end / h = 2000) and the vector field.  After a mouse click in the plane (which adds the
    20th trajectory) and after a parameter slider moves one step (which recomputes all 20 and
-   the field), the time until the new picture is drawn, two ways: the page's own
-   ``window.explorer.lastLatency`` (input event to the end of drawing, ``performance.now()``)
-   and the wall time from the Selenium action to the redraw that shows the new data.
-   Median over ``--repeats`` (20) of each; bound 150 ms.
+   the field), the time until the new picture is drawn: first the one with the field and the
+   stepper's runs (the page's ``window.explorer.lastRunsLatency``, from the input event's time
+   stamp to the end of drawing; bound 150 ms), then the complete one with the solve_ivp orbits
+   and the stability panel, which the page asks for after it (``explorer.lastLatency``); each
+   also as wall time from the Selenium action, with WebDriver's own time shown apart.  Medians
+   over ``--repeats`` (20).
 2. sessions: ``--sessions`` (50) threads on loopback, each doing what one page does (the page
    and its static files, info, the field; then per round two clicks that each post the
-   trajectories of all its starts, a slider move that posts the field and the trajectories at a
-   new parameter value, and the stability panel) for ``--rounds`` rounds against one server
-   process; every round uses parameter values never asked before, so every request misses the
-   server's caches.  Reports errors (bound: 0), request latency percentiles per endpoint, and
-   the server's resident memory (VmRSS) before, after the rounds, and after as many rounds
-   again by a fresh set of sessions (bound: the second batch adds <= 32 MiB: the caches are
-   bounded).
+   trajectory of its new start, a slider move that posts the field, the runs of all its starts
+   and their solve_ivp orbits at a new parameter value, and the stability panel) for
+   ``--rounds`` rounds against one server process; every round uses parameter values never
+   asked before, so every request misses the server's caches.  Reports errors (bound: 0),
+   request latency percentiles per endpoint, and the server's resident memory (VmRSS) before,
+   after the rounds, and after as many rounds again by a fresh set of sessions (bound: the
+   second batch adds <= 32 MiB: the caches are bounded).
 
 Usage::
 
