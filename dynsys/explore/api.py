@@ -775,7 +775,7 @@ def trajectories(target: Target, payload: Mapping[str, Any] | None) -> dict[str,
     if not len(starts):
         return out
     t, runs = run_batch(run_system, starts, t_end, dt, method, backward)
-    times = (-t + 0.0 if backward else t).tolist()  # backward: t = -τ (and 0.0, not -0.0)
+    times = _times(t, backward)
     out["t"], out["runs"] = times, runs
     if reference:
         out["reference"] = {"t": times, "runs": reference_runs(run_system, starts, t)}
@@ -817,8 +817,13 @@ def ivp_reference(target: Target, payload: Mapping[str, Any] | None) -> dict[str
         return {"t": [], "runs": []}
     t = np.arange(n_steps + 1) * dt
     run_system = reversed_system(system) if backward else system
-    times = (-t + 0.0 if backward else t).tolist()
+    times = _times(t, backward)
     return {"t": times, "runs": reference_runs(run_system, starts, t)}
+
+
+def _times(t: np.ndarray, backward: bool) -> list[float]:
+    """The times of a run's states: t, or for a backward run t = -τ (0.0, not -0.0)."""
+    return (-t + 0.0 if backward else t).tolist()
 
 
 def check_work(

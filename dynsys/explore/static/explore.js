@@ -247,13 +247,16 @@
     return { runs, cobweb, method, dt, version };
   }
 
+  // the trajectories' request without what solve_ivp does not take
+  function referenceRequest(indices, backward) {
+    const { method, reference, ...body } = trajectoryRequest(indices, backward);
+    return body;
+  }
+
   async function fetchReference(signal, version) {
     const groups = startGroups();
     const responses = await Promise.all(groups.map(([ids, back]) =>
-      postJSON("/api/reference", {
-        params: state.params, starts: ids.map((k) => state.starts[k]), dt: state.dt,
-        t_end: state.t_end, backward: back,
-      }, signal)));
+      postJSON("/api/reference", referenceRequest(ids, back), signal)));
     const runs = new Array(state.starts.length);
     groups.forEach(([ids], g) => {
       const r = responses[g];
